@@ -77,3 +77,17 @@ export const READY_FOR_CHECKPOINT_FILE = '/tmp/ready-for-checkpoint';
 
 /** Placeholder image tools (§3). */
 export const NSRESTORE_PATH = '/usr/local/bin/nsrestore';
+
+/** Events the snapshot agent records (§7): on the Job for checkpoints, on the Pod for restores. */
+export const EVENT_CHECKPOINT_REQUESTED = 'CheckpointRequested';
+export const EVENT_CHECKPOINT_SUCCEEDED = 'CheckpointSucceeded';
+export const EVENT_CHECKPOINT_FAILED = 'CheckpointFailed';
+export const EVENT_RESTORE_REQUESTED = 'RestoreRequested';
+export const EVENT_RESTORE_SUCCEEDED = 'RestoreSucceeded';
+export const EVENT_RESTORE_FAILED = 'RestoreFailed';
+/** `source.component` of the agent's Events. */
+export const AGENT_EVENT_COMPONENT = 'snapshot-agent';
+/** Prefix of `status.containerStatuses[].containerID` the agent strips for its annotation (§1). */
+export const CONTAINERD_ID_PREFIX = 'containerd://';
+/** File describing a checkpoint inside its artifact directory (§7). */
+export const ARTIFACT_MANIFEST_FILE = 'manifest.yaml';
