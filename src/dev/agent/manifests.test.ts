@@ -1,0 +1,211 @@
+/**
+ * The YAML under `manifests/` is what users apply to a real cluster and what the dev
+ * cluster applies for the demo. These checks keep it parseable, limited to kinds the
+ * dev cluster serves, and consistent with the protocol's discovery and restore rules.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import {
+  AGENT_SELECTOR_COMPONENT,
+  AGENT_SELECTOR_NAME,
+  DEFAULT_BASE_PATH,
+  DEFAULT_PVC_NAME,
+  READY_FOR_CHECKPOINT_ENV,
+  READY_FOR_CHECKPOINT_FILE,
+  checkRestoreInPlace,
+  discoverStorage,
+  parsePodManifest,
+  type DaemonSet,
+  type KubeObject,
+  type Pod,
+} from '../../protocol/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../../manifests');
+
+/** Kinds the dev cluster serves (dev-cluster.md); nothing else may appear. */
+const SERVED_KINDS = new Set([
+  'Namespace',
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'DaemonSet',
+  'PersistentVolumeClaim',
+  'ConfigMap',
+  'Pod',
+]);
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}
+
+function loadObjects(path: string): KubeObject[] {
+  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
+  const list = Array.isArray(docs) ? docs : [docs];
+  return list.map((doc) => {
+    expect(doc.errors, `${relative(root, path)}: ${doc.errors.map((e) => e.message).join('; ')}`).toEqual([]);
+    return doc.toJS() as KubeObject;
+  }).filter((o) => o !== null);
+}
+
+const yamlFiles = walk(root).filter((p) => /\.ya?ml$/.test(p));
+const byFile = new Map(yamlFiles.map((p) => [relative(root, p), loadObjects(p)]));
+
+function only(file: string, kind: string, name?: string): KubeObject {
+  const found = (byFile.get(file) ?? []).filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
+  expect(found, `${file}: one ${kind}${name ? ` ${name}` : ''}`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** Labels a DaemonSet carries, as `k=v` strings, for matching discovery selectors. */
+function selectorsMatching(ds: KubeObject): { byComponent: boolean; byName: boolean } {
+  const labels = ds.metadata?.labels ?? {};
+  const has = (sel: string) => {
+    const [k, v] = sel.split('=');
+    return labels[k ?? ''] === v;
+  };
+  return { byComponent: has(AGENT_SELECTOR_COMPONENT), byName: has(AGENT_SELECTOR_NAME) };
+}
+
+describe('manifests/', () => {
+  it('holds the expected files', () => {
+    expect([...byFile.keys()].sort()).toEqual([
+      'agent-daemonset.yaml',
+      'agent-rbac.yaml',
+      'pvc.yaml',
+      'rbac-cli.yaml',
+      'samples/placeholder.yaml',
+      'samples/worker.yaml',
+      'seccomp-installer.yaml',
+    ]);
+  });
+
+  it.each([...byFile.keys()])('%s: every document is a served kind with apiVersion and name, no fixed namespace', (file) => {
+    const objects = byFile.get(file) ?? [];
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) {
+      expect(SERVED_KINDS.has(o.kind ?? ''), `${file}: kind ${o.kind}`).toBe(true);
+      expect(typeof o.apiVersion).toBe('string');
+      expect(o.metadata?.name, `${file}: ${o.kind} name`).toMatch(/^[a-z0-9][-a-z0-9.]*$/);
+      // Namespace-agnostic: the user picks it with `kubectl apply -n`.
+      expect(o.metadata?.namespace, `${file}: ${o.kind} ${o.metadata?.name}`).toBeUndefined();
+    }
+  });
+
+  it('storage discovery finds snapshot-pvc at /checkpoints on the agent DaemonSet, under both selectors', () => {
+    const ds = only('agent-daemonset.yaml', 'DaemonSet', 'snapshot-agent') as DaemonSet;
+    expect(selectorsMatching(ds)).toEqual({ byComponent: true, byName: true });
+    const template = ds.spec?.template?.metadata?.labels ?? {};
+    expect(template['app.kubernetes.io/component']).toBe('snapshot-agent');
+    expect(template['app.kubernetes.io/name']).toBe('snapshot');
+
+    for (const sets of [{ byComponent: [ds], byName: [] }, { byComponent: [], byName: [ds] }]) {
+      const found = discoverStorage(sets);
+      expect(found.found).toBe(true);
+      if (found.found) {
+        expect(found.storage).toEqual({ pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH, daemonSet: 'snapshot-agent' });
+      }
+    }
+  });
+
+  it('no other DaemonSet looks like an agent to discovery or placement', () => {
+    for (const [file, objects] of byFile) {
+      for (const o of objects) {
+        if (o.kind !== 'DaemonSet' || o.metadata?.name === 'snapshot-agent') continue;
+        expect(selectorsMatching(o), file).toEqual({ byComponent: false, byName: false });
+      }
+    }
+  });
+
+  it('the agent DaemonSet is privileged, uses the host PID namespace and knows its node', () => {
+    const ds = only('agent-daemonset.yaml', 'DaemonSet') as DaemonSet & { spec: { template: { spec: Record<string, any> } } };
+    const spec = ds.spec.template.spec;
+    const agent = (spec['containers'] as any[]).find((c) => c.name === 'agent');
+    expect(agent.image).toBe('nvcr.io/nvidia/ai-dynamo/snapshot-agent:1.0.0');
+    expect(agent.securityContext.privileged).toBe(true);
+    expect(spec['hostPID']).toBe(true);
+    expect(spec['serviceAccountName']).toBe('snapshot-agent');
+    expect(spec['nodeSelector']).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(agent.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect((spec['tolerations'] as any[]).some((t) => t.key === 'nvidia.com/gpu')).toBe(true);
+  });
+
+  it('the PVC is ReadWriteMany, 200Gi', () => {
+    const pvc = only('pvc.yaml', 'PersistentVolumeClaim', DEFAULT_PVC_NAME) as any;
+    expect(pvc.spec.accessModes).toEqual(['ReadWriteMany']);
+    expect(pvc.spec.resources.requests.storage).toBe('200Gi');
+  });
+
+  it('the agent Role grants exactly what the agent uses', () => {
+    only('agent-rbac.yaml', 'ServiceAccount', 'snapshot-agent');
+    const role = only('agent-rbac.yaml', 'Role', 'snapshot-agent') as any;
+    const verbs = (group: string, resource: string) =>
+      (role.rules as any[]).filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'patch', 'watch']);
+    expect(verbs('batch', 'jobs')).toEqual(['get', 'list', 'patch', 'watch']);
+    expect(verbs('', 'events')).toEqual(['create', 'patch']);
+    expect(verbs('coordination.k8s.io', 'leases')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']);
+    const binding = only('agent-rbac.yaml', 'RoleBinding') as any;
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'snapshot-agent' });
+  });
+
+  it('the CLI roles grant exactly the verbs the CLI uses', () => {
+    const role = only('rbac-cli.yaml', 'Role', 'snapshotctl') as any;
+    const cluster = only('rbac-cli.yaml', 'ClusterRole') as any;
+    const verbs = (rules: any[], group: string, resource: string) =>
+      rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbs(role.rules, '', 'pods')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']);
+    expect(verbs(role.rules, 'batch', 'jobs')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbs(role.rules, 'apps', 'daemonsets')).toEqual(['get', 'list']);
+    expect(verbs(role.rules, '', 'events')).toEqual(['list', 'watch']);
+    expect(verbs(role.rules, 'coordination.k8s.io', 'leases')).toEqual(['get', 'list']);
+    expect(verbs(role.rules, '', 'persistentvolumeclaims')).toEqual(['get']);
+    expect(verbs(role.rules, 'nvidia.com', 'dynamocheckpoints')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbs(cluster.rules, '', 'nodes')).toEqual(['get', 'list']);
+    // Cluster-scoped resources cannot be granted by a namespaced Role.
+    expect(verbs(cluster.rules, 'authorization.k8s.io', 'selfsubjectaccessreviews')).toEqual(['create']);
+    only('rbac-cli.yaml', 'RoleBinding');
+    only('rbac-cli.yaml', 'ClusterRoleBinding');
+  });
+
+  it('the seccomp ConfigMap carries the same profile as seccomp/block-iouring.json, and the profile blocks io_uring', () => {
+    const profile = JSON.parse(readFileSync(join(root, 'seccomp/block-iouring.json'), 'utf8'));
+    expect(profile.defaultAction).toBe('SCMP_ACT_ALLOW');
+    expect(profile.syscalls).toEqual([
+      { names: ['io_uring_setup', 'io_uring_enter', 'io_uring_register'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+    ]);
+    const cm = only('seccomp-installer.yaml', 'ConfigMap') as any;
+    expect(JSON.parse(cm.data['block-iouring.json'])).toEqual(profile);
+    const ds = only('seccomp-installer.yaml', 'DaemonSet') as any;
+    const hostPath = (ds.spec.template.spec.volumes as any[]).find((v) => v.hostPath)?.hostPath.path;
+    expect(hostPath).toBe('/var/lib/kubelet/seccomp');
+    expect(JSON.stringify(ds.spec.template.spec.initContainers)).toContain('/host-seccomp/profiles/block-iouring.json');
+  });
+
+  it('samples/worker.yaml is a valid worker manifest with the readiness convention and no mesh sidecar', () => {
+    const parsed = parsePodManifest(readFileSync(join(root, 'samples/worker.yaml'), 'utf8'));
+    expect(parsed.findings).toEqual([]);
+    const pod = parsed.pod as Pod;
+    const c = pod.spec.containers[0]!;
+    expect(c.command?.length).toBeGreaterThan(0);
+    expect(c['env']).toContainEqual({ name: READY_FOR_CHECKPOINT_ENV, value: READY_FOR_CHECKPOINT_FILE });
+    expect(c.readinessProbe?.['exec']).toEqual({ command: ['cat', READY_FOR_CHECKPOINT_FILE] });
+    expect(pod.metadata.annotations).toMatchObject({ 'sidecar.istio.io/inject': 'false', 'linkerd.io/inject': 'disabled' });
+    expect((c['resources'] as any).limits['nvidia.com/gpu']).toBeDefined();
+  });
+
+  it('samples/placeholder.yaml is valid and passes the restore-in-place preconditions', () => {
+    const parsed = parsePodManifest(readFileSync(join(root, 'samples/placeholder.yaml'), 'utf8'));
+    expect(parsed.findings).toEqual([]);
+    const pod = parsed.pod as Pod;
+    expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
+    expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
+  });
+});
