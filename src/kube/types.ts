@@ -41,7 +41,13 @@ export const RESOURCES = {
   },
 } as const satisfies Record<string, ResourceType>;
 
-export interface ListOptions {
+/** Per-call options every method accepts (added later; optional, so fakes need not care). */
+export interface RequestOptions {
+  /** Aborting cancels the request (and any retry back-off) with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+export interface ListOptions extends RequestOptions {
   labelSelector?: string;
   fieldSelector?: string;
 }
@@ -52,7 +58,7 @@ export interface ListResult<T> {
   resourceVersion: string;
 }
 
-export interface WriteOptions {
+export interface WriteOptions extends RequestOptions {
   /** Send with `dryRun=All`: the server validates and admits, persists nothing. */
   dryRun?: boolean;
 }
@@ -95,7 +101,12 @@ export interface KubeClient {
   /** Human name of the cluster/context, for messages. */
   readonly contextName: string;
 
-  get<T extends KubeObject = KubeObject>(res: ResourceType, namespace: string | undefined, name: string): Promise<T>;
+  get<T extends KubeObject = KubeObject>(
+    res: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: RequestOptions,
+  ): Promise<T>;
   list<T extends KubeObject = KubeObject>(
     res: ResourceType,
     namespace: string | undefined,

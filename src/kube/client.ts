@@ -1,0 +1,526 @@
+/**
+ * `KubeClient` over plain Node `http`/`https`. `@kubernetes/client-node` only loads the
+ * kubeconfig and fills in auth and TLS (`applyToHTTPSOptions`: tokens, client
+ * certificates, exec plugins); URLs, retries, watch streaming and error translation are
+ * ours, so they behave the same across client-node majors and are testable at the HTTP
+ * level.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { LoadedKubeConfig } from './config.js';
+import { loadKubeConfig } from './config.js';
+import { ApiError, errorCode, type ApiErrorInit, type Verb } from './errors.js';
+import type {
+  DeleteOptions,
+  KubeClient,
+  ListOptions,
+  ListResult,
+  PatchType,
+  RequestLogger,
+  RequestOptions,
+  ResourceType,
+  WatchEvent,
+  WatchEventType,
+  WatchOptions,
+  WriteOptions,
+} from './types.js';
+import type { KubeObject } from '../protocol/types.js';
+
+/** How failed calls are retried. All fields have defaults; tests inject `sleep`/`random`. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  /** First back-off; doubles per attempt. */
+  baseDelayMs: number;
+  /** Ceiling of one back-off (and of an honoured `Retry-After`). */
+  maxDelayMs: number;
+  /** Waits `ms`; rejects when `signal` aborts. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Uniform in [0, 1), for jitter. */
+  random: () => number;
+}
+
+export interface CreateKubeClientOptions {
+  /** `--kubeconfig`. */
+  kubeconfig?: string;
+  /** `--kube-context`. */
+  context?: string;
+  /** Receives every request (for `--verbose`). */
+  logger?: RequestLogger;
+  /** `User-Agent` header; default `snapshotctl`. */
+  userAgent?: string;
+  /** Environment for kubeconfig resolution; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides of the retry policy. */
+  retry?: Partial<RetryPolicy>;
+  /** Limit for a non-watch request without a response, ms; default 30 000. */
+  requestTimeoutMs?: number;
+}
+
+/** Our defaults: 200 ms doubling to 5 s, five attempts (about 3 s of back-off in all). */
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 5,
+  baseDelayMs: 200,
+  maxDelayMs: 5_000,
+  sleep: abortableSleep,
+  random: Math.random,
+};
+
+/**
+ * Builds the client from the kubeconfig (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`,
+ * in-cluster) and `--kube-context`. Throws `UsageError`/`ClusterError` from `loadKubeConfig`.
+ */
+export async function createKubeClient(opts: CreateKubeClientOptions = {}): Promise<KubeClient> {
+  const loaded = await loadKubeConfig({
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context !== undefined ? { context: opts.context } : {}),
+    env: opts.env ?? process.env,
+  });
+  return createKubeClientFromConfig(loaded, opts);
+}
+
+/** Builds the client from an already loaded kubeconfig (tests, the dev cluster). */
+export function createKubeClientFromConfig(loaded: LoadedKubeConfig, opts: CreateKubeClientOptions = {}): KubeClient {
+  return new HttpKubeClient(loaded, opts);
+}
+
+/**
+ * The REST path of a resource, a named object or its subresource:
+ * `/api/v1/namespaces/ml/pods/w`, `/apis/batch/v1/namespaces/ml/jobs`, `/api/v1/nodes/n1`.
+ */
+export function resourcePath(res: ResourceType, namespace: string | undefined, name?: string, subresource?: string): string {
+  let p = res.group ? `/apis/${res.group}/${res.version}` : `/api/${res.version}`;
+  // A namespaced resource without a namespace is the all-namespaces collection.
+  if (res.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+  p += `/${res.plural}`;
+  if (name !== undefined) p += `/${encodeURIComponent(name)}`;
+  if (subresource !== undefined) p += `/${subresource}`;
+  return p;
+}
+
+/** The `Content-Type` of each patch flavour. */
+export const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+};
+
+/** Resolves after `ms`; rejects with the signal's reason when it aborts first. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortError(signal: AbortSignal | undefined): Error {
+  const err = new Error('the operation was aborted');
+  err.name = 'AbortError';
+  (err as Error & { cause?: unknown }).cause = signal?.reason;
+  return err;
+}
+
+/**
+ * Retry class of a call. Reads may be repeated freely; writes only when the server
+ * certainly did not process them (429, 503, or the connection was refused), because a
+ * create repeated after a lost answer could run twice.
+ */
+type Idempotency = 'read' | 'write';
+
+const READ_RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+const WRITE_RETRY_STATUSES = new Set([429, 503]);
+const READ_RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+const WRITE_RETRY_CODES = new Set(['ECONNREFUSED']);
+
+interface CallSpec {
+  verb: Verb;
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  res: ResourceType;
+  namespace: string | undefined;
+  /** The object named in errors; also in the URL unless `collection`. */
+  name?: string | undefined;
+  /** POST goes to the collection even though errors name the object being created. */
+  collection?: boolean;
+  subresource?: string | undefined;
+  query: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal | undefined;
+}
+
+interface Opened {
+  req: http.ClientRequest;
+  res: http.IncomingMessage;
+  url: string;
+  started: number;
+}
+
+class HttpKubeClient implements KubeClient {
+  readonly contextNamespace: string;
+  readonly contextName: string;
+  private readonly loaded: LoadedKubeConfig;
+  private readonly base: URL;
+  private readonly logger: RequestLogger | undefined;
+  private readonly userAgent: string;
+  private readonly retry: RetryPolicy;
+  private readonly requestTimeoutMs: number;
+  private readonly agent: http.Agent | undefined;
+
+  constructor(loaded: LoadedKubeConfig, opts: CreateKubeClientOptions) {
+    this.loaded = loaded;
+    this.contextNamespace = loaded.namespace;
+    this.contextName = loaded.contextName;
+    this.base = new URL(loaded.server);
+    this.logger = opts.logger;
+    this.userAgent = opts.userAgent ?? 'snapshotctl';
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    const cluster = loaded.kc.getCurrentCluster();
+    if (this.base.protocol === 'http:' && cluster && !cluster.skipTLSVerify) {
+      // client-node refuses plain HTTP unless skipTLSVerify is set, but there is no TLS
+      // to verify on http:// (our dev cluster on 127.0.0.1); mark it so auth still applies.
+      loaded.kc.clusters = loaded.kc.clusters.map((c) => (c.name === cluster.name ? { ...c, skipTLSVerify: true } : c));
+    }
+    // One keep-alive agent for all calls; client-node's own agent is used only through a
+    // proxy. Per-request TLS options (ca, cert, key) still reach the agent's connections.
+    this.agent = cluster?.proxyUrl
+      ? undefined
+      : this.base.protocol === 'http:'
+        ? new http.Agent({ keepAlive: true })
+        : new https.Agent({ keepAlive: true });
+  }
+
+  async get<T extends KubeObject = KubeObject>(
+    res: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts: RequestOptions = {},
+  ): Promise<T> {
+    return (await this.call({ verb: 'get', method: 'GET', res, namespace, name, query: {}, signal: opts.signal }, 'read')) as T;
+  }
+
+  async list<T extends KubeObject = KubeObject>(
+    res: ResourceType,
+    namespace: string | undefined,
+    opts: ListOptions = {},
+  ): Promise<ListResult<T>> {
+    const body = await this.call(
+      {
+        verb: 'list',
+        method: 'GET',
+        res,
+        namespace,
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+        signal: opts.signal,
+      },
+      'read',
+    );
+    const items = isRecord(body) && Array.isArray(body.items) ? (body.items as T[]) : [];
+    const meta = isRecord(body) && isRecord(body.metadata) ? body.metadata : {};
+    // Lists omit apiVersion/kind on items; fill them so callers can print them as is.
+    const apiVersion = res.group ? `${res.group}/${res.version}` : res.version;
+    for (const it of items) {
+      it.apiVersion ??= apiVersion;
+      it.kind ??= res.kind;
+    }
+    return { items, resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '' };
+  }
+
+  async create<T extends KubeObject = KubeObject>(
+    res: ResourceType,
+    namespace: string | undefined,
+    body: KubeObject,
+    opts: WriteOptions = {},
+  ): Promise<T> {
+    return (await this.call(
+      {
+        verb: 'create',
+        method: 'POST',
+        res,
+        namespace,
+        name: body.metadata?.name,
+        collection: true,
+        query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: 'snapshotctl' },
+        body,
+        contentType: 'application/json',
+        signal: opts.signal,
+      },
+      'write',
+    )) as T;
+  }
+
+  async patch<T extends KubeObject = KubeObject>(
+    res: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    type: PatchType,
+    opts: WriteOptions & { subresource?: 'status' } = {},
+  ): Promise<T> {
+    return (await this.call(
+      {
+        verb: 'patch',
+        method: 'PATCH',
+        res,
+        namespace,
+        name,
+        subresource: opts.subresource,
+        query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: 'snapshotctl' },
+        body,
+        contentType: PATCH_CONTENT_TYPES[type],
+        signal: opts.signal,
+      },
+      'write',
+    )) as T;
+  }
+
+  async delete(res: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
+    const body: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions' };
+    if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+    if (opts.uid) body.preconditions = { uid: opts.uid };
+    if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
+    if (opts.dryRun) body.dryRun = ['All'];
+    await this.call(
+      { verb: 'delete', method: 'DELETE', res, namespace, name, query: {}, body, contentType: 'application/json', signal: opts.signal },
+      'write',
+    );
+  }
+
+  async *watch<T extends KubeObject = KubeObject>(
+    res: ResourceType,
+    namespace: string | undefined,
+    opts: WatchOptions,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEvent<T>> {
+    if (signal.aborted) return;
+    const spec: CallSpec = {
+      verb: 'watch',
+      method: 'GET',
+      res,
+      namespace,
+      query: {
+        watch: 'true',
+        allowWatchBookmarks: 'true',
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        resourceVersion: opts.resourceVersion,
+        timeoutSeconds: opts.timeoutSeconds !== undefined ? String(opts.timeoutSeconds) : undefined,
+      },
+      signal,
+    };
+    let opened: Opened;
+    try {
+      opened = await this.withRetries(spec, 'read');
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    const { req, res: msg } = opened;
+    msg.setEncoding('utf8'); // decodes multi-byte characters split across chunks
+    let buf = '';
+    try {
+      for await (const chunk of msg as AsyncIterable<string>) {
+        buf += chunk;
+        // A chunk may hold several events or part of one; emit only whole lines.
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) yield parseWatchEvent<T>(line);
+        }
+      }
+      if (buf.trim()) yield parseWatchEvent<T>(buf.trim());
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof ApiError) throw err;
+      throw this.transportError(spec, err);
+    } finally {
+      msg.destroy();
+      req.destroy();
+    }
+  }
+
+  /** A non-streaming call: retries, then the parsed JSON body or an `ApiError`. */
+  private async call(spec: CallSpec, idem: Idempotency): Promise<unknown> {
+    const { res } = await this.withRetries(spec, idem);
+    const text = await readBody(res, spec.signal).catch((err: unknown) => {
+      if (spec.signal?.aborted) throw err;
+      throw this.transportError(spec, err);
+    });
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new ApiError({ ...this.who(spec), status: res.statusCode ?? 0, message: `the API server sent invalid JSON: ${text.slice(0, 200)}` });
+    }
+  }
+
+  /**
+   * Sends the request until it gets a successful response head or retries run out.
+   * Error responses are read, closed and turned into `ApiError`.
+   */
+  private async withRetries(spec: CallSpec, idem: Idempotency): Promise<Opened> {
+    const statuses = idem === 'read' ? READ_RETRY_STATUSES : WRITE_RETRY_STATUSES;
+    const codes = idem === 'read' ? READ_RETRY_CODES : WRITE_RETRY_CODES;
+    for (let attempt = 1; ; attempt++) {
+      let retryAfterMs: number | undefined;
+      let failure: ApiError;
+      try {
+        const opened = await this.open(spec);
+        const status = opened.res.statusCode ?? 0;
+        if (status < 400) return opened;
+        failure = await this.statusError(spec, opened);
+        if (!statuses.has(status) || attempt >= this.retry.maxAttempts) throw failure;
+        retryAfterMs = parseRetryAfter(opened.res.headers['retry-after']);
+      } catch (err) {
+        if (spec.signal?.aborted) throw err;
+        if (err instanceof ApiError) throw err;
+        failure = this.transportError(spec, err);
+        if (!failure.code || !codes.has(failure.code) || attempt >= this.retry.maxAttempts) throw failure;
+      }
+      const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+      // Half fixed, half jitter, so many clients hitting one throttled server spread out.
+      const delay = retryAfterMs !== undefined ? Math.min(retryAfterMs, this.retry.maxDelayMs * 6) : Math.round(backoff / 2 + (this.retry.random() * backoff) / 2);
+      await this.retry.sleep(delay, spec.signal);
+    }
+  }
+
+  /** One HTTP exchange up to the response head; the body is left to the caller. */
+  private async open(spec: CallSpec): Promise<Opened> {
+    const path = resourcePath(spec.res, spec.namespace, spec.collection ? undefined : spec.name, spec.subresource);
+    const url = new URL(this.base.pathname.replace(/\/+$/, '') + path, this.base);
+    for (const [k, v] of Object.entries(spec.query)) if (v !== undefined) url.searchParams.set(k, v);
+    const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
+    const options: https.RequestOptions = {
+      method: spec.method,
+      headers: {
+        Accept: 'application/json',
+        'User-Agent': this.userAgent,
+        ...(payload ? { 'Content-Type': spec.contentType ?? 'application/json', 'Content-Length': String(payload.length) } : {}),
+      },
+    };
+    // Fills Authorization (token, exec plugin, token file), basic auth and TLS material.
+    await this.loaded.kc.applyToHTTPSOptions(options);
+    if (this.agent) options.agent = this.agent;
+    if (spec.signal) options.signal = spec.signal;
+    const started = Date.now();
+    const log = (status: number): void => {
+      this.logger?.({
+        method: spec.method,
+        url: url.toString(),
+        status,
+        ms: Date.now() - started,
+        ...(spec.body !== undefined ? { body: spec.body } : {}),
+      });
+    };
+    const transport = url.protocol === 'http:' ? http : https;
+    return new Promise<Opened>((resolve, reject) => {
+      const req = transport.request(url, options, (res) => {
+        req.setTimeout(0); // a watch may stay quiet for minutes; the caller bounds it
+        log(res.statusCode ?? 0);
+        resolve({ req, res, url: url.toString(), started });
+      });
+      req.setTimeout(this.requestTimeoutMs, () => {
+        const err = new Error(`no response within ${this.requestTimeoutMs} ms`) as Error & { code: string };
+        err.code = 'ETIMEDOUT';
+        req.destroy(err);
+      });
+      req.on('error', (err) => {
+        log(0);
+        reject(err);
+      });
+      req.end(payload);
+    });
+  }
+
+  private async statusError(spec: CallSpec, opened: Opened): Promise<ApiError> {
+    const status = opened.res.statusCode ?? 0;
+    let text = '';
+    try {
+      text = await readBody(opened.res, spec.signal);
+    } catch {
+      // The status alone still says enough.
+    } finally {
+      opened.req.destroy();
+    }
+    let reason: string | undefined;
+    let message = text.trim().slice(0, 500) || http.STATUS_CODES[status] || `HTTP ${status}`;
+    let details: unknown;
+    try {
+      const s = JSON.parse(text) as unknown;
+      if (isRecord(s)) {
+        if (typeof s.reason === 'string') reason = s.reason;
+        if (typeof s.message === 'string') message = s.message;
+        details = s.details;
+      }
+    } catch {
+      // Not a Status (a proxy's HTML page, say): keep the raw text.
+    }
+    return new ApiError({ ...this.who(spec), status, reason, message, details });
+  }
+
+  private transportError(spec: CallSpec, err: unknown): ApiError {
+    const code = errorCode(err) ?? (err instanceof Error && /aborted|hang up/i.test(err.message) ? 'ECONNRESET' : undefined);
+    const message = err instanceof Error ? err.message : String(err);
+    return new ApiError({ ...this.who(spec), status: 0, reason: code, code, message });
+  }
+
+  private who(spec: CallSpec): Pick<ApiErrorInit, 'verb' | 'resource' | 'namespace' | 'name' | 'server' | 'context'> {
+    return {
+      verb: spec.verb,
+      resource: spec.res,
+      namespace: spec.namespace,
+      name: spec.name,
+      server: this.loaded.server,
+      context: this.loaded.contextName,
+    };
+  }
+}
+
+const EVENT_TYPES: ReadonlySet<string> = new Set<WatchEventType>(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
+
+function parseWatchEvent<T>(line: string): WatchEvent<T> {
+  let ev: unknown;
+  try {
+    ev = JSON.parse(line);
+  } catch {
+    throw new Error(`malformed watch event: ${line.slice(0, 200)}`);
+  }
+  if (!isRecord(ev) || typeof ev.type !== 'string' || !EVENT_TYPES.has(ev.type) || !isRecord(ev.object)) {
+    throw new Error(`malformed watch event: ${line.slice(0, 200)}`);
+  }
+  return { type: ev.type as WatchEventType, object: ev.object as T };
+}
+
+async function readBody(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res as AsyncIterable<string>) {
+    text += chunk;
+    if (signal?.aborted) break;
+  }
+  return text;
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in ms; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
