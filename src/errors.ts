@@ -20,6 +20,8 @@ export abstract class SnapshotError extends Error {
   abstract readonly exitCode: ExitCode;
   /** Optional next step, printed after the message ("hint: ..."). */
   readonly hint: string | undefined;
+  /** The result object of a run that got far enough to have one (printed on stdout). */
+  result: unknown;
   constructor(message: string, hint?: string) {
     super(message);
     this.name = new.target.name;

@@ -1,0 +1,524 @@
+/**
+ * Command tests through the real commander program with a fake client: exact stdout,
+ * stderr and exit code, and which API calls were (not) made.
+ */
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { RESOURCES } from '../kube/types.js';
+import type { Job, KubeObject, Pod } from '../protocol/index.js';
+import { main } from './main.js';
+
+const WORKER = `apiVersion: v1
+kind: Pod
+metadata:
+  name: worker
+  labels: {app: llm}
+spec:
+  containers:
+    - name: main
+      image: registry.example.com/vllm-placeholder:1.0.0
+      command: [python3, -m, worker]
+      args: [--model, llama]
+      readinessProbe:
+        exec: {command: [cat, /tmp/ready-for-checkpoint]}
+`;
+
+interface RunOptions {
+  client?: FakeKubeClient;
+  files?: Record<string, string>;
+  stdin?: string;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+async function run(args: string[], o: RunOptions = {}) {
+  let stdout = '';
+  let stderr = '';
+  let kubeCalls = 0;
+  const code = await main(args, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    isTTY: false,
+    env: {},
+    signal: o.signal ?? new AbortController().signal,
+    readStdin: async () => o.stdin ?? '',
+    readFile: async (p) => {
+      const text = (o.files ?? { 'worker.yaml': WORKER })[p];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      return text;
+    },
+    now: o.now ?? (() => Date.parse('2026-11-23T12:00:00Z')),
+    nowNanos: () => 1743712345678901234n,
+    kube: async () => {
+      kubeCalls += 1;
+      if (!o.client) throw new Error('test: no cluster expected');
+      return o.client;
+    },
+    contextNamespace: async () => o.client?.contextNamespace,
+  });
+  return { code, stdout, stderr, kubeCalls };
+}
+
+/** A cluster with the agent DaemonSet and Ready agent pods on the given nodes. */
+function clusterWithAgent(nodes: string[] = ['node-1'], ns = 'default'): FakeKubeClient {
+  const client = new FakeKubeClient(ns);
+  client.seed(RESOURCES.daemonsets, {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'snapshot-agent', namespace: ns, labels: { 'app.kubernetes.io/component': 'snapshot-agent' } },
+    spec: {
+      selector: { matchLabels: { app: 'snapshot-agent' } },
+      template: {
+        metadata: { labels: { app: 'snapshot-agent' } },
+        spec: {
+          containers: [{ name: 'agent', image: 'agent', volumeMounts: [{ name: 'checkpoints', mountPath: '/checkpoints' }] }],
+          volumes: [{ name: 'checkpoints', persistentVolumeClaim: { claimName: 'snapshot-pvc' } }],
+        },
+      },
+    },
+  });
+  nodes.forEach((node, i) =>
+    client.seed(RESOURCES.pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `snapshot-agent-${i}`, namespace: ns, labels: { app: 'snapshot-agent' } },
+      spec: { nodeName: node, containers: [{ name: 'agent' }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    }),
+  );
+  return client;
+}
+
+/** Simulates the agent: answers a new checkpoint Job or restore pod with `verdict`. */
+function agentAnswers(client: FakeKubeClient, verdict: 'completed' | 'failed' | 'silent'): void {
+  client.onWrite = (verb, res, obj) => {
+    if (verdict === 'silent') return;
+    const ns = obj.metadata?.namespace;
+    const name = obj.metadata?.name ?? '';
+    if (res.plural === 'jobs' && verb === 'create') {
+      client.update(RESOURCES.jobs, ns, name, (j) => {
+        j.metadata!.annotations = { ...(j.metadata!.annotations ?? {}), 'nvidia.com/snapshot-checkpoint-status': verdict };
+      });
+    }
+    const isTarget = obj.metadata?.labels?.['nvidia.com/snapshot-is-restore-target'] === 'true';
+    if (res.plural === 'pods' && isTarget && !obj.metadata?.annotations?.['nvidia.com/snapshot-restore-status']) {
+      client.update(RESOURCES.pods, ns, name, (p) => {
+        p.metadata!.annotations = { ...(p.metadata!.annotations ?? {}), 'nvidia.com/snapshot-restore-status': verdict };
+      });
+    }
+  };
+}
+
+const OFFLINE = ['--pvc', 'snapshot-pvc', '--base-path', '/checkpoints'];
+
+describe('checkpoint --dry-run without a cluster', () => {
+  it('prints a v1 List holding exactly the Job of protocol.md §4 and sends nothing', async () => {
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--dry-run', '-o', 'json', ...OFFLINE, '--checkpoint-id', 'ck-1']);
+    expect(r.code).toBe(0);
+    expect(r.kubeCalls).toBe(0);
+    const list = JSON.parse(r.stdout) as { apiVersion: string; kind: string; items: Job[] };
+    expect(list.apiVersion).toBe('v1');
+    expect(list.kind).toBe('List');
+    expect(list.items).toEqual([
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'worker-checkpoint', namespace: 'default', labels: { 'nvidia.com/snapshot-checkpoint-id': 'ck-1' } },
+        spec: {
+          backoffLimit: 0,
+          template: {
+            metadata: {
+              labels: { app: 'llm', 'nvidia.com/snapshot-is-checkpoint-source': 'true', 'nvidia.com/snapshot-checkpoint-id': 'ck-1' },
+              annotations: { 'nvidia.com/snapshot-artifact-version': '1' },
+            },
+            spec: {
+              containers: [
+                {
+                  name: 'main',
+                  image: 'registry.example.com/vllm-placeholder:1.0.0',
+                  command: ['cuda-checkpoint'],
+                  args: ['--launch-job', 'python3', '-m', 'worker', '--model', 'llama'],
+                  readinessProbe: { exec: { command: ['cat', '/tmp/ready-for-checkpoint'] } },
+                },
+              ],
+              restartPolicy: 'Never',
+              securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/block-iouring.json' } },
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('defaults to YAML and takes the manifest from stdin', async () => {
+    const r = await run(['checkpoint', '--manifest', '-', '--dry-run', ...OFFLINE, '--checkpoint-id', 'ck-1'], { stdin: WORKER });
+    expect(r.code).toBe(0);
+    const list = parseYaml(r.stdout) as { items: Job[] };
+    expect(list.items[0]?.metadata.name).toBe('worker-checkpoint');
+  });
+
+  it('generates manual-snapshot-<nanoseconds> when no ID is given', async () => {
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--dry-run', '-o', 'json', ...OFFLINE]);
+    const list = JSON.parse(r.stdout) as { items: Job[] };
+    expect(list.items[0]?.metadata.labels).toEqual({ 'nvidia.com/snapshot-checkpoint-id': 'manual-snapshot-1743712345678901234' });
+  });
+});
+
+describe('restore --manifest --dry-run without a cluster', () => {
+  it('prints the exact restore Pod of protocol.md §5', async () => {
+    const r = await run(['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--dry-run', '-o', 'json', ...OFFLINE]);
+    expect(r.code).toBe(0);
+    expect(r.kubeCalls).toBe(0);
+    const list = JSON.parse(r.stdout) as { items: Pod[] };
+    expect(list.items).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'worker',
+          namespace: 'default',
+          labels: { app: 'llm', 'nvidia.com/snapshot-is-restore-target': 'true', 'nvidia.com/snapshot-checkpoint-id': 'ck-1' },
+          annotations: { 'nvidia.com/snapshot-artifact-version': '1' },
+        },
+        spec: {
+          containers: [
+            {
+              name: 'main',
+              image: 'registry.example.com/vllm-placeholder:1.0.0',
+              command: ['sleep', 'infinity'],
+              readinessProbe: { exec: { command: ['cat', '/tmp/ready-for-checkpoint'] } },
+              volumeMounts: [{ name: 'checkpoint-storage', mountPath: '/checkpoints' }],
+              startupProbe: { exec: { command: ['cat', '/tmp/ready-for-checkpoint'] }, failureThreshold: 2147483647, successThreshold: 1 },
+            },
+          ],
+          securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/block-iouring.json' } },
+          volumes: [{ name: 'checkpoint-storage', persistentVolumeClaim: { claimName: 'snapshot-pvc' } }],
+          restartPolicy: 'Never',
+        },
+      },
+    ]);
+  });
+});
+
+describe('v1.0.x command lines', () => {
+  const cases: Array<[string, string[]]> = [
+    ['-flag value', ['checkpoint', '-manifest', 'worker.yaml', '-namespace', 'ml', '-checkpoint-id', 'ck-1', '-timeout', '1h30m']],
+    ['--flag=value', ['checkpoint', '--manifest=worker.yaml', '--namespace=ml', '--checkpoint-id=ck-1', '--timeout=1h30m']],
+    ['--flag value', ['checkpoint', '--manifest', 'worker.yaml', '--namespace', 'ml', '--checkpoint-id', 'ck-1', '--timeout', '1h30m']],
+    ['-bool=true', ['checkpoint', '-manifest=worker.yaml', '-namespace=ml', '-checkpoint-id=ck-1', '-disable-cuda-checkpoint-job-file=false']],
+    ['--kube-context', ['checkpoint', '--manifest', 'worker.yaml', '--kube-context', 'prod', '-n', 'ml', '--checkpoint-id', 'ck-1']],
+  ];
+  it.each(cases)('%s works unchanged', async (_label, args) => {
+    const r = await run([...args, '--dry-run', '-o', 'json', ...OFFLINE]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const job = (JSON.parse(r.stdout) as { items: Job[] }).items[0]!;
+    expect(job.metadata.namespace).toBe('ml');
+    expect(job.spec.template.spec.containers[0]?.command).toEqual(['cuda-checkpoint']);
+  });
+
+  it('-disable-cuda-checkpoint-job-file leaves the command alone', async () => {
+    const r = await run(['checkpoint', '-manifest', 'worker.yaml', '-disable-cuda-checkpoint-job-file', '-checkpoint-id', 'x', '--dry-run', '-o', 'json', ...OFFLINE]);
+    const job = (JSON.parse(r.stdout) as { items: Job[] }).items[0]!;
+    expect(job.spec.template.spec.containers[0]?.command).toEqual(['python3', '-m', 'worker']);
+    expect(job.spec.template.spec.containers[0]?.args).toEqual(['--model', 'llama']);
+  });
+});
+
+describe('bad input exits 2, names the problem and sends nothing', () => {
+  const TWO = WORKER.replace('      readinessProbe:', '    - name: sidecar\n      image: envoy\n      readinessProbe:');
+  const DEPLOYMENT = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec: {}\n';
+  const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
+    ['no manifest', ['checkpoint'], {}, /checkpoint needs --manifest/],
+    ['two containers', ['checkpoint', '--manifest', 'm.yaml'], { 'm.yaml': TWO }, /SNAP001 spec\.containers: spec\.containers has 2 entries/],
+    ['a Deployment', ['checkpoint', '--manifest', 'm.yaml'], { 'm.yaml': DEPLOYMENT }, /SNAP002 kind: kind is "Deployment"; snapshotctl takes a Pod manifest/],
+    ['an unreadable file', ['checkpoint', '--manifest', 'missing.yaml'], {}, /cannot read manifest "missing.yaml": no such file/],
+    ['an ID with /', ['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'a/b'], {}, /SNAP006 --checkpoint-id: checkpoint ID "a\/b" contains a path separator/],
+    ['a 64-character ID', ['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'a'.repeat(64)], {}, /is 64 characters long; at most 63/],
+    ['--manifest and --pod', ['restore', '--manifest', 'worker.yaml', '--pod', 'p', '--checkpoint-id', 'x'], {}, /--manifest and --pod cannot be used together/],
+    ['restore without ID', ['restore', '--pod', 'p'], {}, /restore needs --checkpoint-id/],
+    ['bad --timeout', ['checkpoint', '--manifest', 'worker.yaml', '--timeout', '10 minutes'], {}, /--timeout "10 minutes" is not a duration/],
+    ['bad -o', ['checkpoint', '--manifest', 'worker.yaml', '-o', 'table'], {}, /--output "table" is not supported/],
+    ['unknown flag', ['checkpoint', '--manifestt', 'worker.yaml'], {}, /unknown option '--manifestt'/],
+  ];
+  it.each(cases)('%s', async (_label, args, files, message) => {
+    const client = clusterWithAgent();
+    const r = await run(args, { client, files: { 'worker.yaml': WORKER, ...files } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+    expect(r.kubeCalls).toBe(0);
+    expect(client.calls).toEqual([]);
+  });
+});
+
+describe('checkpoint against a cluster', () => {
+  it('creates the Job on agent nodes, waits for the verdict and prints v1.0.x lines', async () => {
+    const client = clusterWithAgent(['node-2', 'node-1']);
+    agentAnswers(client, 'completed');
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        'status=completed',
+        'namespace=default',
+        'name=worker',
+        'checkpoint_job=worker-checkpoint',
+        'checkpoint_id=ck-1',
+        'checkpoint_location=/checkpoints/ck-1/versions/1',
+        '',
+      ].join('\n'),
+    );
+    const create = client.writes().find((c) => c.verb === 'create')!;
+    const job = create.body as Job;
+    expect(job.spec.template.spec.affinity).toEqual({
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['node-1', 'node-2'] }] }],
+        },
+      },
+    });
+    // The Job stays after success: it is the record of the checkpoint.
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeDefined();
+  });
+
+  it('--no-agent-affinity sends the v1.0.x Job unchanged', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'completed');
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--no-agent-affinity'], { client });
+    expect(r.code).toBe(0);
+    const job = client.writes().find((c) => c.verb === 'create')!.body as Job;
+    expect(job.spec.template.spec.affinity).toBeUndefined();
+  });
+
+  it('-o json adds phase, timing and events', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'completed');
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '-o', 'json'], { client });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({
+      kind: 'checkpoint',
+      status: 'completed',
+      phase: 'Completed',
+      namespace: 'default',
+      name: 'worker',
+      checkpointJob: 'worker-checkpoint',
+      checkpointId: 'ck-1',
+      checkpointLocation: '/checkpoints/ck-1/versions/1',
+      startedAt: '2026-11-23T12:00:00.000Z',
+      durationSeconds: 0,
+      events: [],
+    });
+  });
+
+  it('agent verdict failed: exit 1, result on stdout, reason on stderr, Job deleted in the foreground', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'failed');
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^status=failed\nnamespace=default\nname=worker\ncheckpoint_job=worker-checkpoint\ncheckpoint_id=ck-1\ncheckpoint_location=\/checkpoints\/ck-1\/versions\/1\nreason=.*marked the checkpoint failed/);
+    expect(r.stderr).toMatch(/error: checkpoint of default\/worker failed: the snapshot agent marked the checkpoint failed/);
+    expect(r.stderr).toMatch(/deleted job\.batch\/worker-checkpoint in namespace "default" \(created by this run\)/);
+    const del = client.writes().find((c) => c.verb === 'delete')!;
+    expect(del).toMatchObject({ resource: 'jobs', name: 'worker-checkpoint', options: { propagationPolicy: 'Foreground' } });
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
+  });
+
+  it('--keep-on-failure keeps the Job', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'failed');
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--keep-on-failure'], { client });
+    expect(r.code).toBe(1);
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeDefined();
+  });
+
+  it('timeout: exit 4 and the Job is deleted', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'silent');
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--timeout', '300ms'], { client });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/^status=failed\n/);
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
+  });
+
+  it('interrupt: exit 130 and the Job is deleted', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'silent');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 150);
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client, signal: controller.signal });
+    expect(r.code).toBe(130);
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
+  });
+
+  it('an existing Job is an error naming it; nothing is deleted', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.jobs, { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'worker-checkpoint', namespace: 'default' } });
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/job\.batch "worker-checkpoint" already exists in namespace "default"/);
+    expect(client.writes().filter((c) => c.verb === 'delete')).toEqual([]);
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeDefined();
+  });
+
+  it('no agent DaemonSet: exit 3 before anything is created', async () => {
+    const client = new FakeKubeClient('ml');
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no snapshot agent DaemonSet in namespace "ml" \(looked for labels app\.kubernetes\.io\/component=snapshot-agent or app\.kubernetes\.io\/name=snapshot\)/);
+    expect(client.writes()).toEqual([]);
+  });
+
+  it('no Ready agent pod: exit 3 before anything is created', async () => {
+    const client = clusterWithAgent([]);
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no snapshot agent pod is Running and Ready/);
+    expect(client.writes()).toEqual([]);
+  });
+
+  it('--node must name a node with a Ready agent', async () => {
+    const client = clusterWithAgent(['node-1']);
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--node', 'node-9'], { client });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no Ready snapshot agent runs on node "node-9" \(ready on: node-1\)/);
+    expect(client.writes()).toEqual([]);
+  });
+
+  it('--dry-run=server sends the Job with dryRun and prints what the server returned', async () => {
+    const client = clusterWithAgent();
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--dry-run=server', '-o', 'name'], { client });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('job.batch/worker-checkpoint\n');
+    expect(client.writes()).toMatchObject([{ verb: 'create', dryRun: true }]);
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
+  });
+
+  it('--no-wait creates and returns at once', async () => {
+    const client = clusterWithAgent();
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--no-wait'], { client });
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('status=created');
+    expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeDefined();
+  });
+});
+
+const PLACEHOLDER: KubeObject = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name: 'placeholder',
+    namespace: 'default',
+    labels: { 'nvidia.com/snapshot-is-restore-target': 'true', 'nvidia.com/snapshot-checkpoint-id': 'old' },
+    annotations: {
+      'nvidia.com/snapshot-restore-status': 'completed',
+      'nvidia.com/snapshot-restore-container-id': 'abc',
+      'nvidia.com/snapshot-artifact-version': '1',
+    },
+  },
+  spec: {
+    nodeName: 'node-1',
+    securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/block-iouring.json' } },
+    containers: [{ name: 'main', image: 'placeholder', command: ['sleep', 'infinity'], volumeMounts: [{ name: 'checkpoint-storage', mountPath: '/checkpoints' }] }],
+    volumes: [{ name: 'checkpoint-storage', persistentVolumeClaim: { claimName: 'snapshot-pvc' } }],
+  },
+  status: { phase: 'Running' },
+};
+
+describe('restore', () => {
+  it('--manifest creates the pod, waits and prints v1.0.x lines', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'completed');
+    const r = await run(['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      ['status=completed', 'namespace=default', 'name=worker', 'restore_pod=worker', 'checkpoint_id=ck-1', 'checkpoint_location=/checkpoints/ck-1/versions/1', ''].join('\n'),
+    );
+  });
+
+  it('--manifest failure deletes the pod it created', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'failed');
+    const r = await run(['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(1);
+    expect(client.peek(RESOURCES.pods, 'default', 'worker')).toBeUndefined();
+    expect(r.stderr).toMatch(/deleted pod\/worker/);
+  });
+
+  it('--pod removes a stale completed status and does not report success until the agent answers again', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.pods, PLACEHOLDER);
+    const r1 = run(['restore', '--pod', 'placeholder', '--checkpoint-id', 'ck-2', '--timeout', '400ms'], { client });
+    const r = await r1;
+    // The agent never answered: the stale `completed` must not count.
+    expect(r.code).toBe(4);
+    const patch = client.writes().find((c) => c.verb === 'patch')!;
+    expect(patch.body).toEqual({
+      metadata: {
+        resourceVersion: expect.any(String),
+        labels: { 'nvidia.com/snapshot-checkpoint-id': 'ck-2' },
+        annotations: { 'nvidia.com/snapshot-restore-status': null, 'nvidia.com/snapshot-restore-container-id': null },
+      },
+    });
+    // Never deletes a pod it did not create.
+    expect(client.writes().filter((c) => c.verb === 'delete')).toEqual([]);
+    expect(client.peek(RESOURCES.pods, 'default', 'placeholder')).toBeDefined();
+  });
+
+  it('--pod succeeds when the agent answers', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.pods, PLACEHOLDER);
+    agentAnswers(client, 'completed');
+    const r = await run(['restore', '--pod', 'placeholder', '--checkpoint-id', 'ck-2'], { client });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^status=completed\nnamespace=default\nname=placeholder\nrestore_pod=placeholder\ncheckpoint_id=ck-2\n/);
+  });
+
+  it('--pod reports every unmet precondition at once and patches nothing', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.pods, {
+      ...PLACEHOLDER,
+      spec: { nodeName: 'node-1', containers: [{ name: 'main', image: 'x' }] },
+    });
+    const r = await run(['restore', '--pod', 'placeholder', '--checkpoint-id', 'ck-2'], { client });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no volume "checkpoint-storage"/);
+    expect(r.stderr).toMatch(/does not mount "checkpoint-storage"/);
+    expect(r.stderr).toMatch(/seccompProfile must be/);
+    expect(client.writes()).toEqual([]);
+  });
+
+  it('--pod --dry-run prints the pod after the patch and sends no write', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.pods, PLACEHOLDER);
+    const r = await run(['restore', '--pod', 'placeholder', '--checkpoint-id', 'ck-2', '--dry-run', '-o', 'json', '--verbose'], { client });
+    expect(r.code).toBe(0);
+    const pod = (JSON.parse(r.stdout) as { items: Pod[] }).items[0]!;
+    expect(pod.metadata.annotations).toEqual({ 'nvidia.com/snapshot-artifact-version': '1' });
+    expect(pod.metadata.labels?.['nvidia.com/snapshot-checkpoint-id']).toBe('ck-2');
+    expect(r.stderr).toMatch(/patch \(application\/merge-patch\+json\): \{"metadata":/);
+    expect(client.writes()).toEqual([]);
+  });
+
+  it('--pod on a missing pod: exit 3', async () => {
+    const client = clusterWithAgent();
+    const r = await run(['restore', '--pod', 'nope', '--checkpoint-id', 'ck-2'], { client });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/pod "nope" not found in namespace "default"/);
+  });
+});
+
+describe('help and version', () => {
+  it('--version prints the package version', async () => {
+    const r = await run(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+  it.each(['checkpoint', 'restore'])('%s --help ends with examples', async (cmd) => {
+    const r = await run([cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Examples:\n[\s\S]*snapshotctl \w+ --manifest worker\.yaml/);
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * The entry point: the only code that reads process state, prints, and turns typed
+ * errors into exit codes (style.md item 4).
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { CommanderError } from 'commander';
+import * as checkpoint from '../commands/checkpoint.js';
+import * as restore from '../commands/restore.js';
+import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
+import { EXIT, SnapshotError, ValidationError, type ExitCode } from '../errors.js';
+import type { KubeClient, RequestLogger } from '../kube/types.js';
+import { normalizeGoFlags } from './args.js';
+import { formatDryRun, formatResult } from './output.js';
+import { buildProgram, flagNames, type CommandName } from './program.js';
+import { createReporter, type CliReporter } from './reporter.js';
+
+/** Everything the CLI takes from its surroundings; tests pass fakes. */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** stderr is a terminal (spinner, colour). */
+  isTTY: boolean;
+  env: Record<string, string | undefined>;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+  readStdin: () => Promise<string>;
+  readFile?: (path: string) => Promise<string>;
+  now?: () => number;
+  nowNanos?: () => bigint;
+  /** Replaces the real client (command tests). */
+  kube?: (target: { kubeconfig?: string; context?: string }, logger?: RequestLogger) => Promise<KubeClient>;
+  contextNamespace?: (target: { kubeconfig?: string; context?: string }) => Promise<string | undefined>;
+  stderrStream?: NodeJS.WritableStream;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Print a typed error: message, findings, hint. */
+function printError(err: SnapshotError, io: CliIO): void {
+  io.stderr(`error: ${err.message}\n`);
+  if (err instanceof ValidationError) {
+    for (const f of err.findings) io.stderr(`  ${f.rule} ${f.path ? `${f.path}: ` : ''}${f.message}\n`);
+  }
+  if (err.hint) io.stderr(`hint: ${err.hint}\n`);
+}
+
+function nanosNow(): bigint {
+  // Date gives milliseconds; hrtime adds the sub-millisecond part, as Go's UnixNano does.
+  const ms = BigInt(Date.now());
+  const sub = process.hrtime.bigint() % 1_000_000n;
+  return ms * 1_000_000n + sub;
+}
+
+/** Run the CLI with `argv` (arguments after the program name); resolves to the exit code. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  let reporter: CliReporter | undefined;
+  let format: OutputFormat = 'kv';
+  let outcome: OperationResult | DryRunResult | undefined;
+
+  const onAction = async (name: CommandName, raw: Record<string, unknown>): Promise<void> => {
+    format = (typeof raw['output'] === 'string' ? raw['output'] : 'kv') as OutputFormat;
+    const quiet = raw['quiet'] === true;
+    const verbose = raw['verbose'] === true;
+    const colorAllowed = raw['color'] !== false && io.isTTY && !io.env['NO_COLOR'] && !io.env['CI'];
+    const now = io.now ?? Date.now;
+    reporter = await createReporter({
+      write: io.stderr,
+      interactive: colorAllowed,
+      color: colorAllowed,
+      quiet,
+      now,
+      ...(io.stderrStream ? { stream: io.stderrStream } : {}),
+    });
+    const logger: RequestLogger | undefined = verbose
+      ? (e) => {
+          reporter?.info(`${e.method} ${e.url} -> ${e.status || 'no response'} (${e.ms}ms)`);
+          if (e.body !== undefined) reporter?.info(`  body: ${JSON.stringify(e.body)}`);
+        }
+      : undefined;
+    const deps: CommandDeps = {
+      kube: io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) })),
+      contextNamespace:
+        io.contextNamespace ??
+        (async (target) => {
+          try {
+            return (await (await import('../kube/config.js')).loadKubeConfig({ ...target, env: io.env })).namespace;
+          } catch {
+            return undefined;
+          }
+        }),
+      readFile: io.readFile ?? ((p) => readFile(p, 'utf8')),
+      readStdin: io.readStdin,
+      now,
+      nowNanos: io.nowNanos ?? nanosNow,
+      signal: io.signal,
+      reporter,
+      ...(logger ? { logger } : {}),
+    };
+    if (name === 'checkpoint') {
+      const opts = await checkpoint.complete(raw, deps);
+      checkpoint.validate(opts);
+      outcome = await checkpoint.run(opts, deps);
+    } else {
+      const opts = await restore.complete(raw, deps);
+      restore.validate(opts);
+      outcome = await restore.run(opts, deps);
+      if (verbose && 'dryRun' in outcome && outcome.patch !== undefined) {
+        reporter.info(`patch (application/merge-patch+json): ${JSON.stringify(outcome.patch)}`);
+      }
+    }
+  };
+
+  const program = buildProgram(packageVersion(), onAction);
+  program.exitOverride();
+  program.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  }
+  const names = flagNames(program);
+  const args = normalizeGoFlags(argv, names.long, names.boolean);
+  if (args.length === 0) {
+    io.stdout(program.helpInformation());
+    return EXIT.ok;
+  }
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    reporter?.stop();
+    if (outcome) io.stdout('dryRun' in outcome ? formatDryRun(outcome, format) : formatResult(outcome, format));
+    return EXIT.ok;
+  } catch (err) {
+    reporter?.stop();
+    return reportFailure(err, io, format);
+  }
+}
+
+function reportFailure(err: unknown, io: CliIO, format: OutputFormat): ExitCode {
+  if (err instanceof CommanderError) {
+    // Help and version are not errors; commander already printed them.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+      return EXIT.ok;
+    }
+    io.stderr(`hint: run \`snapshotctl --help\` or \`snapshotctl <command> --help\` for the flags and examples\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof SnapshotError) {
+    const result = err.result as OperationResult | undefined;
+    if (result && typeof result === 'object' && 'status' in result) io.stdout(formatResult(result, format));
+    printError(err, io);
+    return err.exitCode;
+  }
+  // A bug, not user input: say so plainly, with the stack for the report.
+  io.stderr(`error: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  io.stderr('hint: this is a bug in snapshotctl; please report it with the command line you ran\n');
+  return EXIT.failed;
+}
+
+/** The real process: signals abort the run; a second signal exits at once. */
+export function processIO(): CliIO {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write(`\nreceived ${sig} again: exiting without finishing cleanup\n`);
+      process.exit(EXIT.interrupted);
+    }
+    process.stderr.write(`\nreceived ${sig}: stopping and cleaning up (press Ctrl-C again to exit at once)\n`);
+    controller.abort(new Error(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    isTTY: process.stderr.isTTY === true,
+    env: process.env,
+    signal: controller.signal,
+    stderrStream: process.stderr,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Commander wiring: flags, help and examples. Actions only hand the raw options to
+ * the `run` callback; the entry point does the rest.
+ */
+import { Command, Option } from 'commander';
+
+export type CommandName = 'checkpoint' | 'restore';
+export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
+
+const CHECKPOINT_EXAMPLES = `
+Examples:
+  # Checkpoint a warmed-up worker; prints key=value lines as Dynamo v1.0.x does
+  snapshotctl checkpoint --manifest worker.yaml -n ml
+
+  # Choose the ID, wait at most 20 minutes, JSON result for scripts
+  snapshotctl checkpoint --manifest worker.yaml --checkpoint-id llama-8b-v1 --timeout 20m -o json
+
+  # Print the exact Job without any cluster
+  snapshotctl checkpoint --manifest worker.yaml --checkpoint-id llama-8b-v1 \\
+    --dry-run -o json --pvc snapshot-pvc --base-path /checkpoints
+
+  # NVIDIA's public cuda-checkpoint 580.x has no --launch-job: turn the wrapping off
+  snapshotctl checkpoint --manifest worker.yaml --disable-cuda-checkpoint-job-file
+
+  # v1.0.x spellings keep working
+  snapshotctl checkpoint -manifest worker.yaml -namespace ml -timeout 1h30m
+`;
+
+const RESTORE_EXAMPLES = `
+Examples:
+  # Create a new pod from the manifest and restore the checkpoint into it
+  snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 -n ml
+
+  # Restore into an existing placeholder pod (manifests/samples/placeholder.yaml)
+  snapshotctl restore --pod worker-placeholder --checkpoint-id llama-8b-v1 -n ml
+
+  # Show the pod as it would be after the in-place patch, and the patch itself
+  snapshotctl restore --pod worker-placeholder --checkpoint-id llama-8b-v1 --dry-run -o yaml --verbose
+
+  # Let the API server judge the restore pod without creating it
+  snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 --dry-run=server
+`;
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('-n, --namespace <namespace>', 'namespace (default: the manifest\'s, else the kubeconfig context\'s, else "default")')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--kube-context <name>', 'kubeconfig context to use')
+    .addOption(new Option('--context <name>', 'alias of --kube-context'))
+    .option('--checkpoint-id <id>', 'checkpoint ID: a label value of at most 63 characters of [A-Za-z0-9._-]')
+    .option('-o, --output <format>', 'output format: kv, json, yaml or name', 'kv')
+    .option('--timeout <duration>', 'give up after this long (Go duration, e.g. 90s, 20m, 1h30m; 0 waits forever)', '15m')
+    .option('--dry-run [mode]', 'print the objects instead of sending them: client (default) or server')
+    .option('--no-wait', 'create the objects, print, and do not wait for the verdict')
+    .option('--keep-on-failure', 'keep the objects this run created when it fails, times out or is interrupted')
+    .option('--poll-interval <duration>', 'poll interval when RBAC forbids watch', '2s')
+    .option('--pvc <name>', 'checkpoint PVC (skips discovery; with --base-path and --dry-run no cluster is needed)')
+    .option('--base-path <path>', 'where the agent mounts the checkpoint PVC, e.g. /checkpoints')
+    .option('--node <name>', 'run on this node (must have a Ready snapshot agent)')
+    .option('--no-agent-affinity', 'do not restrict scheduling to snapshot agent nodes (v1.0.x objects, unchanged)')
+    .option('-q, --quiet', 'no progress output on stderr, only errors')
+    .option('-v, --verbose', 'print each API call on stderr')
+    .option('--no-color', 'no colour or spinner');
+}
+
+/** The whole command tree. `onAction` runs checkpoint/restore with commander's raw options. */
+export function buildProgram(version: string, onAction: ActionHandler): Command {
+  const program = new Command('snapshotctl')
+    .description(
+      'Checkpoint a warmed-up GPU inference worker once and restore it in seconds (works with NVIDIA Dynamo v1.0.x snapshot-agent).',
+    )
+    .version(version, '--version', 'print the version')
+    .showSuggestionAfterError(true);
+
+  addCommonOptions(
+    program
+      .command('checkpoint')
+      .description('create a checkpoint Job from a worker Pod manifest and wait for the snapshot agent\'s verdict')
+      .option('--manifest <file>', 'worker Pod manifest (YAML or JSON), - for stdin')
+      .option(
+        '--disable-cuda-checkpoint-job-file',
+        'do not wrap the command in `cuda-checkpoint --launch-job` (needed with NVIDIA\'s public cuda-checkpoint 580.x)',
+      ),
+  )
+    .addHelpText('after', CHECKPOINT_EXAMPLES)
+    .action(async (raw: Record<string, unknown>) => onAction('checkpoint', raw));
+
+  addCommonOptions(
+    program
+      .command('restore')
+      .description('restore a checkpoint into a new pod (--manifest) or an existing placeholder pod (--pod), and wait')
+      .option('--manifest <file>', 'Pod manifest for the new restore pod (YAML or JSON), - for stdin')
+      .option('--pod <name>', 'existing placeholder pod to restore into')
+      .addOption(new Option('--disable-cuda-checkpoint-job-file', 'accepted for compatibility; has no effect on restore').hideHelp()),
+  )
+    .addHelpText('after', RESTORE_EXAMPLES)
+    .action(async (raw: Record<string, unknown>) => onAction('restore', raw));
+
+  return program;
+}
+
+/** Long flag names (for Go-style `-flag` rewriting) and which of them take no value. */
+export function flagNames(program: Command): { long: Set<string>; boolean: Set<string> } {
+  const long = new Set<string>(['help', 'version']);
+  const boolean = new Set<string>(['help', 'version']);
+  for (const cmd of [program, ...program.commands]) {
+    for (const opt of cmd.options) {
+      if (!opt.long) continue;
+      const name = opt.long.replace(/^--/, '');
+      long.add(name);
+      if (!opt.required && !opt.optional) boolean.add(name);
+    }
+  }
+  return { long, boolean };
+}

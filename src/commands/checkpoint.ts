@@ -1,0 +1,210 @@
+/**
+ * `snapshotctl checkpoint`: create the checkpoint Job of protocol.md §4 from a worker
+ * Pod manifest and wait for the agent's verdict on it.
+ */
+import { ClusterError, UsageError } from '../errors.js';
+import { isApiStatus, toClusterError } from '../kube/errors.js';
+import { waitForObject } from '../kube/wait.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
+import {
+  buildCheckpointJob,
+  checkForCheckpoint,
+  checkpointLocation,
+  generateCheckpointId,
+  jobVerdict,
+  withAgentAffinity,
+  LABEL_JOB_NAME,
+  type Job,
+  type Pod,
+} from '../protocol/index.js';
+import { findStorage, placementNodes } from './cluster.js';
+import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
+import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
+import { parseManifestOrThrow, readManifest } from './manifest-input.js';
+import { timeoutOrNoLimit, superviseWait } from './operation.js';
+import { describePodProgress } from './progress.js';
+
+export interface RawCheckpointOptions extends RawCommonOptions {
+  manifest?: string;
+  checkpointId?: string;
+  disableCudaCheckpointJobFile?: boolean;
+}
+
+export interface CheckpointOptions extends CommonOptions {
+  manifestSource: string;
+  pod: Pod;
+  namespace: string;
+  checkpointId: string;
+  idGenerated: boolean;
+  wrapCudaCheckpoint: boolean;
+}
+
+/** Read inputs and fill defaults (kubeconfig namespace, generated ID). */
+export async function complete(raw: RawCheckpointOptions, deps: CommandDeps): Promise<CheckpointOptions> {
+  const common = parseCommonOptions(raw);
+  if (!raw.manifest) {
+    throw new UsageError('checkpoint needs --manifest', 'pass --manifest FILE with the worker Pod manifest (or - for stdin)');
+  }
+  const wrap = raw.disableCudaCheckpointJobFile !== true;
+  const text = await readManifest(raw.manifest, deps);
+  const id = raw.checkpointId ?? generateCheckpointId(deps.nowNanos());
+  const pod = parseManifestOrThrow(text, raw.manifest, (p) =>
+    checkForCheckpoint(p, { requireCommand: wrap, checkpointId: id }),
+  );
+  const contextNs = common.namespace || pod.metadata.namespace ? undefined : await deps.contextNamespace(common);
+  return {
+    ...common,
+    manifestSource: raw.manifest,
+    pod,
+    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs),
+    checkpointId: id,
+    idGenerated: raw.checkpointId === undefined,
+    wrapCudaCheckpoint: wrap,
+  };
+}
+
+/** Pure checks across options (manifest rules ran in complete). */
+export function validate(_opts: CheckpointOptions): void {
+  // Every rule needs the manifest text or the ID, both checked while completing;
+  // the seam stays so later rules (image policy) have one place to go.
+}
+
+function jobOf(opts: CheckpointOptions): Job {
+  return buildCheckpointJob(opts.pod, {
+    namespace: opts.namespace,
+    checkpointId: opts.checkpointId,
+    wrapCudaCheckpoint: opts.wrapCudaCheckpoint,
+  });
+}
+
+/** Create the Job and wait. Returns the result, or a dry-run listing. */
+export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<OperationResult | DryRunResult> {
+  const startedMs = deps.now();
+  let job = jobOf(opts);
+  if (opts.dryRun === 'client' && opts.pvc !== undefined) {
+    // Offline: nothing from the cluster is needed to print the exact Job, and without
+    // the cluster there is no agent placement to add (protocol.md §11).
+    return { dryRun: 'client', objects: [job as unknown as Record<string, unknown>] };
+  }
+  const client = await deps.kube(opts, deps.logger);
+  let basePath = opts.basePath;
+  if (basePath === undefined || opts.agentAffinity) {
+    deps.reporter.phase(`looking for the snapshot agent in namespace "${opts.namespace}"`);
+    const found = await findStorage(client, opts.namespace);
+    basePath ??= found.storage.basePath;
+    if (opts.agentAffinity) {
+      const nodes = await placementNodes(client, opts.namespace, found.daemonSet, opts.node);
+      job = { ...job, spec: { ...job.spec, template: { ...job.spec.template, spec: withAgentAffinity(job.spec.template.spec, nodes) } } };
+    }
+  }
+  if (opts.dryRun === 'client') return { dryRun: 'client', objects: [job as unknown as Record<string, unknown>] };
+
+  const jobName = job.metadata.name ?? '';
+  const location = checkpointLocation(basePath, opts.checkpointId);
+  deps.reporter.phase(`creating job.batch/${jobName} in namespace "${opts.namespace}"`);
+  let created: Job;
+  try {
+    created = await client.create<Job>(RESOURCES.jobs, opts.namespace, job, { dryRun: opts.dryRun === 'server' });
+  } catch (err) {
+    if (isApiStatus(err, 409)) {
+      throw new ClusterError(
+        `job.batch "${jobName}" already exists in namespace "${opts.namespace}"; another checkpoint of pod "${opts.pod.metadata.name}" ran or is running`,
+        `look at it with \`kubectl describe job ${jobName} -n ${opts.namespace}\`; delete it with \`kubectl delete job ${jobName} -n ${opts.namespace}\` to checkpoint again`,
+        409,
+      );
+    }
+    throw toClusterError(err, `create job.batch "${jobName}" in namespace "${opts.namespace}"`);
+  }
+  if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
+
+  const createdObjects: CreatedObject[] = [
+    { kind: 'Job', namespace: opts.namespace, name: jobName, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) },
+  ];
+  const base = {
+    kind: 'checkpoint' as const,
+    namespace: opts.namespace,
+    name: opts.pod.metadata.name ?? '',
+    checkpointJob: jobName,
+    checkpointId: opts.checkpointId,
+    checkpointLocation: location,
+    startedAt: new Date(startedMs).toISOString(),
+  };
+  if (!opts.wait) {
+    const now = deps.now();
+    return {
+      ...base,
+      status: 'created',
+      phase: 'Created',
+      finishedAt: new Date(now).toISOString(),
+      durationSeconds: Math.round(now - startedMs) / 1000,
+      events: [],
+    };
+  }
+  return superviseWait({
+    client,
+    deps,
+    opts,
+    base,
+    startedMs,
+    created: createdObjects,
+    eventNames: [jobName],
+    wait: () => waitForJob(client, opts, jobName, created.metadata.uid, deps),
+  });
+}
+
+/** Wait on the Job's verdict while following its pod for the progress line and node. */
+async function waitForJob(
+  client: KubeClient,
+  opts: CheckpointOptions,
+  jobName: string,
+  uid: string | undefined,
+  deps: CommandDeps,
+): Promise<{ verdict: ReturnType<typeof jobVerdict>; node?: string }> {
+  const follow = new AbortController();
+  const onAbort = () => follow.abort();
+  deps.signal.addEventListener('abort', onAbort, { once: true });
+  let node: string | undefined;
+  const podWatch = followJobPod(client, opts.namespace, jobName, follow.signal, (pod) => {
+    node = pod.spec.nodeName ?? node;
+    deps.reporter.phase(describePodProgress(pod, 'waiting for the snapshot agent to checkpoint it'));
+  });
+  try {
+    deps.reporter.phase(`waiting for the snapshot agent's verdict on job.batch/${jobName}`);
+    const job = await waitForObject<Job>(client, {
+      resource: RESOURCES.jobs,
+      namespace: opts.namespace,
+      name: jobName,
+      // A Job recreated under the same name by someone else is not ours to judge.
+      until: (j) => (j !== undefined && uid !== undefined && j.metadata.uid !== uid) || jobVerdict(j).state !== 'pending',
+      signal: deps.signal,
+      timeoutMs: timeoutOrNoLimit(opts.timeoutMs),
+      pollIntervalMs: opts.pollIntervalMs,
+      onNotice: (msg) => deps.reporter.warn(msg),
+    });
+    if (job && uid !== undefined && job.metadata.uid !== uid) {
+      return { verdict: { state: 'failed', reason: `job.batch/${jobName} was replaced by another Job of the same name` } };
+    }
+    return { verdict: jobVerdict(job), ...(node ? { node } : {}) };
+  } finally {
+    deps.signal.removeEventListener('abort', onAbort);
+    follow.abort();
+    await podWatch;
+  }
+}
+
+/** Best effort: report the Job pod's progress; never fails the run. */
+async function followJobPod(
+  client: KubeClient,
+  namespace: string,
+  jobName: string,
+  signal: AbortSignal,
+  onPod: (pod: Pod) => void,
+): Promise<void> {
+  try {
+    for await (const event of client.watch<Pod>(RESOURCES.pods, namespace, { labelSelector: `${LABEL_JOB_NAME}=${jobName}` }, signal)) {
+      if (event.type === 'ADDED' || event.type === 'MODIFIED') onPod(event.object);
+    }
+  } catch {
+    // Progress only: the verdict wait has its own retries and error handling.
+  }
+}

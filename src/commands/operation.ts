@@ -1,0 +1,162 @@
+/**
+ * The part checkpoint and restore share after the first write: wait for the agent's
+ * verdict, build the result, and on failure, timeout or interrupt delete what this run
+ * created (cli.md "Cleanup"), never anything else.
+ */
+import { Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
+import { toClusterError } from '../kube/errors.js';
+import { waitForObject } from '../kube/wait.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
+import type { KubeObject, Verdict } from '../protocol/index.js';
+import type { CommandDeps, CommonOptions, CreatedObject, EventSummary, OperationResult } from './context.js';
+
+/** Bound on waiting for a deleted object to disappear during cleanup. */
+const CLEANUP_WAIT_MS = 30_000;
+/** With `--timeout 0` we wait without a limit (setTimeout's ceiling). */
+const NO_LIMIT_MS = 2 ** 31 - 1;
+
+export function timeoutOrNoLimit(ms: number): number {
+  return ms > 0 ? Math.min(ms, NO_LIMIT_MS) : NO_LIMIT_MS;
+}
+
+/** `job.batch/x` or `pod/x`, as kubectl names them. */
+export function qualifiedName(obj: Pick<CreatedObject, 'kind' | 'name'>): string {
+  return obj.kind === 'Job' ? `job.batch/${obj.name}` : `pod/${obj.name}`;
+}
+
+/**
+ * Delete what this run created, newest first, and wait (bounded) until it is gone.
+ * Uses its own signal: cleanup must run even after Ctrl-C aborted the wait.
+ */
+export async function cleanupCreated(
+  client: KubeClient,
+  created: CreatedObject[],
+  deps: Pick<CommandDeps, 'reporter'>,
+): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const obj of [...created].reverse()) {
+    const res = obj.kind === 'Job' ? RESOURCES.jobs : RESOURCES.pods;
+    const label = `${qualifiedName(obj)} in namespace "${obj.namespace}"`;
+    deps.reporter.phase(`cleaning up: deleting ${label}`);
+    try {
+      await client.delete(res, obj.namespace, obj.name, {
+        propagationPolicy: obj.kind === 'Job' ? 'Foreground' : 'Background',
+        ...(obj.uid ? { uid: obj.uid } : {}),
+      });
+      const controller = new AbortController();
+      await waitForObject(client, {
+        resource: res,
+        namespace: obj.namespace,
+        name: obj.name,
+        until: (o: KubeObject | undefined) => o === undefined || (obj.uid !== undefined && o.metadata?.uid !== obj.uid),
+        signal: controller.signal,
+        timeoutMs: CLEANUP_WAIT_MS,
+      });
+      deleted.push(qualifiedName(obj));
+      deps.reporter.info(`deleted ${label} (created by this run)`);
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404) {
+        deleted.push(qualifiedName(obj));
+        continue;
+      }
+      const kind = obj.kind === 'Job' ? 'job' : 'pod';
+      deps.reporter.warn(
+        `could not delete ${label}: ${(err as Error).message}; delete it with: kubectl delete ${kind} ${obj.name} -n ${obj.namespace}`,
+      );
+    }
+  }
+  return deleted;
+}
+
+/** Events about the named objects, oldest first; best effort (never fails the run). */
+export async function collectEvents(client: KubeClient, namespace: string, names: string[]): Promise<EventSummary[]> {
+  const events: Array<EventSummary & { sort: string }> = [];
+  for (const name of names) {
+    try {
+      const list = await client.list(RESOURCES.events, namespace, { fieldSelector: `involvedObject.name=${name}` });
+      for (const e of list.items) {
+        const time = String(e['lastTimestamp'] ?? e['eventTime'] ?? e['firstTimestamp'] ?? e.metadata?.creationTimestamp ?? '');
+        events.push({
+          type: String(e['type'] ?? 'Normal'),
+          reason: String(e['reason'] ?? ''),
+          message: String(e['message'] ?? ''),
+          ...(time ? { time } : {}),
+          sort: time,
+        });
+      }
+    } catch {
+      // Events are a nicety; a cluster that refuses them still gets its result.
+    }
+  }
+  return events.sort((a, b) => a.sort.localeCompare(b.sort)).map(({ sort: _sort, ...e }) => e);
+}
+
+export interface SuperviseArgs {
+  client: KubeClient;
+  deps: CommandDeps;
+  opts: Pick<CommonOptions, 'keepOnFailure' | 'output' | 'timeoutMs' | 'pollIntervalMs'>;
+  /** The result so far (identity fields); status and timing are filled in here. */
+  base: Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>;
+  startedMs: number;
+  created: CreatedObject[];
+  /** Names whose events go into json/yaml output. */
+  eventNames: string[];
+  /** Waits for the agent's verdict; returns it with the node the work ran on. */
+  wait: () => Promise<{ verdict: Verdict; node?: string }>;
+}
+
+/** Wait, then turn the verdict or the error into a result; clean up on any failure. */
+export async function superviseWait(args: SuperviseArgs): Promise<OperationResult> {
+  const { client, deps, opts, base, created } = args;
+  const finish = async (
+    status: OperationResult['status'],
+    phase: OperationResult['phase'],
+    extra: Partial<OperationResult>,
+  ): Promise<OperationResult> => {
+    const events =
+      opts.output === 'json' || opts.output === 'yaml' ? await collectEvents(client, base.namespace, args.eventNames) : [];
+    const finishedMs = deps.now();
+    return {
+      ...base,
+      ...extra,
+      status,
+      phase,
+      startedAt: new Date(args.startedMs).toISOString(),
+      finishedAt: new Date(finishedMs).toISOString(),
+      durationSeconds: Math.round(finishedMs - args.startedMs) / 1000,
+      events,
+    };
+  };
+
+  let failure: SnapshotError;
+  let phase: OperationResult['phase'];
+  let node: string | undefined = base.node;
+  try {
+    const outcome = await args.wait();
+    node = outcome.node ?? node;
+    if (outcome.verdict.state === 'completed') return await finish('completed', 'Completed', node ? { node } : {});
+    const reason = outcome.verdict.state === 'failed' ? outcome.verdict.reason : 'unknown';
+    failure = new OperationFailed(`${base.kind} of ${base.namespace}/${base.name} failed: ${reason}`, failureHint(base));
+    phase = 'Failed';
+  } catch (err) {
+    failure = err instanceof SnapshotError ? err : toClusterError(err, `wait for the ${base.kind} of ${base.namespace}/${base.name}`);
+    phase = err instanceof TimeoutError ? 'TimedOut' : err instanceof Interrupted ? 'Interrupted' : 'Failed';
+  }
+  let deleted: string[] = [];
+  if (created.length > 0) {
+    if (opts.keepOnFailure) {
+      deps.reporter.info(`--keep-on-failure: left ${created.map(qualifiedName).join(', ')} in namespace "${base.namespace}"`);
+    } else {
+      deleted = await cleanupCreated(client, created, deps);
+    }
+  }
+  const reason = failure.message;
+  failure.result = await finish('failed', phase, { reason, deleted, ...(node ? { node } : {}) });
+  throw failure;
+}
+
+function failureHint(base: SuperviseArgs['base']): string {
+  const target = base.checkpointJob ? `job/${base.checkpointJob}` : `pod/${base.restorePod ?? base.name}`;
+  return `see the agent's events with \`kubectl describe ${target} -n ${base.namespace}\` (rerun with --keep-on-failure to keep the objects) and the agent's log with \`kubectl logs -n ${base.namespace} -l app.kubernetes.io/component=snapshot-agent\``;
+}

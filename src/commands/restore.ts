@@ -1,0 +1,290 @@
+/**
+ * `snapshotctl restore`: a new restore Pod from a manifest (protocol.md §5), or an
+ * existing placeholder Pod turned into a restore target in place (§6); then wait for
+ * the agent's verdict on the pod.
+ */
+import { ClusterError, UsageError, ValidationError } from '../errors.js';
+import { isApiStatus, toClusterError } from '../kube/errors.js';
+import { waitForObject } from '../kube/wait.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
+import {
+  ANNOTATION_RESTORE_STATUS,
+  RESTORE_STATUS_IN_PROGRESS,
+  applyMergePatch,
+  buildRestoreInPlacePatch,
+  buildRestorePod,
+  checkIdFindings,
+  checkRestoreInPlace,
+  checkpointLocation,
+  restoreVerdict,
+  withAgentAffinity,
+  type CheckpointStorage,
+  type Pod,
+} from '../protocol/index.js';
+import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
+import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
+import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
+import { parseManifestOrThrow, readManifest } from './manifest-input.js';
+import { superviseWait, timeoutOrNoLimit } from './operation.js';
+import { describePodProgress } from './progress.js';
+
+export interface RawRestoreOptions extends RawCommonOptions {
+  manifest?: string;
+  pod?: string;
+  checkpointId?: string;
+}
+
+export type RestoreOptions = CommonOptions & {
+  namespace: string;
+  checkpointId: string;
+} & ({ mode: 'manifest'; manifestSource: string; pod: Pod } | { mode: 'pod'; podName: string });
+
+/** Read inputs and fill defaults. */
+export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promise<RestoreOptions> {
+  const common = parseCommonOptions(raw);
+  if (raw.manifest !== undefined && raw.pod !== undefined) {
+    throw new UsageError('--manifest and --pod cannot be used together', 'use --manifest FILE to create a new restore pod, or --pod NAME to restore into an existing placeholder pod');
+  }
+  if (raw.manifest === undefined && raw.pod === undefined) {
+    throw new UsageError('restore needs --manifest or --pod', 'use --manifest FILE to create a new restore pod, or --pod NAME to restore into an existing placeholder pod');
+  }
+  if (raw.checkpointId === undefined || raw.checkpointId === '') {
+    throw new UsageError('restore needs --checkpoint-id', 'pass the ID that `snapshotctl checkpoint` printed as checkpoint_id');
+  }
+  const id = raw.checkpointId;
+  if (raw.pod !== undefined) {
+    const idFindings = checkIdFindings(id);
+    if (idFindings.length > 0) throw new ValidationError('the checkpoint ID cannot be used', idFindings, 'pass the ID exactly as `snapshotctl checkpoint` printed it');
+    if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod worker-placeholder');
+    const contextNs = common.namespace ? undefined : await deps.contextNamespace(common);
+    return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
+  }
+  const source = raw.manifest ?? '-';
+  const text = await readManifest(source, deps);
+  const pod = parseManifestOrThrow(text, source, () => checkIdFindings(id));
+  const contextNs = common.namespace || pod.metadata.namespace ? undefined : await deps.contextNamespace(common);
+  return {
+    ...common,
+    mode: 'manifest',
+    manifestSource: source,
+    pod,
+    checkpointId: id,
+    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs),
+  };
+}
+
+/** Pure cross-option checks. */
+export function validate(opts: RestoreOptions): void {
+  if (opts.mode === 'pod' && opts.node !== undefined) {
+    throw new UsageError('--node does not apply to --pod: the pod is already on its node', 'leave --node out');
+  }
+}
+
+export async function run(opts: RestoreOptions, deps: CommandDeps): Promise<OperationResult | DryRunResult> {
+  return opts.mode === 'manifest' ? restoreFromManifest(opts, deps) : restoreInPlace(opts, deps);
+}
+
+async function storageFor(
+  client: KubeClient,
+  opts: CommonOptions & { namespace: string },
+  deps: CommandDeps,
+  needDaemonSet: boolean,
+): Promise<{ storage: CheckpointStorage; daemonSet?: Awaited<ReturnType<typeof findStorage>>['daemonSet'] }> {
+  if (opts.pvc !== undefined && opts.basePath !== undefined && !needDaemonSet) {
+    return { storage: { pvcName: opts.pvc, basePath: opts.basePath } };
+  }
+  deps.reporter.phase(`looking for the snapshot agent in namespace "${opts.namespace}"`);
+  const found = await findStorage(client, opts.namespace);
+  const storage =
+    opts.pvc !== undefined && opts.basePath !== undefined ? { pvcName: opts.pvc, basePath: opts.basePath } : found.storage;
+  return { storage, daemonSet: found.daemonSet };
+}
+
+async function restoreFromManifest(
+  opts: Extract<RestoreOptions, { mode: 'manifest' }>,
+  deps: CommandDeps,
+): Promise<OperationResult | DryRunResult> {
+  const startedMs = deps.now();
+  const build = (storage: CheckpointStorage) =>
+    buildRestorePod(opts.pod, { namespace: opts.namespace, checkpointId: opts.checkpointId, pvcName: storage.pvcName, basePath: storage.basePath });
+  if (opts.dryRun === 'client' && opts.pvc !== undefined && opts.basePath !== undefined) {
+    return { dryRun: 'client', objects: [build({ pvcName: opts.pvc, basePath: opts.basePath }) as unknown as Record<string, unknown>] };
+  }
+  const client = await deps.kube(opts, deps.logger);
+  const { storage, daemonSet } = await storageFor(client, opts, deps, opts.agentAffinity);
+  let pod = build(storage);
+  if (opts.agentAffinity && daemonSet) {
+    const nodes = await placementNodes(client, opts.namespace, daemonSet, opts.node);
+    pod = { ...pod, spec: withAgentAffinity(pod.spec, nodes) };
+  }
+  if (opts.dryRun === 'client') return { dryRun: 'client', objects: [pod as unknown as Record<string, unknown>] };
+
+  const name = pod.metadata.name ?? '';
+  deps.reporter.phase(`creating pod/${name} in namespace "${opts.namespace}"`);
+  let created: Pod;
+  try {
+    created = await client.create<Pod>(RESOURCES.pods, opts.namespace, pod, { dryRun: opts.dryRun === 'server' });
+  } catch (err) {
+    if (isApiStatus(err, 409)) {
+      throw new ClusterError(
+        `pod "${name}" already exists in namespace "${opts.namespace}"`,
+        `restore into it with \`snapshotctl restore --pod ${name} --checkpoint-id ${opts.checkpointId} -n ${opts.namespace}\`, or delete it first with \`kubectl delete pod ${name} -n ${opts.namespace}\``,
+        409,
+      );
+    }
+    throw toClusterError(err, `create pod "${name}" in namespace "${opts.namespace}"`);
+  }
+  if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
+
+  const createdObjects: CreatedObject[] = [
+    { kind: 'Pod', namespace: opts.namespace, name, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) },
+  ];
+  const base = {
+    kind: 'restore' as const,
+    namespace: opts.namespace,
+    name,
+    restorePod: name,
+    checkpointId: opts.checkpointId,
+    checkpointLocation: checkpointLocation(storage.basePath, opts.checkpointId),
+    startedAt: new Date(startedMs).toISOString(),
+  };
+  if (!opts.wait) return createdResult(base, startedMs, deps);
+  return superviseWait({
+    client,
+    deps,
+    opts,
+    base,
+    startedMs,
+    created: createdObjects,
+    eventNames: [name],
+    wait: () => waitForRestore(client, opts, name, created.metadata.uid, deps),
+  });
+}
+
+async function restoreInPlace(
+  opts: Extract<RestoreOptions, { mode: 'pod' }>,
+  deps: CommandDeps,
+): Promise<OperationResult | DryRunResult> {
+  const startedMs = deps.now();
+  const client = await deps.kube(opts, deps.logger);
+  let pod: Pod;
+  try {
+    pod = await client.get<Pod>(RESOURCES.pods, opts.namespace, opts.podName);
+  } catch (err) {
+    if (isApiStatus(err, 404)) {
+      throw new ClusterError(
+        `pod "${opts.podName}" not found in namespace "${opts.namespace}"`,
+        'create the placeholder pod first (see manifests/samples/placeholder.yaml), or use --manifest to create a new restore pod',
+        404,
+      );
+    }
+    throw toClusterError(err, `get pod "${opts.podName}" in namespace "${opts.namespace}"`);
+  }
+  const { storage, daemonSet } = await storageFor(client, opts, deps, opts.agentAffinity);
+  const problems = checkRestoreInPlace(pod, storage);
+  if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
+    problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
+  }
+  if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
+  if (problems.length > 0) {
+    throw new ValidationError(
+      `pod "${opts.podName}" in namespace "${opts.namespace}" cannot be restored in place (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      problems.map((message) => ({ rule: 'SNAP020', severity: 'error' as const, path: `pod/${opts.podName}`, message })),
+      'create placeholder pods from manifests/samples/placeholder.yaml, or use --manifest to create a new restore pod',
+    );
+  }
+  if (opts.agentAffinity && daemonSet) {
+    const nodes = await findAgentNodes(client, opts.namespace, daemonSet);
+    const node = pod.spec.nodeName;
+    if (node !== undefined && !nodes.includes(node)) {
+      throw new ClusterError(
+        `pod "${opts.podName}" runs on node "${node}", where no snapshot agent is Ready (ready on: ${nodes.join(', ') || 'none'})`,
+        'restore into a placeholder pod on an agent node, or use --manifest to create one there (--no-agent-affinity skips this check)',
+      );
+    }
+  }
+  const patch = buildRestoreInPlacePatch(pod, opts.checkpointId);
+  if (opts.dryRun === 'client') {
+    return { dryRun: 'client', objects: [applyMergePatch(pod, patch) as unknown as Record<string, unknown>], patch };
+  }
+  deps.reporter.phase(`marking pod/${opts.podName} as a restore target`);
+  let patched: Pod;
+  try {
+    patched = await client.patch<Pod>(RESOURCES.pods, opts.namespace, opts.podName, patch, 'merge', { dryRun: opts.dryRun === 'server' });
+  } catch (err) {
+    if (isApiStatus(err, 409)) {
+      throw new ClusterError(
+        `pod "${opts.podName}" changed while snapshotctl was preparing the restore; nothing was patched`,
+        'run the same command again',
+        409,
+      );
+    }
+    throw toClusterError(err, `patch pod "${opts.podName}" in namespace "${opts.namespace}"`);
+  }
+  if (opts.dryRun === 'server') return { dryRun: 'server', objects: [patched as unknown as Record<string, unknown>], patch };
+
+  const base = {
+    kind: 'restore' as const,
+    namespace: opts.namespace,
+    name: opts.podName,
+    restorePod: opts.podName,
+    checkpointId: opts.checkpointId,
+    checkpointLocation: checkpointLocation(storage.basePath, opts.checkpointId),
+    startedAt: new Date(startedMs).toISOString(),
+    ...(pod.spec.nodeName ? { node: pod.spec.nodeName } : {}),
+  };
+  if (!opts.wait) return createdResult(base, startedMs, deps);
+  return superviseWait({
+    client,
+    deps,
+    opts,
+    base,
+    startedMs,
+    // Never ours to delete: the pod existed before this run.
+    created: [],
+    eventNames: [opts.podName],
+    wait: () => waitForRestore(client, opts, opts.podName, patched.metadata.uid, deps),
+  });
+}
+
+function createdResult(
+  base: Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>,
+  startedMs: number,
+  deps: CommandDeps,
+): OperationResult {
+  const now = deps.now();
+  return { ...base, status: 'created', phase: 'Created', finishedAt: new Date(now).toISOString(), durationSeconds: Math.round(now - startedMs) / 1000, events: [] };
+}
+
+async function waitForRestore(
+  client: KubeClient,
+  opts: CommonOptions & { namespace: string },
+  name: string,
+  uid: string | undefined,
+  deps: CommandDeps,
+): Promise<{ verdict: ReturnType<typeof restoreVerdict>; node?: string }> {
+  let node: string | undefined;
+  deps.reporter.phase(`waiting for the snapshot agent to restore pod/${name}`);
+  const pod = await waitForObject<Pod>(client, {
+    resource: RESOURCES.pods,
+    namespace: opts.namespace,
+    name,
+    until: (p) => p === undefined || (uid !== undefined && p.metadata.uid !== uid) || restoreVerdict(p).state !== 'pending',
+    signal: deps.signal,
+    timeoutMs: timeoutOrNoLimit(opts.timeoutMs),
+    pollIntervalMs: opts.pollIntervalMs,
+    onProgress: (p) => {
+      if (!p) return;
+      node = p.spec.nodeName ?? node;
+      const v = restoreVerdict(p);
+      deps.reporter.phase(
+        v.state === 'pending' && v.detail ? `${v.detail} pod/${name} on node ${p.spec.nodeName ?? '?'}` : describePodProgress(p, 'waiting for the snapshot agent to restore it'),
+      );
+    },
+    onNotice: (msg) => deps.reporter.warn(msg),
+  });
+  if (pod && uid !== undefined && pod.metadata.uid !== uid) {
+    return { verdict: { state: 'failed', reason: `pod/${name} was deleted and replaced by another pod of the same name` } };
+  }
+  return { verdict: restoreVerdict(pod), ...(node ? { node } : {}) };
+}
