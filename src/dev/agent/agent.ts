@@ -1,0 +1,609 @@
+/**
+ * Our snapshot agent (protocol.md §7): one per node, talking to the API only through a
+ * `KubeClient`, so it behaves like a real node agent against a real cluster or the dev
+ * cluster. It watches checkpoint-source and restore-target pods on its node, writes
+ * verdict annotations and events, and delegates the actual save/restore to an engine.
+ */
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import {
+  ANNOTATION_CHECKPOINT_STATUS,
+  ANNOTATION_RESTORE_CONTAINER_ID,
+  ANNOTATION_RESTORE_STATUS,
+  ARTIFACT_VERSION,
+  CHECKPOINT_STATUS_COMPLETED,
+  CHECKPOINT_STATUS_FAILED,
+  CONTAINERD_ID_PREFIX,
+  EVENT_CHECKPOINT_FAILED,
+  EVENT_CHECKPOINT_REQUESTED,
+  EVENT_CHECKPOINT_SUCCEEDED,
+  EVENT_RESTORE_FAILED,
+  EVENT_RESTORE_REQUESTED,
+  EVENT_RESTORE_SUCCEEDED,
+  LABEL_CHECKPOINT_ID,
+  LABEL_IS_CHECKPOINT_SOURCE,
+  LABEL_IS_RESTORE_TARGET,
+  LABEL_JOB_NAME,
+  LABEL_TRUE,
+  RESTORE_STATUS_COMPLETED,
+  RESTORE_STATUS_FAILED,
+  RESTORE_STATUS_IN_PROGRESS,
+} from '../../protocol/constants.js';
+import { isPodReady } from '../../protocol/affinity.js';
+import type { Job, KubeObject, Pod } from '../../protocol/types.js';
+import { RESOURCES, type KubeClient } from '../../kube/types.js';
+import {
+  artifactDir,
+  artifactExists,
+  createStaging,
+  publishArtifact,
+  readArtifactManifest,
+  unsafeIdReason,
+  type ArtifactManifest,
+} from './artifact.js';
+import type { ContainerRef, SnapshotEngine } from './engine.js';
+import { createEventRecorder, type EventRecorder } from './events.js';
+import { createFaults, takeInjectedFailure, type AgentFaults } from './faults.js';
+import { runInformer } from './informer.js';
+import { tryAcquireLease } from './lease.js';
+import { apiStatus, errorText, sleep } from './util.js';
+
+/** Log levels of the agent's log lines. */
+export type AgentLogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** Where the agent's log lines go. */
+export type AgentLog = (level: AgentLogLevel, message: string) => void;
+
+/** Timing knobs; defaults follow v1.0.x (30 s lease renewed every 10 s). */
+export interface AgentTiming {
+  /** `leaseDurationSeconds` of the per-Job Lease, ms. */
+  leaseDurationMs: number;
+  /** Renewal period of a held Lease, ms. */
+  leaseRenewMs: number;
+  /** Re-check of known pods (artifact appeared, lease expired), ms. */
+  resyncMs: number;
+  /** How long a restore waits for the pod to become Ready, ms. */
+  restoreReadyTimeoutMs: number;
+  /** Back-off after a failed list/watch, ms. */
+  watchBackoffMs: number;
+}
+
+export const DEFAULT_TIMING: AgentTiming = {
+  leaseDurationMs: 30_000,
+  leaseRenewMs: 10_000,
+  resyncMs: 500,
+  restoreReadyTimeoutMs: 10 * 60_000,
+  watchBackoffMs: 1_000,
+};
+
+export interface StartAgentOptions {
+  client: KubeClient;
+  /** The node this agent serves (`NODE_NAME`). */
+  nodeName: string;
+  /** Local directory standing for the checkpoint PVC mount (`/checkpoints`). */
+  storageRoot: string;
+  engine: SnapshotEngine;
+  /** Send a signal to a pod's (first) container on this node. */
+  signalContainer(namespace: string, pod: string, sig: NodeJS.Signals): Promise<void> | void;
+  /** Host PID of a pod's container, when the node can tell; real engines need it. */
+  lookupPid?(namespace: string, pod: string): number | undefined;
+  /** Namespace to serve; undefined serves all (a real agent's Role limits it to its own). */
+  namespace?: string;
+  /** Lease holder identity; default `snapshot-agent-<node>-<random>`. */
+  identity?: string;
+  log?: AgentLog;
+  /** Clock (ms since epoch) for leases, events and manifests. */
+  now?: () => number;
+  timing?: Partial<AgentTiming>;
+}
+
+/** A started agent. */
+export interface RunningAgent {
+  readonly nodeName: string;
+  readonly identity: string;
+  /** Fault switches, read at the start of each operation. */
+  readonly faults: AgentFaults;
+  /** End every watch, timer and lease renewal, and wait for in-flight work to settle. */
+  stop(): Promise<void>;
+}
+
+type PodKind = 'checkpoint' | 'restore';
+
+/** Start an agent. Work begins at once (list + watch); call `stop()` to end it. */
+export function startAgent(opts: StartAgentOptions): RunningAgent {
+  const agent = new Agent(opts);
+  agent.start();
+  return {
+    nodeName: opts.nodeName,
+    identity: agent.identity,
+    faults: agent.faults,
+    stop: () => agent.stop(),
+  };
+}
+
+class Agent {
+  readonly identity: string;
+  readonly faults = createFaults();
+  private readonly client: KubeClient;
+  private readonly engine: SnapshotEngine;
+  private readonly node: string;
+  private readonly timing: AgentTiming;
+  private readonly now: () => number;
+  private readonly logSink: AgentLog;
+  private readonly record: EventRecorder;
+  private readonly abort = new AbortController();
+  private readonly pods: Record<PodKind, Map<string, Pod>> = { checkpoint: new Map(), restore: new Map() };
+  /** Pod UIDs with an operation running; one operation per pod at a time. */
+  private readonly busy = new Set<string>();
+  /** `<uid>:<id>` of checkpoints that need nothing more (verdict written or seen). */
+  private readonly finished = new Set<string>();
+  /** Keys not to retry before a time (lease held elsewhere). */
+  private readonly notBefore = new Map<string, number>();
+  /** Keys already logged as waiting, so a 500 ms resync does not flood the log. */
+  private readonly noted = new Set<string>();
+  private readonly readyWaiters = new Map<string, Set<(pod: Pod | undefined) => void>>();
+  private readonly tasks = new Set<Promise<void>>();
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: StartAgentOptions) {
+    this.client = opts.client;
+    this.engine = opts.engine;
+    this.node = opts.nodeName;
+    this.timing = { ...DEFAULT_TIMING, ...(opts.timing ?? {}) };
+    this.now = opts.now ?? Date.now;
+    this.logSink = opts.log ?? (() => {});
+    this.identity = opts.identity ?? `snapshot-agent-${opts.nodeName}-${randomBytes(3).toString('hex')}`;
+    this.record = createEventRecorder({
+      client: this.client,
+      nodeName: this.node,
+      now: this.now,
+      log: (m) => this.log('warn', m),
+    });
+  }
+
+  private log(level: AgentLogLevel, message: string): void {
+    this.logSink(level, `[${this.node}] ${message}`);
+  }
+
+  start(): void {
+    this.log('info', `snapshot agent ${this.identity} started (engine ${this.engine.name}${this.engine.simulated ? ', simulated' : ''})`);
+    for (const kind of ['checkpoint', 'restore'] as const) {
+      const label = kind === 'checkpoint' ? LABEL_IS_CHECKPOINT_SOURCE : LABEL_IS_RESTORE_TARGET;
+      this.track(
+        runInformer<Pod>({
+          client: this.client,
+          resource: RESOURCES.pods,
+          namespace: this.opts.namespace,
+          labelSelector: `${label}=${LABEL_TRUE}`,
+          fieldSelector: `spec.nodeName=${this.node}`,
+          signal: this.abort.signal,
+          backoffMs: this.timing.watchBackoffMs,
+          log: (m) => this.log('warn', m),
+          onList: (items) => {
+            const map = this.pods[kind];
+            map.clear();
+            for (const pod of items) if (pod.metadata.uid) map.set(pod.metadata.uid, pod);
+            for (const pod of items) this.onPod(kind, pod);
+          },
+          onEvent: (type, pod) => {
+            const uid = pod.metadata.uid;
+            if (!uid) return;
+            if (type === 'DELETED') {
+              this.pods[kind].delete(uid);
+              this.notifyReady(uid, undefined);
+              return;
+            }
+            this.pods[kind].set(uid, pod);
+            this.onPod(kind, pod);
+          },
+        }),
+      );
+    }
+    this.resyncTimer = setInterval(() => this.resync(), this.timing.resyncMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort();
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const [uid] of this.readyWaiters) this.notifyReady(uid, undefined);
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    this.log('info', 'snapshot agent stopped');
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private track(p: Promise<void>): void {
+    const task = p.catch((err) => this.log('error', `unexpected: ${errorText(err)}`)).finally(() => this.tasks.delete(task));
+    this.tasks.add(task);
+  }
+
+  private resync(): void {
+    for (const kind of ['checkpoint', 'restore'] as const) for (const pod of this.pods[kind].values()) this.onPod(kind, pod);
+  }
+
+  /** A pod changed (or the resync timer fired): start an operation if one is due. */
+  private onPod(kind: PodKind, pod: Pod): void {
+    const uid = pod.metadata.uid;
+    if (this.stopped || !uid) return;
+    if (kind === 'restore' && isPodReady(pod)) this.notifyReady(uid, pod);
+    if (kind === 'restore' && pod.status?.phase !== undefined && pod.status.phase !== 'Running' && pod.status.phase !== 'Pending') {
+      this.notifyReady(uid, undefined);
+    }
+    // The field selector does this on the server; checked again so a client or
+    // server that ignores it cannot make us act on another node's pod.
+    if (pod.spec.nodeName !== this.node || pod.metadata.deletionTimestamp) return;
+    if (this.busy.has(uid) || this.faults.silent) return;
+    if (kind === 'checkpoint') {
+      if (!isPodReady(pod)) return;
+      const key = `${uid}:${pod.metadata.labels?.[LABEL_CHECKPOINT_ID] ?? ''}`;
+      if (this.finished.has(key) || (this.notBefore.get(key) ?? 0) > this.now()) return;
+      this.launch(uid, () => this.checkpoint(pod, key));
+    } else {
+      if (pod.status?.phase !== 'Running') return;
+      if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] !== undefined) return;
+      this.launch(uid, () => this.restore(pod));
+    }
+  }
+
+  private launch(uid: string, op: () => Promise<void>): void {
+    this.busy.add(uid);
+    this.track(op().finally(() => this.busy.delete(uid)));
+  }
+
+  // ---------------------------------------------------------------- checkpoint
+
+  private async checkpoint(pod: Pod, key: string): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const podName = pod.metadata.name ?? '';
+    const id = pod.metadata.labels?.[LABEL_CHECKPOINT_ID];
+    const jobName = pod.metadata.labels?.[LABEL_JOB_NAME];
+    if (!id || !jobName) {
+      this.finished.add(key);
+      this.log('warn', `pod ${ns}/${podName} is a checkpoint source but lacks the ${!id ? LABEL_CHECKPOINT_ID : LABEL_JOB_NAME} label; ignoring it`);
+      return;
+    }
+    let job: Job;
+    try {
+      job = withKind(await this.client.get<Job>(RESOURCES.jobs, ns, jobName), 'batch/v1', 'Job');
+    } catch (err) {
+      if (apiStatus(err) === 404) {
+        this.finished.add(key);
+        this.log('warn', `checkpoint Job ${ns}/${jobName} of pod ${podName} not found; ignoring the pod`);
+      } else {
+        this.log('warn', `could not read Job ${ns}/${jobName}: ${errorText(err)}; will retry`);
+      }
+      return;
+    }
+    if (job.metadata.annotations?.[ANNOTATION_CHECKPOINT_STATUS] !== undefined) {
+      this.finished.add(key);
+      return;
+    }
+    const container = this.containerRef(pod);
+
+    const unsafe = unsafeIdReason(id);
+    if (unsafe) {
+      this.finished.add(key);
+      await this.failCheckpoint(job, container, `refused: ${unsafe}`);
+      return;
+    }
+    if (this.faults.silent) return;
+
+    const attempt = await tryAcquireLease({
+      client: this.client,
+      namespace: ns,
+      name: jobName,
+      holder: this.identity,
+      durationMs: this.timing.leaseDurationMs,
+      renewMs: this.timing.leaseRenewMs,
+      owner: { apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '' },
+      now: this.now,
+      log: (m) => this.log('warn', m),
+    }).catch((err: unknown) => {
+      this.log('warn', `could not take lease ${ns}/${jobName}: ${errorText(err)}; will retry`);
+      return undefined;
+    });
+    if (!attempt) return;
+    if (!attempt.acquired) {
+      if (!this.noted.has(`lease:${key}`)) this.log('info', `checkpoint ${id}: lease ${ns}/${jobName} is held by ${attempt.holder}; waiting`);
+      this.noted.add(`lease:${key}`);
+      this.notBefore.set(key, this.now() + this.timing.leaseRenewMs);
+      return;
+    }
+
+    const lease = attempt.lease;
+    const finalDir = artifactDir(this.opts.storageRoot, id);
+    let staging: string | undefined;
+    try {
+      await this.record(
+        job,
+        'Normal',
+        EVENT_CHECKPOINT_REQUESTED,
+        `checkpoint ${id} of pod ${podName} started on node ${this.node} with the ${this.engineLabel()}`,
+      );
+      const injected = takeInjectedFailure(this.faults);
+      if (injected) throw new Error(injected);
+
+      staging = await createStaging(this.opts.storageRoot, id);
+      const result = await this.engine.checkpoint({
+        pod,
+        container,
+        checkpointId: id,
+        nodeName: this.node,
+        artifactDir: staging,
+        log: (m) => this.log('info', m),
+        signal: this.abort.signal,
+      });
+      const manifest: ArtifactManifest = {
+        checkpointId: id,
+        artifactVersion: ARTIFACT_VERSION,
+        createdAt: new Date(this.now()).toISOString(),
+        nodeName: this.node,
+        namespace: ns,
+        pod: podName,
+        podUid: pod.metadata.uid ?? '',
+        container: container.containerName,
+        simulated: this.engine.simulated,
+        engine: {
+          name: this.engine.name,
+          simulated: this.engine.simulated,
+          ...(result.details ? { details: result.details } : {}),
+        },
+      };
+      if (container.containerId) manifest.containerId = container.containerId;
+      const image = pod.spec.containers[0]?.image;
+      if (image) manifest.image = image;
+      if (result.bytes !== undefined) manifest.bytes = result.bytes;
+      await publishArtifact(staging, finalDir, manifest);
+      staging = undefined;
+      if (this.stopped) throw new Error('the agent is stopping');
+      if (lease.lost) throw new Error(`lost lease ${ns}/${jobName} while checkpointing`);
+
+      await this.delayVerdict();
+      // The worker exits on SIGUSR1 so that its Job completes (§4).
+      await container.signal('SIGUSR1');
+      await this.annotate(RESOURCES.jobs, ns, jobName, { [ANNOTATION_CHECKPOINT_STATUS]: CHECKPOINT_STATUS_COMPLETED });
+      this.finished.add(key);
+      await this.record(
+        job,
+        'Normal',
+        EVENT_CHECKPOINT_SUCCEEDED,
+        `checkpoint ${id} written to ${finalDir} by the ${this.engineLabel()}${result.bytes !== undefined ? ` (${result.bytes} bytes)` : ''}`,
+      );
+      this.log('info', `checkpoint ${id} of ${ns}/${podName} completed`);
+    } catch (err) {
+      if (staging) await rm(staging, { recursive: true, force: true }).catch(() => {});
+      if (this.stopped) {
+        // No verdict on shutdown: the Job stays pending and a restarted agent retries.
+        this.log('warn', `checkpoint ${id} of ${ns}/${podName} interrupted by shutdown: ${errorText(err)}`);
+        return;
+      }
+      this.finished.add(key);
+      await this.failCheckpoint(job, container, errorText(err));
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async failCheckpoint(job: Job, container: ContainerRef, why: string): Promise<void> {
+    const ns = job.metadata.namespace ?? 'default';
+    const id = job.metadata.labels?.[LABEL_CHECKPOINT_ID] ?? '?';
+    this.log('warn', `checkpoint ${id} (Job ${ns}/${job.metadata.name}) failed: ${why}`);
+    await container.signal('SIGKILL').catch((err: unknown) => this.log('warn', `could not kill ${ns}/${container.podName}: ${errorText(err)}`));
+    await this.delayVerdict();
+    await this.annotate(RESOURCES.jobs, ns, job.metadata.name ?? '', { [ANNOTATION_CHECKPOINT_STATUS]: CHECKPOINT_STATUS_FAILED }).catch(
+      (err: unknown) => this.log('error', `could not mark Job ${ns}/${job.metadata.name} failed: ${errorText(err)}`),
+    );
+    await this.record(job, 'Warning', EVENT_CHECKPOINT_FAILED, `checkpoint ${id} failed: ${why}`);
+  }
+
+  // ------------------------------------------------------------------- restore
+
+  private async restore(cached: Pod): Promise<void> {
+    const uid = cached.metadata.uid ?? '';
+    const id = cached.metadata.labels?.[LABEL_CHECKPOINT_ID];
+    // Cheap check first: while the artifact is missing, a resync costs a stat, not an API call.
+    const waitKey = `artifact:${uid}:${id ?? ''}`;
+    const dir = id && !unsafeIdReason(id) ? artifactDir(this.opts.storageRoot, id) : undefined;
+    if (dir && !(await artifactExists(dir))) {
+      if (!this.noted.has(waitKey)) {
+        this.noted.add(waitKey);
+        this.log('info', `restore ${id} into ${cached.metadata.namespace}/${cached.metadata.name}: waiting for ${dir}`);
+      }
+      return;
+    }
+
+    // Decide on the current object, not on the (possibly stale) watch event: this is
+    // what makes a pod re-patched for a new restore be handled again, and a pod we just
+    // finished not be handled twice.
+    let pod: Pod;
+    try {
+      pod = withKind(await this.client.get<Pod>(RESOURCES.pods, cached.metadata.namespace, cached.metadata.name ?? ''), 'v1', 'Pod');
+    } catch (err) {
+      if (apiStatus(err) !== 404) this.log('warn', `could not read pod ${cached.metadata.namespace}/${cached.metadata.name}: ${errorText(err)}`);
+      return;
+    }
+    if (
+      pod.metadata.uid !== uid ||
+      pod.spec.nodeName !== this.node ||
+      pod.metadata.labels?.[LABEL_IS_RESTORE_TARGET] !== LABEL_TRUE ||
+      pod.status?.phase !== 'Running' ||
+      pod.metadata.deletionTimestamp ||
+      pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] !== undefined ||
+      pod.metadata.labels?.[LABEL_CHECKPOINT_ID] !== id
+    ) {
+      return;
+    }
+    if (this.faults.silent) return;
+    const ns = pod.metadata.namespace ?? 'default';
+    const podName = pod.metadata.name ?? '';
+    const placeholder = this.containerRef(pod);
+
+    if (!id) {
+      await this.failRestore(pod, placeholder, `the pod has no ${LABEL_CHECKPOINT_ID} label`, false);
+      return;
+    }
+    const unsafe = unsafeIdReason(id);
+    if (unsafe || !dir) {
+      await this.failRestore(pod, placeholder, `refused: ${unsafe ?? 'unsafe checkpoint ID'}`, false);
+      return;
+    }
+
+    const annotations: Record<string, string> = { [ANNOTATION_RESTORE_STATUS]: RESTORE_STATUS_IN_PROGRESS };
+    if (placeholder.containerId) annotations[ANNOTATION_RESTORE_CONTAINER_ID] = placeholder.containerId;
+    try {
+      // Guarded by the version we decided on: a pod changed since is re-read next time.
+      await this.client.patch(
+        RESOURCES.pods,
+        ns,
+        podName,
+        { metadata: { resourceVersion: pod.metadata.resourceVersion ?? '', annotations } },
+        'merge',
+      );
+    } catch (err) {
+      this.log('info', `restore ${id} into ${ns}/${podName}: could not mark in progress (${errorText(err)}); will retry`);
+      return;
+    }
+    await this.record(
+      pod,
+      'Normal',
+      EVENT_RESTORE_REQUESTED,
+      `restore of checkpoint ${id} into pod ${podName} started on node ${this.node} with the ${this.engineLabel()}`,
+    );
+
+    try {
+      const injected = takeInjectedFailure(this.faults);
+      if (injected) throw new Error(injected);
+      const manifest = await readArtifactManifest(dir);
+      await this.engine.restore({
+        pod,
+        placeholder,
+        checkpointId: id,
+        nodeName: this.node,
+        artifactDir: dir,
+        manifest,
+        log: (m) => this.log('info', m),
+        signal: this.abort.signal,
+      });
+      await this.waitReady(pod);
+      await this.delayVerdict();
+      if (this.stopped) throw new Error('the agent is stopping');
+      await this.annotate(RESOURCES.pods, ns, podName, { [ANNOTATION_RESTORE_STATUS]: RESTORE_STATUS_COMPLETED });
+      await this.record(
+        pod,
+        'Normal',
+        EVENT_RESTORE_SUCCEEDED,
+        `checkpoint ${id} restored into pod ${podName} by the ${this.engineLabel()}`,
+      );
+      this.log('info', `restore ${id} into ${ns}/${podName} completed`);
+    } catch (err) {
+      if (this.stopped) {
+        this.log('warn', `restore ${id} into ${ns}/${podName} interrupted by shutdown: ${errorText(err)}`);
+        return;
+      }
+      await this.failRestore(pod, placeholder, errorText(err), true, true);
+    }
+  }
+
+  private async failRestore(pod: Pod, placeholder: ContainerRef, why: string, kill: boolean, delayed = false): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const podName = pod.metadata.name ?? '';
+    const id = pod.metadata.labels?.[LABEL_CHECKPOINT_ID] ?? '?';
+    this.log('warn', `restore ${id} into ${ns}/${podName} failed: ${why}`);
+    if (delayed) await this.delayVerdict();
+    await this.annotate(RESOURCES.pods, ns, podName, { [ANNOTATION_RESTORE_STATUS]: RESTORE_STATUS_FAILED }).catch((err: unknown) =>
+      this.log('error', `could not mark pod ${ns}/${podName} failed: ${errorText(err)}`),
+    );
+    // A half-restored placeholder must not linger as if it were a worker.
+    if (kill) {
+      await placeholder.signal('SIGKILL').catch((err: unknown) => this.log('warn', `could not kill ${ns}/${podName}: ${errorText(err)}`));
+    }
+    await this.record(pod, 'Warning', EVENT_RESTORE_FAILED, `restore of checkpoint ${id} failed: ${why}`);
+  }
+
+  /** Resolves when the pod is Ready; throws when it is deleted, ends, or times out. */
+  private waitReady(pod: Pod): Promise<void> {
+    const uid = pod.metadata.uid ?? '';
+    const cached = this.pods.restore.get(uid);
+    if (cached && isPodReady(cached)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiters = this.readyWaiters.get(uid) ?? new Set();
+      this.readyWaiters.set(uid, waiters);
+      const timer = setTimeout(() => {
+        waiters.delete(done);
+        reject(new Error(`the pod did not become Ready within ${Math.round(this.timing.restoreReadyTimeoutMs / 1000)} s after the restore`));
+      }, this.timing.restoreReadyTimeoutMs);
+      function done(p: Pod | undefined) {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (p) resolve();
+        else reject(new Error('the pod was deleted or stopped before it became Ready'));
+      }
+      waiters.add(done);
+    });
+  }
+
+  private notifyReady(uid: string, pod: Pod | undefined): void {
+    const waiters = this.readyWaiters.get(uid);
+    if (!waiters) return;
+    for (const w of [...waiters]) w(pod);
+    if (waiters.size === 0) this.readyWaiters.delete(uid);
+  }
+
+  // ------------------------------------------------------------------- helpers
+
+  private containerRef(pod: Pod): ContainerRef {
+    const ns = pod.metadata.namespace ?? 'default';
+    const podName = pod.metadata.name ?? '';
+    const containerName = pod.spec.containers[0]?.name ?? '';
+    const statuses = pod.status?.containerStatuses ?? [];
+    const raw = (statuses.find((s) => s.name === containerName) ?? statuses[0])?.containerID;
+    const ref: ContainerRef = {
+      namespace: ns,
+      podName,
+      podUid: pod.metadata.uid ?? '',
+      containerName,
+      signal: async (sig) => {
+        await this.opts.signalContainer(ns, podName, sig);
+      },
+    };
+    if (raw) ref.containerId = raw.startsWith(CONTAINERD_ID_PREFIX) ? raw.slice(CONTAINERD_ID_PREFIX.length) : raw;
+    const pid = this.opts.lookupPid?.(ns, podName);
+    if (pid !== undefined) ref.pid = pid;
+    return ref;
+  }
+
+  /** Merge-patch annotations, retrying transient failures (a verdict must land). */
+  private async annotate(res: typeof RESOURCES.jobs | typeof RESOURCES.pods, ns: string, name: string, annotations: Record<string, string>): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await this.client.patch(res, ns, name, { metadata: { annotations } }, 'merge');
+        return;
+      } catch (err) {
+        lastError = err;
+        const status = apiStatus(err);
+        if (status === 404 || status === 403 || status === 422) break;
+        await sleep(200 * 2 ** attempt, this.abort.signal);
+        if (this.stopped) break;
+      }
+    }
+    throw lastError;
+  }
+
+  private async delayVerdict(): Promise<void> {
+    if (this.faults.delayMs > 0) await sleep(this.faults.delayMs, this.abort.signal);
+  }
+
+  private engineLabel(): string {
+    return this.engine.simulated
+      ? `simulated engine "${this.engine.name}" (no process state saved)`
+      : `${this.engine.name} engine`;
+  }
+}
+
+/** List and watch items carry no kind; events need it on `involvedObject`. */
+function withKind<T extends KubeObject>(obj: T, apiVersion: string, kind: string): T {
+  return { ...obj, apiVersion: obj.apiVersion ?? apiVersion, kind: obj.kind ?? kind };
+}

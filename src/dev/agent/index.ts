@@ -1,0 +1,22 @@
+/**
+ * Our snapshot agent (protocol.md §7) and its engines. Importing starts nothing;
+ * `startAgent` does.
+ */
+export { startAgent, DEFAULT_TIMING } from './agent.js';
+export type { AgentLog, AgentLogLevel, AgentTiming, RunningAgent, StartAgentOptions } from './agent.js';
+export type {
+  CheckpointContext,
+  CheckpointResult,
+  ContainerRef,
+  EngineLog,
+  EngineProbe,
+  RestoreContext,
+  RestoreResult,
+  SnapshotEngine,
+} from './engine.js';
+export { createSimEngine, SIM_STATE_FILE } from './sim-engine.js';
+export type { SimEngineOptions, SimState } from './sim-engine.js';
+export { createFaults, resetFaults, INJECTED_FAILURE } from './faults.js';
+export type { AgentFaults } from './faults.js';
+export { artifactDir, artifactExists, readArtifactManifest, unsafeIdReason } from './artifact.js';
+export type { ArtifactManifest } from './artifact.js';

@@ -1,0 +1,71 @@
+/**
+ * The simulated engine: records that a checkpoint happened without saving any process
+ * state. It lets the whole flow (Job, verdict, artifact, restore) run on a laptop or in
+ * CI with no CRIU and no GPU, and says so everywhere it leaves a trace.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckpointContext, CheckpointResult, RestoreContext, RestoreResult, SnapshotEngine } from './engine.js';
+
+/** File the sim engine writes into the artifact directory. */
+export const SIM_STATE_FILE = 'sim-state.json';
+
+/** What `sim-state.json` holds. */
+export interface SimState {
+  simulated: true;
+  note: string;
+  checkpointId: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  pid?: number;
+  savedAt: string;
+}
+
+export interface SimEngineOptions {
+  /** Clock for `savedAt`; injectable for deterministic tests. */
+  now?: () => Date;
+}
+
+/** The `sim` engine. Always available. */
+export function createSimEngine(opts: SimEngineOptions = {}): SnapshotEngine {
+  const now = opts.now ?? (() => new Date());
+  return {
+    name: 'sim',
+    simulated: true,
+    async probe() {
+      return { ok: true };
+    },
+    async checkpoint(ctx: CheckpointContext): Promise<CheckpointResult> {
+      const state: SimState = {
+        simulated: true,
+        note: 'written by the simulated engine: no process or GPU state was saved',
+        checkpointId: ctx.checkpointId,
+        namespace: ctx.container.namespace,
+        pod: ctx.container.podName,
+        container: ctx.container.containerName,
+        savedAt: now().toISOString(),
+      };
+      if (ctx.container.pid !== undefined) state.pid = ctx.container.pid;
+      const text = `${JSON.stringify(state, null, 2)}\n`;
+      await writeFile(join(ctx.artifactDir, SIM_STATE_FILE), text);
+      ctx.log(`sim: recorded ${ctx.container.namespace}/${ctx.container.podName} (no process state saved)`);
+      return { bytes: Buffer.byteLength(text), details: { stateFile: SIM_STATE_FILE } };
+    },
+    async restore(ctx: RestoreContext): Promise<RestoreResult> {
+      // Check the artifact really is one of ours, so a restore from a foreign or
+      // corrupt directory fails here as a real engine's would.
+      let state: SimState;
+      try {
+        state = JSON.parse(await readFile(join(ctx.artifactDir, SIM_STATE_FILE), 'utf8')) as SimState;
+      } catch (err) {
+        throw new Error(`the artifact has no readable ${SIM_STATE_FILE} (${(err as Error).message}); it was not written by the simulated engine`);
+      }
+      if (state.checkpointId !== ctx.checkpointId) {
+        throw new Error(`${SIM_STATE_FILE} belongs to checkpoint ${JSON.stringify(state.checkpointId)}, not ${JSON.stringify(ctx.checkpointId)}`);
+      }
+      ctx.log(`sim: "restored" ${state.namespace}/${state.pod} into ${ctx.placeholder.namespace}/${ctx.placeholder.podName} (nothing to restore)`);
+      return { details: { from: `${state.namespace}/${state.pod}` } };
+    },
+  };
+}
