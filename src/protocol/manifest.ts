@@ -2,7 +2,7 @@
  * Parsing and checking a worker Pod manifest (§3). Pure: the caller reads the file.
  * Every problem is reported at once, each with a rule ID and a field path.
  */
-import { parseAllDocuments } from 'yaml';
+import { isScalar, parseAllDocuments } from 'yaml';
 import type { Finding } from '../errors.js';
 import { CHECKPOINT_JOB_SUFFIX } from './constants.js';
 import { checkCheckpointId } from './ids.js';
@@ -42,7 +42,10 @@ export function parsePodManifest(text: string): ParsedManifest {
     return { pod: undefined, findings: [finding(RULES.document, '', `not YAML or JSON: ${(err as Error).message}`)] };
   }
   if (!Array.isArray(docs)) docs = [docs];
-  const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
+  // A trailing `---` yields a document whose contents are a null scalar: not a document.
+  const nonEmpty = docs.filter(
+    (d) => d.errors.length > 0 || (d.contents !== null && !(isScalar(d.contents) && d.contents.value === null)),
+  );
   const first = nonEmpty[0];
   if (!first) return { pod: undefined, findings: [finding(RULES.document, '', 'the manifest is empty; give one Pod')] };
   if (first.errors.length > 0) {
@@ -74,7 +77,8 @@ export interface ManifestCheckOptions {
 export function checkPodObject(obj: Record<string, unknown>): Finding[] {
   const findings: Finding[] = [];
   const kind = obj['kind'];
-  if (kind !== undefined && kind !== '' && kind !== 'Pod') {
+  // `kind:` with no value is YAML null, which Go decodes as "": the same as no kind.
+  if (kind !== undefined && kind !== null && kind !== '' && kind !== 'Pod') {
     findings.push(
       finding(
         RULES.kind,

@@ -225,7 +225,8 @@ export function applyMergePatch<T>(target: T, patch: MergePatch): T {
     typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as object) } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
-    else if (typeof value === 'object') out[key] = applyMergePatch(out[key], value);
+    // RFC 7386: an array (like any non-object) replaces the old value whole.
+    else if (typeof value === 'object' && !Array.isArray(value)) out[key] = applyMergePatch(out[key], value);
     else out[key] = value;
   }
   return out as T;

@@ -31,21 +31,19 @@ export type StorageDiscovery =
  * path. With the component selector the volume must be named `checkpoints`.
  */
 export function discoverStorage(sets: AgentDaemonSets): StorageDiscovery {
-  const seen = new Set<string>();
   const candidates: Array<{ ds: DaemonSet; requireName: boolean }> = [];
   for (const ds of sets.byComponent) {
-    seen.add(ds.metadata.name ?? '');
     candidates.push({ ds, requireName: true });
   }
-  for (const ds of sets.byName) {
-    if (!seen.has(ds.metadata.name ?? '')) candidates.push({ ds, requireName: false });
-  }
+  // A DaemonSet carrying both labels is also tried under the older, looser rule.
+  for (const ds of sets.byName) candidates.push({ ds, requireName: false });
   if (candidates.length === 0) return { found: false, reason: 'no-daemonset' };
   for (const { ds, requireName } of candidates) {
     const storage = storageOf(ds, requireName);
     if (storage) return { found: true, storage, daemonSet: ds };
   }
-  return { found: false, reason: 'no-volume', daemonSets: candidates.map((c) => c.ds.metadata.name ?? '?') };
+  const names = [...new Set(candidates.map((c) => c.ds.metadata.name ?? '?'))];
+  return { found: false, reason: 'no-volume', daemonSets: names };
 }
 
 function storageOf(ds: DaemonSet, requireVolumeName: boolean): CheckpointStorage | undefined {
