@@ -1,23 +1,12 @@
 /** Small helpers shared by the agent's modules. */
+import { ApiError } from '../../kube/errors.js';
 
 /**
- * HTTP status of an error thrown by a `KubeClient`, if it carries one. Reads the
- * usual property names (`code`, `status`, `statusCode`, `body.code`) so the agent does
- * not depend on one client implementation's error class.
+ * HTTP status of an error thrown by a `KubeClient` (its contract: `ApiError`), or
+ * undefined when the call got no answer (status 0) or the error is something else.
  */
 export function apiStatus(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as Record<string, unknown>;
-  for (const key of ['code', 'status', 'statusCode']) {
-    const v = e[key];
-    if (typeof v === 'number' && v >= 100 && v < 600) return v;
-  }
-  const body = e['body'];
-  if (typeof body === 'object' && body !== null) {
-    const code = (body as Record<string, unknown>)['code'];
-    if (typeof code === 'number') return code;
-  }
-  return undefined;
+  return err instanceof ApiError && err.status > 0 ? err.status : undefined;
 }
 
 /** Message of anything thrown. */

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { applyMergePatch, type MergePatch } from '../../../protocol/objects.js';
 import type { KubeObject } from '../../../protocol/types.js';
+import { ApiError, type Verb } from '../../../kube/errors.js';
 import type {
   DeleteOptions,
   KubeClient,
@@ -19,20 +20,14 @@ import type {
   WatchOptions,
 } from '../../../kube/types.js';
 
-/** Error thrown by the fake, shaped like an API `Status`. */
-export class FakeApiError extends Error {
-  readonly code: number;
-  readonly reason: string;
-  constructor(code: number, reason: string, message: string) {
-    super(message);
-    this.code = code;
-    this.reason = reason;
-  }
+/** The error the real client throws, so code under test sees the same shape. */
+function apiError(verb: Verb, res: ResourceType, status: number, reason: string, message: string, name?: string): ApiError {
+  return new ApiError({ verb, resource: res, status, reason, message, name });
 }
 
 /** One recorded call. */
 export interface FakeCall {
-  verb: 'get' | 'list' | 'create' | 'patch' | 'delete' | 'watch';
+  verb: Verb;
   resource: string;
   namespace: string | undefined;
   name?: string;
@@ -102,11 +97,11 @@ export class FakeKube implements KubeClient {
   private rv = 100;
   /** Watches from a version older than this get 410 Gone. */
   private compactedBelow = 0;
-  private readonly injected: Array<{ verb: FakeCall['verb']; resource: string; error: FakeApiError; times: number }> = [];
+  private readonly injected: Array<{ verb: Verb; resource: string; code: number; times: number }> = [];
 
   /** Make the next `times` calls of `verb` on `resource` fail with `code`. */
-  failNext(verb: FakeCall['verb'], resource: string, code: number, times = 1): void {
-    this.injected.push({ verb, resource, error: new FakeApiError(code, 'Injected', `injected ${code} for ${verb} ${resource}`), times });
+  failNext(verb: Verb, resource: string, code: number, times = 1): void {
+    this.injected.push({ verb, resource, code, times });
   }
 
   /** End every open watch stream (the client must resume). */
@@ -140,13 +135,13 @@ export class FakeKube implements KubeClient {
     return this.store(res, next, 'MODIFIED') as T;
   }
 
-  private take(verb: FakeCall['verb'], res: ResourceType): void {
+  private take(verb: Verb, res: ResourceType): void {
     const i = this.injected.findIndex((f) => f.verb === verb && f.resource === res.plural);
     if (i < 0) return;
     const f = this.injected[i]!;
     f.times -= 1;
     if (f.times <= 0) this.injected.splice(i, 1);
-    throw f.error;
+    throw apiError(verb, res, f.code, 'Injected', `injected ${f.code} for ${verb} ${res.plural}`);
   }
 
   private store(res: ResourceType, obj: KubeObject, type: WatchEventType): KubeObject {
@@ -163,15 +158,15 @@ export class FakeKube implements KubeClient {
     return structuredClone(obj);
   }
 
-  private notFound(res: ResourceType, name: string): FakeApiError {
-    return new FakeApiError(404, 'NotFound', `${res.plural} "${name}" not found`);
+  private notFound(verb: Verb, res: ResourceType, name: string): ApiError {
+    return apiError(verb, res, 404, 'NotFound', `${res.plural} "${name}" not found`, name);
   }
 
   async get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string): Promise<T> {
     this.calls.push({ verb: 'get', resource: res.plural, namespace: ns, name });
     this.take('get', res);
     const o = this.objects.get(keyOf(res, ns, name));
-    if (!o) throw this.notFound(res, name);
+    if (!o) throw this.notFound('get', res, name);
     return structuredClone(o) as T;
   }
 
@@ -191,9 +186,9 @@ export class FakeKube implements KubeClient {
     const meta = obj.metadata ?? {};
     if (res.namespaced) meta.namespace = ns ?? meta.namespace ?? 'default';
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomUUID().slice(0, 5)}`;
-    if (!meta.name) throw new FakeApiError(422, 'Invalid', 'metadata.name: Required value');
+    if (!meta.name) throw apiError('create', res, 422, 'Invalid', 'metadata.name: Required value');
     if (this.objects.has(keyOf(res, meta.namespace, meta.name))) {
-      throw new FakeApiError(409, 'AlreadyExists', `${res.plural} "${meta.name}" already exists`);
+      throw apiError('create', res, 409, 'AlreadyExists', `${res.plural} "${meta.name}" already exists`, meta.name);
     }
     meta.uid = meta.uid ?? randomUUID();
     meta.creationTimestamp = meta.creationTimestamp ?? new Date().toISOString();
@@ -210,16 +205,16 @@ export class FakeKube implements KubeClient {
   ): Promise<T> {
     this.calls.push({ verb: 'patch', resource: res.plural, namespace: ns, name, body: structuredClone(body) });
     this.take('patch', res);
-    if (type !== 'merge') throw new FakeApiError(415, 'UnsupportedMediaType', `fake: only merge patches (got ${type})`);
+    if (type !== 'merge') throw apiError('patch', res, 415, 'UnsupportedMediaType', `fake: only merge patches (got ${type})`);
     const current = this.objects.get(keyOf(res, ns, name));
-    if (!current) throw this.notFound(res, name);
+    if (!current) throw this.notFound('patch', res, name);
     const patch = structuredClone(body) as MergePatch;
     const patchMeta = patch['metadata'];
     if (patchMeta && typeof patchMeta === 'object') {
       const wanted = patchMeta['resourceVersion'];
       // A resourceVersion in a patch is a precondition, as on the real API server.
       if (typeof wanted === 'string' && wanted !== '' && wanted !== current.metadata?.resourceVersion) {
-        throw new FakeApiError(409, 'Conflict', `Operation cannot be fulfilled on ${res.plural} "${name}": the object has been modified`);
+        throw apiError('patch', res, 409, 'Conflict', `Operation cannot be fulfilled on ${res.plural} "${name}": the object has been modified`, name);
       }
       delete patchMeta['resourceVersion'];
     }
@@ -231,9 +226,9 @@ export class FakeKube implements KubeClient {
     this.calls.push({ verb: 'delete', resource: res.plural, namespace: ns, name, body: opts });
     this.take('delete', res);
     const current = this.objects.get(keyOf(res, ns, name));
-    if (!current) throw this.notFound(res, name);
+    if (!current) throw this.notFound('delete', res, name);
     if (opts.uid && current.metadata?.uid !== opts.uid) {
-      throw new FakeApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${opts.uid}, UID in object meta: ${current.metadata?.uid}`);
+      throw apiError('delete', res, 409, 'Conflict', `Precondition failed: UID in precondition: ${opts.uid}, UID in object meta: ${current.metadata?.uid}`);
     }
     this.store(res, structuredClone(current), 'DELETED');
   }
