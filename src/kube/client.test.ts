@@ -318,3 +318,33 @@ describe('the scripted server itself', () => {
     }
   });
 });
+
+describe('logging and cancellation', () => {
+  it('logs the watch start and a request that got no answer with status 0', async () => {
+    const { client, logs } = await setup([
+      { expect: { method: 'GET', path: '/api/v1/namespaces/ml/pods', query: { watch: 'true' } }, respond: { stream: [], then: 'end' } },
+      { expect: { method: 'PATCH', path: '/api/v1/namespaces/ml/pods/w' }, respond: { destroySocket: true } },
+    ]);
+    for await (const _ of client.watch(RESOURCES.pods, 'ml', {}, new AbortController().signal)) {
+      // no events
+    }
+    await client.patch(RESOURCES.pods, 'ml', 'w', { a: 1 }, 'merge').catch(() => undefined);
+    expect(logs.map((l) => [l.method, l.status, l.body])).toEqual([
+      ['GET', 200, undefined],
+      ['PATCH', 0, { a: 1 }],
+    ]);
+  });
+
+  it('stops a retry back-off when the signal aborts', async () => {
+    server = await startScriptedServer([
+      { expect: { method: 'GET', path: '/api/v1/namespaces/ml/pods/w' }, respond: { status: 503, headers: { 'Retry-After': '60' }, body: 'busy' } },
+    ]);
+    const client = await createKubeClient({ kubeconfig: writeKubeconfig({ server: server.url }), env: {} });
+    const ac = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 50);
+    const err = (await client.get(RESOURCES.pods, 'ml', 'w', { signal: ac.signal }).catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('AbortError');
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});

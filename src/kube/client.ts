@@ -353,7 +353,7 @@ class HttpKubeClient implements KubeClient {
   /** A non-streaming call: retries, then the parsed JSON body or an `ApiError`. */
   private async call(spec: CallSpec, idem: Idempotency): Promise<unknown> {
     const { res } = await this.withRetries(spec, idem);
-    const text = await readBody(res, spec.signal).catch((err: unknown) => {
+    const text = await readBody(res).catch((err: unknown) => {
       if (spec.signal?.aborted) throw err;
       throw this.transportError(spec, err);
     });
@@ -447,7 +447,7 @@ class HttpKubeClient implements KubeClient {
     const status = opened.res.statusCode ?? 0;
     let text = '';
     try {
-      text = await readBody(opened.res, spec.signal);
+      text = await readBody(opened.res);
     } catch {
       // The status alone still says enough.
     } finally {
@@ -502,13 +502,11 @@ function parseWatchEvent<T>(line: string): WatchEvent<T> {
   return { type: ev.type as WatchEventType, object: ev.object as T };
 }
 
-async function readBody(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
+/** The whole body; an abort (the request carries the signal) makes the iteration throw. */
+async function readBody(res: http.IncomingMessage): Promise<string> {
   res.setEncoding('utf8');
   let text = '';
-  for await (const chunk of res as AsyncIterable<string>) {
-    text += chunk;
-    if (signal?.aborted) break;
-  }
+  for await (const chunk of res as AsyncIterable<string>) text += chunk;
   return text;
 }
 
