@@ -20,3 +20,5 @@ export { createFaults, resetFaults, INJECTED_FAILURE } from './faults.js';
 export type { AgentFaults } from './faults.js';
 export { artifactDir, artifactExists, readArtifactManifest, unsafeIdReason } from './artifact.js';
 export type { ArtifactManifest } from './artifact.js';
+export { chooseEngine, createEngine, isEngineName, ENGINE_NAMES } from './engines.js';
+export type { EngineChoice, EngineName } from './engines.js';
