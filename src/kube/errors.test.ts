@@ -28,7 +28,7 @@ describe('describeApiError', () => {
         reason: 'Forbidden',
         message: 'jobs.batch "w-checkpoint" is forbidden: User "ci" cannot create resource "jobs" in API group "batch" in the namespace "ml"',
       }),
-      'cannot create jobs.batch "w-checkpoint" in namespace "ml": forbidden (User "ci" cannot create resource "jobs" in API group "batch" in the namespace "ml"). Grant it with the Role in manifests/rbac.yaml: kubectl apply -f manifests/rbac.yaml',
+      'cannot create jobs.batch "w-checkpoint" in namespace "ml": forbidden (User "ci" cannot create resource "jobs" in API group "batch" in the namespace "ml"). Grant it with the Role in manifests/rbac-cli.yaml: kubectl apply -f manifests/rbac-cli.yaml',
     ],
     [
       '404 object',
@@ -78,7 +78,7 @@ describe('describeApiError', () => {
     [
       'cluster-scoped',
       err({ verb: 'get', resource: RESOURCES.nodes, name: 'n1', status: 403, message: 'nodes "n1" is forbidden: no' }),
-      'cannot get nodes "n1": forbidden (no). Grant it with the Role in manifests/rbac.yaml: kubectl apply -f manifests/rbac.yaml',
+      'cannot get nodes "n1": forbidden (no). Grant it with the Role in manifests/rbac-cli.yaml: kubectl apply -f manifests/rbac-cli.yaml',
     ],
   ])('%s', (_, e, sentence) => {
     expect(describeApiError(e)).toBe(sentence);
@@ -95,7 +95,7 @@ describe('toClusterError', () => {
     expect(c).toBeInstanceOf(ClusterError);
     expect([c.exitCode, c.status]).toEqual([3, 403]);
     expect(c.message).toBe('creating the checkpoint Job: cannot create jobs.batch "w-checkpoint" in namespace "ml": forbidden (nope)');
-    expect(c.hint).toBe('Grant it with the Role in manifests/rbac.yaml: kubectl apply -f manifests/rbac.yaml');
+    expect(c.hint).toBe('Grant it with the Role in manifests/rbac-cli.yaml: kubectl apply -f manifests/rbac-cli.yaml');
   });
 
   it('passes a ClusterError through', () => {

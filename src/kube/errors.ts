@@ -94,7 +94,7 @@ export function describeObject(res: ResourceType, namespace: string | undefined,
 }
 
 /** RBAC file the 403 sentence points to. */
-export const RBAC_MANIFEST = 'manifests/rbac.yaml';
+export const RBAC_MANIFEST = 'manifests/rbac-cli.yaml';
 
 const CHECK_CONFIG = 'Check --kubeconfig/--kube-context';
 
