@@ -79,7 +79,8 @@ export function invalid(res: ResourceInfo, name: string, causes: StatusCause[]):
   const joined = parts.length === 1 ? parts[0] : `[${parts.join(', ')}]`;
   const d: NonNullable<StatusBody['details']> = { name, group: res.group, kind: res.kind, causes };
   if (res.group === '') delete d.group;
-  return new ApiError(422, 'Invalid', `${res.kind} "${name}" is invalid: ${joined}`, d);
+  const qualifiedKind = res.group === '' ? res.kind : `${res.kind}.${res.group}`;
+  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${joined}`, d);
 }
 
 /** 400 BadRequest. */

@@ -219,7 +219,8 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       return;
     }
     const authz = { verb, group: r.res.group, resource: r.res.plural, ...(r.subresource ? { subresource: r.subresource } : {}), ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), ...(r.name !== undefined ? { name: r.name } : {}) };
-    if (!isAllowed(user, authz)) throw forbidden(user, authz);
+    // Self reviews are open to every authenticated user (system:basic-user in RBAC).
+    if (r.res.plural !== 'selfsubjectaccessreviews' && !isAllowed(user, authz)) throw forbidden(user, authz);
     if (eff?.kind === 'status') {
       entry.fault = 'status';
       if (verb === 'watch' && eff.code === 410) {
@@ -544,7 +545,9 @@ function serveWatch(
     markFault('dropWatch');
     cleanup();
     if (mode === 'end') res.end();
-    else res.socket?.destroy();
+    // Let already-written events reach the client, then cut the connection mid-stream
+    // (no final chunk), which clients see as a broken watch.
+    else res.socket?.destroySoon();
   };
   const write = (ev: { type: string; object: KubeObject }): void => {
     if (closed) return;

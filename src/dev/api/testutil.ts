@@ -45,13 +45,15 @@ export function podManifest(name: string, extra: Record<string, unknown> = {}): 
 }
 
 /** Read a watch stream into an array of events until `stop` returns true or the stream ends. */
-export async function readWatch(api: DevApiServer, path: string, stop: (events: any[]) => boolean, opts: { token?: string; timeoutMs?: number; onOpen?: () => void } = {}): Promise<{ events: any[]; ended: boolean; error?: unknown }> {
+export async function readWatch(api: DevApiServer, path: string, stop: (events: any[]) => boolean, opts: { token?: string; timeoutMs?: number; onOpen?: () => void } = {}): Promise<{ events: any[]; ended: boolean; status: number; error?: unknown }> {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), opts.timeoutMs ?? 5000);
   const events: any[] = [];
   let ended = false;
+  let status = 0;
   try {
     const res = await fetch(`${api.url}${path}`, { headers: { Authorization: `Bearer ${opts.token ?? api.adminToken}` }, signal: ctrl.signal });
+    status = res.status;
     opts.onOpen?.();
     const reader = res.body!.getReader();
     let buf = '';
@@ -74,9 +76,9 @@ export async function readWatch(api: DevApiServer, path: string, stop: (events: 
         break;
       }
     }
-    return { events, ended };
+    return { events, ended, status };
   } catch (error) {
-    return { events, ended, error };
+    return { events, ended, status, error };
   } finally {
     clearTimeout(timer);
   }
