@@ -170,7 +170,10 @@ async function respond(r: ScriptedResponse, req: http.IncomingMessage, res: http
     // Let the chunks leave before dropping the socket, so "destroy" means mid-stream.
     await new Promise((ok) => setTimeout(ok, 10));
     if (r.then === 'end') res.end();
-    else if (r.then === 'destroy') req.socket.destroy();
+    // Half-close instead of destroy: the written chunks surely reach the client (a reset
+    // could discard them under load), yet the chunked body is left unterminated, which
+    // the client sees as a connection lost mid-stream.
+    else if (r.then === 'destroy') req.socket.end();
     return;
   }
   const status = r.status ?? 200;
