@@ -8,7 +8,7 @@ import { CommanderError } from 'commander';
 import * as checkpoint from '../commands/checkpoint.js';
 import * as restore from '../commands/restore.js';
 import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
-import { EXIT, SnapshotError, ValidationError, type ExitCode } from '../errors.js';
+import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
 import type { KubeClient, RequestLogger } from '../kube/types.js';
 import { normalizeGoFlags } from './args.js';
 import { formatDryRun, formatResult } from './output.js';
@@ -65,7 +65,15 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   let format: OutputFormat = 'kv';
   let outcome: OperationResult | DryRunResult | undefined;
 
+  let exitCode: number | undefined;
   const onAction = async (name: CommandName, raw: Record<string, unknown>): Promise<void> => {
+    if (name === 'demo') {
+      const nodes = Number(raw['nodes'] ?? 2);
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes "${String(raw['nodes'])}" must be a whole number from 1 to 50`, 'e.g. --nodes 2');
+      const { runDemo } = await import('./demo.js');
+      exitCode = await runDemo({ nodes, verbose: raw['verbose'] === true, ...(typeof raw['engine'] === 'string' ? { engine: raw['engine'] } : {}) }, io, main);
+      return;
+    }
     format = (typeof raw['output'] === 'string' ? raw['output'] : 'kv') as OutputFormat;
     const quiet = raw['quiet'] === true;
     const verbose = raw['verbose'] === true;
@@ -134,6 +142,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   try {
     await program.parseAsync(args, { from: 'user' });
     reporter?.stop();
+    if (exitCode !== undefined) return exitCode;
     if (outcome) io.stdout('dryRun' in outcome ? formatDryRun(outcome, format) : formatResult(outcome, format));
     return EXIT.ok;
   } catch (err) {

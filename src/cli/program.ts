@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 
-export type CommandName = 'checkpoint' | 'restore';
+export type CommandName = 'checkpoint' | 'restore' | 'demo';
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
@@ -95,6 +95,15 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
   )
     .addHelpText('after', RESTORE_EXAMPLES)
     .action(async (raw: Record<string, unknown>) => onAction('restore', raw));
+
+  program
+    .command('demo')
+    .description('run checkpoint, restore from a manifest and restore in place on the embedded dev cluster (no cluster or GPU needed)')
+    .option('--nodes <n>', 'simulated nodes', '2')
+    .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works here)')
+    .option('-v, --verbose', 'show the snapshot agents\' log')
+    .addHelpText('after', '\nExamples:\n  snapshotctl demo\n  snapshotctl demo --nodes 3 --verbose\n')
+    .action(async (raw: Record<string, unknown>) => onAction('demo', raw));
 
   return program;
 }

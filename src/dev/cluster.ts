@@ -1,0 +1,203 @@
+/**
+ * The whole embedded dev cluster: the API server with its controllers and simulated
+ * nodes, `manifests/` applied to it exactly as a user applies them to a real cluster,
+ * and one snapshot agent per node where the agent DaemonSet's pod runs, each talking
+ * to the API through the same HTTP client a real agent would use.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { createKubeClient } from '../kube/client.js';
+import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
+import { AGENT_SELECTOR_COMPONENT, isPodReady, type KubeObject, type Pod } from '../protocol/index.js';
+import { startAgent, type AgentLogLevel, type RunningAgent } from './agent/agent.js';
+import { chooseEngine, createEngine, type EngineName } from './agent/engines.js';
+import { startApiServer, type DevApiServer, type NodeSpec } from './api/index.js';
+
+/** Prefix of every temporary directory the dev cluster makes (so leftovers can be found). */
+export const DEV_TMP_PREFIX = 'snapshotctl-dev-';
+/** The node label the agent DaemonSet in `manifests/` selects. */
+export const GPU_NODE_LABEL = 'nvidia.com/gpu.present';
+
+/** `manifests/` of this package (works from `src/` under vitest and from `dist/`). */
+export const MANIFESTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../manifests');
+
+export interface DevClusterOptions {
+  /** Nodes in all (default 2). */
+  nodes?: number;
+  /** How many of them are GPU nodes running the agent (default: all). */
+  gpuNodes?: number;
+  /** Engine by name; default the best whose probe passes on this machine. */
+  engine?: EngineName;
+  /** Container runtime of the simulated nodes (default `sim`). */
+  runtime?: 'sim' | 'process';
+  /** API port (default 0: any free port). */
+  port?: number;
+  /** State directory (kubeconfig, checkpoint storage); default a new temp dir removed on close. */
+  dir?: string;
+  /** Namespace the manifests are applied to (default `default`). */
+  namespace?: string;
+  /** Probe delay of simulated containers, ms. */
+  readyDelayMs?: number;
+  /** Log lines from the agents and the cluster. */
+  log?: (line: string, level: AgentLogLevel) => void;
+}
+
+/** A running dev cluster. */
+export interface DevCluster {
+  readonly url: string;
+  readonly kubeconfigPath: string;
+  readonly namespace: string;
+  readonly dir: string;
+  /** Local directory standing for the checkpoint PVC (shared by all nodes, like RWX). */
+  readonly storageRoot: string;
+  readonly engine: { name: string; simulated: boolean; skipped: Array<{ name: string; reason: string }> };
+  readonly api: DevApiServer;
+  /** Agents by node name. */
+  readonly agents: Map<string, RunningAgent>;
+  /** Objects created from `manifests/`, as `Kind/name`. */
+  readonly applied: string[];
+  close(): Promise<void>;
+}
+
+/** Resource types for the kinds `manifests/` holds. */
+const APPLY_TYPES: Record<string, ResourceType> = {
+  Namespace: RESOURCES.namespaces,
+  ServiceAccount: { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
+  ConfigMap: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
+  Role: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true },
+  RoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true },
+  ClusterRole: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false },
+  ClusterRoleBinding: {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    plural: 'clusterrolebindings',
+    kind: 'ClusterRoleBinding',
+    namespaced: false,
+  },
+  PersistentVolumeClaim: RESOURCES.persistentvolumeclaims,
+  DaemonSet: RESOURCES.daemonsets,
+  Job: RESOURCES.jobs,
+  Pod: RESOURCES.pods,
+};
+
+/**
+ * Create every object of the `.yaml` files directly in `dir` (not sub-folders, as
+ * `kubectl apply -f dir` does) through the client. Returns `Kind/name` of each.
+ */
+export async function applyManifests(client: KubeClient, dir: string, namespace: string): Promise<string[]> {
+  const applied: string[] = [];
+  const files = (await readdir(dir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  for (const file of files) {
+    const docs = parseAllDocuments(await readFile(join(dir, file), 'utf8'));
+    for (const doc of Array.isArray(docs) ? docs : [docs]) {
+      const obj = doc.toJS() as KubeObject | null;
+      if (!obj || typeof obj !== 'object') continue;
+      const res = APPLY_TYPES[obj.kind ?? ''];
+      if (!res) throw new Error(`${file}: the dev cluster cannot apply kind ${String(obj.kind)}`);
+      await client.create(res, res.namespaced ? namespace : undefined, obj);
+      applied.push(`${obj.kind}/${obj.metadata?.name ?? ''}`);
+    }
+  }
+  return applied;
+}
+
+/** Node specs: the first `gpu` nodes are GPU nodes (agent runs there), the rest are not. */
+function nodeSpecs(total: number, gpu: number): NodeSpec[] {
+  return Array.from({ length: total }, (_, i) =>
+    i < gpu ? { name: `node-${i + 1}`, labels: { [GPU_NODE_LABEL]: 'true' }, gpus: 1 } : { name: `node-${i + 1}` },
+  );
+}
+
+async function waitForAgentPods(api: DevApiServer, namespace: string, count: number, timeoutMs = 15_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pods = api.store.list('pods', { namespace, labelSelector: AGENT_SELECTOR_COMPONENT }) as unknown as Pod[];
+    const ready = pods.filter(isPodReady).map((p) => p.spec.nodeName ?? '');
+    if (ready.length >= count) return ready.sort();
+    if (Date.now() > deadline) {
+      throw new Error(`the agent DaemonSet's pods did not become Ready (${ready.length}/${count} after ${timeoutMs} ms)`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Start a dev cluster; `close()` stops every process, timer and socket and removes its temp dir. */
+export async function startDevCluster(opts: DevClusterOptions = {}): Promise<DevCluster> {
+  const namespace = opts.namespace ?? 'default';
+  const total = opts.nodes ?? 2;
+  const gpu = Math.min(opts.gpuNodes ?? total, total);
+  const ownsDir = opts.dir === undefined;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), DEV_TMP_PREFIX)));
+  const storageRoot = join(dir, 'checkpoints');
+  await mkdir(storageRoot, { recursive: true });
+  const log = opts.log ?? (() => {});
+
+  const choice = await chooseEngine(opts.engine);
+  const api = await startApiServer({
+    nodes: nodeSpecs(total, gpu),
+    runtime: opts.runtime ?? 'sim',
+    workRoot: dir,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.readyDelayMs !== undefined ? { readyDelayMs: opts.readyDelayMs } : {}),
+  });
+  const agents = new Map<string, RunningAgent>();
+  const close = async () => {
+    await Promise.all([...agents.values()].map((a) => a.stop()));
+    agents.clear();
+    await api.close();
+    if (ownsDir) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    await api.writeKubeconfig(kubeconfigPath, { namespace });
+    if (namespace !== 'default' && namespace !== 'kube-system') api.store.create('namespaces', { metadata: { name: namespace } });
+    const client = await createKubeClient({ kubeconfig: kubeconfigPath });
+    const applied = await applyManifests(client, MANIFESTS_DIR, namespace);
+    const agentNodes = await waitForAgentPods(api, namespace, gpu);
+    for (const nodeName of agentNodes) {
+      const agentClient = await createKubeClient({ kubeconfig: kubeconfigPath });
+      agents.set(
+        nodeName,
+        startAgent({
+          client: agentClient,
+          nodeName,
+          storageRoot,
+          engine: createEngine(choice.engine.name as EngineName),
+          namespace,
+          signalContainer: async (ns, pod, sig) => {
+            await api.nodes.containerFor(ns, pod)?.signal(sig);
+          },
+          lookupPid: (ns, pod) => api.nodes.containerFor(ns, pod)?.pid,
+          log: (level, message) => log(`[agent ${nodeName}] ${message}`, level),
+        }),
+      );
+    }
+    return {
+      url: api.url,
+      kubeconfigPath,
+      namespace,
+      dir,
+      storageRoot,
+      engine: { name: choice.engine.name, simulated: choice.engine.simulated, skipped: choice.skipped },
+      api,
+      agents,
+      applied,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** One line naming the engine, and saying plainly when it is simulated. */
+export function describeEngine(engine: DevCluster['engine']): string {
+  const base = engine.simulated
+    ? `engine ${engine.name} (SIMULATED: follows the protocol exactly but saves no process state)`
+    : `engine ${engine.name} (real checkpoints)`;
+  const skipped = engine.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  return skipped ? `${base}; not available here: ${skipped}` : base;
+}
