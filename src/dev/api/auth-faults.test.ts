@@ -17,12 +17,16 @@ afterAll(async () => {
 
 describe('auth', () => {
   it.each([
-    ['no token', null],
-    ['unknown token', 'nope'],
-  ])('%s → 401 Unauthorized', async (_n, token) => {
+    ['no token, anonymous denied', null, 'deny', 401],
+    ['unknown token', 'nope', 'admin', 401],
+    ['unknown token, anonymous denied', 'nope', 'deny', 401],
+    ['no token, anonymous served as admin (kubectl over http)', null, 'admin', 200],
+  ] as const)('%s', async (_n, token, mode, code) => {
+    api.setAnonymous(mode);
     const r = await call(api, 'GET', '/api/v1/namespaces/default/pods', undefined, { token });
-    expect(r.status).toBe(401);
-    expect(r.body).toMatchObject({ kind: 'Status', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    api.setAnonymous('admin');
+    expect(r.status).toBe(code);
+    if (code === 401) expect(r.body).toMatchObject({ kind: 'Status', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
   });
 
   it.each([

@@ -45,9 +45,18 @@ export class Authenticator {
   private readonly tokens = new Map<string, TokenUser>();
   /** When false, every request runs as the admin user. */
   enabled: boolean;
+  /**
+   * Requests with no Authorization header at all: `'admin'` serves them as
+   * `system:unsecured` (allowed everything), like the real API server's old insecure
+   * HTTP port; `'deny'` answers 401. kubectl never sends credentials over plain HTTP
+   * (clientcmd only applies user auth to TLS transports), so `'admin'` is what makes
+   * kubectl usable against this server. A wrong token is always a 401.
+   */
+  anonymous: 'admin' | 'deny';
 
-  constructor(enabled: boolean) {
+  constructor(enabled: boolean, anonymous: 'admin' | 'deny' = 'admin') {
     this.enabled = enabled;
+    this.anonymous = anonymous;
   }
 
   /** Register (or replace) a token. */
@@ -69,6 +78,7 @@ export class Authenticator {
     const user = m ? this.tokens.get(m[1]!.trim()) : undefined;
     if (user) return user;
     if (!this.enabled) return { name: 'system:admin', groups: ['system:masters'], rules: ALLOW_ALL };
+    if (authorization === undefined && this.anonymous === 'admin') return { name: 'system:unsecured', groups: ['system:masters'], rules: ALLOW_ALL };
     throw new ApiError(401, 'Unauthorized', 'Unauthorized');
   }
 }

@@ -264,7 +264,7 @@ function serveNonResource(ctx: HttpContext, req: IncomingMessage, res: ServerRes
   if (p === '/openapi/v2' || p === '/swagger-2.0.0.pb-v1') {
     const accept = req.headers.accept ?? '';
     if (accept.includes('protobuf') && !accept.includes('application/json')) {
-      return send(res, 200, openApiV2Proto(reg), { 'Content-Type': 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' });
+      return send(res, 200, openApiV2Proto(reg), { 'Content-Type': 'application/octet-stream' });
     }
     return send(res, 200, openApiV2Json(reg));
   }

@@ -53,10 +53,13 @@ export interface ApiServerOptions {
   runtime?: 'sim' | 'process';
   /**
    * Authentication: `false` disables it (every request is admin); otherwise bearer
-   * tokens are required. `adminToken` fixes the admin token (default random);
-   * `tokens` adds restricted tokens.
+   * tokens are checked (an unknown token is a 401). `adminToken` fixes the admin token
+   * (default random); `tokens` adds restricted tokens. `anonymous` decides requests
+   * that carry no Authorization header at all: `'admin'` (default) serves them as
+   * `system:unsecured`, like the real server's insecure HTTP port, because kubectl
+   * never sends credentials over plain HTTP; `'deny'` answers them 401.
    */
-  auth?: false | { adminToken?: string; tokens?: Record<string, { user: string; rules: AuthRule[] }> };
+  auth?: false | { adminToken?: string; tokens?: Record<string, { user: string; rules: AuthRule[] }>; anonymous?: 'admin' | 'deny' };
   /** Probe success delay of simulated containers (default 200 ms). */
   readyDelayMs?: number;
   /** Delay from binding to Running (default 50 ms). */
@@ -88,6 +91,8 @@ export interface DevApiServer {
   readonly nodes: Nodes;
   /** Bearer token allowed everything. */
   readonly adminToken: string;
+  /** Serve requests without an Authorization header as admin (`'admin'`) or answer 401 (`'deny'`). */
+  setAnonymous(mode: 'admin' | 'deny'): void;
   /** Add a token for user `name` with `rules`; returns the token. */
   addToken(name: string, rules: AuthRule[], token?: string): string;
   /** Write a kubeconfig (cluster `dev`, user with the token, context `dev`, current-context `dev`). */
@@ -106,7 +111,7 @@ function seedNamespaces(store: Store): void {
 /** Start the server (and its controllers and nodes). */
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevApiServer> {
   const store = new Store(undefined, opts.historyLimit ?? 1000);
-  const auth = new Authenticator(opts.auth !== false);
+  const auth = new Authenticator(opts.auth !== false, opts.auth ? (opts.auth.anonymous ?? 'admin') : 'admin');
   const adminToken = (opts.auth !== false ? opts.auth?.adminToken : undefined) ?? `admin-${randomBytes(16).toString('hex')}`;
   auth.add(adminToken, { name: 'admin', groups: ['system:masters'], rules: ALLOW_ALL });
   if (opts.auth) for (const [token, u] of Object.entries(opts.auth.tokens ?? {})) auth.add(token, { name: u.user, groups: ['system:authenticated'], rules: u.rules });
@@ -164,6 +169,9 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
     requestLog,
     nodes,
     adminToken,
+    setAnonymous(mode) {
+      auth.anonymous = mode;
+    },
     addToken(name, rules, token = `${name}-${randomBytes(12).toString('hex')}`) {
       auth.add(token, { name, groups: ['system:authenticated'], rules });
       return token;

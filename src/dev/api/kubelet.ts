@@ -198,7 +198,6 @@ export class Nodes {
       timers: [],
     };
     this.runs.set(key, run);
-    recordEvent(this.store, pod, 'Normal', 'Pulling', `Pulling image "${(pod.spec?.containers ?? [])[0]?.image ?? ''}"`, 'kubelet');
     run.timers.push(setTimeout(() => this.startPod(run), this.opts.pullDelayMs));
   }
 
@@ -241,7 +240,11 @@ export class Nodes {
     run.started = true;
     for (const c of run.containers) this.startContainer(run, c, pod);
     this.writeStatus(run);
-    recordEvent(this.store, pod, 'Normal', 'Started', `Started container ${run.containers[0]?.name ?? ''}`, 'kubelet');
+    for (const c of run.containers) {
+      recordEvent(this.store, pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, 'kubelet');
+      recordEvent(this.store, pod, 'Normal', 'Created', `Created container ${c.name}`, 'kubelet');
+      recordEvent(this.store, pod, 'Normal', 'Started', `Started container ${c.name}`, 'kubelet');
+    }
   }
 
   private isNeverReady(run: PodRun): boolean {

@@ -199,12 +199,34 @@ function customDefinitions(reg: ResourceRegistry): Record<string, Schema> {
   return out;
 }
 
+/**
+ * One PATCH operation per resource, carrying its GVK and a `dryRun` query parameter:
+ * kubectl decides from these whether `--dry-run=server` is supported for a kind.
+ */
+function paths(reg: ResourceRegistry): Record<string, Schema> {
+  const out: Record<string, Schema> = {};
+  for (const r of reg.all()) {
+    if (!r.verbs.includes('patch')) continue;
+    const base = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+    const path = `${base}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.plural}/{name}`;
+    out[path] = {
+      patch: {
+        operationId: `patch${r.kind}`,
+        parameters: [{ name: 'dryRun', in: 'query', type: 'string', uniqueItems: true, description: 'When present, indicates that modifications should not be persisted.' }],
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': { group: r.group, kind: r.kind, version: r.version },
+      },
+    };
+  }
+  return out;
+}
+
 /** The swagger 2.0 document as JSON. */
 export function openApiV2(reg: ResourceRegistry): Schema {
   return {
     swagger: '2.0',
     info: { title: 'Kubernetes', version: 'v1.30.0-snapshotctl-dev' },
-    paths: {},
+    paths: paths(reg),
     definitions: { ...baseDefinitions(), ...kindDefinitions(reg), ...customDefinitions(reg) },
   };
 }
@@ -281,7 +303,19 @@ export function openApiV2Proto(reg: ResourceRegistry): Buffer {
   const info = doc['info'] as Record<string, string>;
   const defs = new Pb();
   for (const [name, s] of Object.entries(doc['definitions'] as Record<string, Schema>)) defs.msg(1, named(name, schemaPb(s)));
-  const pb = new Pb().str(1, '2.0').msg(2, new Pb().str(1, info['title']).str(2, info['version'])).msg(8, new Pb()).msg(9, defs);
+  const pathsPb = new Pb();
+  for (const [path, item] of Object.entries(doc['paths'] as Record<string, Schema>)) {
+    const op = item['patch'] as Schema;
+    const opPb = new Pb().str(5, String(op['operationId']));
+    for (const p of op['parameters'] as Schema[]) {
+      // ParametersItem.parameter → Parameter.non_body_parameter → NonBodyParameter.query_parameter_sub_schema
+      const q = new Pb().str(2, String(p['in'])).str(3, String(p['description'])).str(4, String(p['name'])).str(6, String(p['type'])).bool(20, true);
+      opPb.msg(8, new Pb().msg(1, new Pb().msg(2, new Pb().msg(3, q))));
+    }
+    for (const [k, v] of Object.entries(op)) if (k.startsWith('x-')) opPb.msg(13, named(k, new Pb().str(2, JSON.stringify(v))));
+    pathsPb.msg(2, named(path, new Pb().msg(8, opPb)));
+  }
+  const pb = new Pb().str(1, '2.0').msg(2, new Pb().str(1, info['title']).str(2, info['version'])).msg(8, pathsPb).msg(9, defs);
   return Buffer.from(pb.bytes);
 }
 

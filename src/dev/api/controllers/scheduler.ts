@@ -12,12 +12,26 @@ import { keyOf, splitKey, WorkQueue } from './queue.js';
 
 const COMPONENT = 'default-scheduler';
 
+/** Extended resources (`vendor/name`, e.g. nvidia.com/gpu) requested by a pod; limits count as requests for them. */
+function extendedRequests(pod: KubeObject): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of pod.spec?.containers ?? []) {
+    const req = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
+    for (const [k, v] of Object.entries(req)) if (k.includes('/') && !k.startsWith('hugepages-')) out.set(k, (out.get(k) ?? 0) + Number(v));
+  }
+  return out;
+}
+
 /** Why a node does not fit, as the scheduler's status message counts it. */
-function misfit(pod: KubeObject, node: KubeObject): string | undefined {
+function misfit(pod: KubeObject, node: KubeObject, podsOnNode: KubeObject[]): string | undefined {
   if (node.spec?.unschedulable && !(pod.spec?.tolerations ?? []).some((t: any) => t.key === 'node.kubernetes.io/unschedulable')) return "node(s) were unschedulable";
   const taint = untoleratedTaint(pod, node);
   if (taint) return `node(s) had untolerated taint ${taintText(taint)}`;
   if (!matchesNodeSelection(pod, node)) return "node(s) didn't match Pod's node affinity/selector";
+  for (const [k, want] of extendedRequests(pod)) {
+    const used = podsOnNode.reduce((n, p) => n + (extendedRequests(p).get(k) ?? 0), 0);
+    if (used + want > Number(node.status?.allocatable?.[k] ?? 0)) return `Insufficient ${k}`;
+  }
   return undefined;
 }
 
@@ -37,8 +51,9 @@ export function startScheduler(store: Store): () => void {
     const nodes = store.list('nodes');
     const reasons = new Map<string, number>();
     const fits: KubeObject[] = [];
+    const podsOn = (n: KubeObject): KubeObject[] => store.list('pods', { fieldSelector: `spec.nodeName=${n.metadata.name}` }).filter((p) => !isTerminal(p));
     for (const n of nodes) {
-      const why = misfit(pod, n);
+      const why = misfit(pod, n, podsOn(n));
       if (why) reasons.set(why, (reasons.get(why) ?? 0) + 1);
       else fits.push(n);
     }
@@ -56,7 +71,7 @@ export function startScheduler(store: Store): () => void {
       recordEvent(store, pod, 'Warning', 'FailedScheduling', msg, COMPONENT);
       return;
     }
-    const load = (n: KubeObject): number => store.list('pods', { fieldSelector: `spec.nodeName=${n.metadata.name}` }).filter((p) => !isTerminal(p)).length;
+    const load = (n: KubeObject): number => podsOn(n).length;
     fits.sort((a, b) => load(a) - load(b) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
     const node = fits[0]!;
     lastMessage.delete(key);
