@@ -14,6 +14,7 @@ import { normalizeGoFlags } from './args.js';
 import { formatDryRun, formatResult } from './output.js';
 import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
+import { runDev } from './dev.js';
 
 /** Everything the CLI takes from its surroundings; tests pass fakes. */
 export interface CliIO {
@@ -67,6 +68,10 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
 
   let exitCode: number | undefined;
   const onAction = async (name: CommandName, raw: Record<string, unknown>): Promise<void> => {
+    if (name.startsWith('dev ')) {
+      exitCode = await runDev(name, raw, io);
+      return;
+    }
     if (name === 'demo') {
       const nodes = Number(raw['nodes'] ?? 2);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes "${String(raw['nodes'])}" must be a whole number from 1 to 50`, 'e.g. --nodes 2');
@@ -129,7 +134,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   const program = buildProgram(packageVersion(), onAction);
   program.exitOverride();
   program.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
-  for (const cmd of program.commands) {
+  const all = (c: typeof program): (typeof program)[] => [c, ...c.commands.flatMap(all)];
+  for (const cmd of all(program)) {
     cmd.exitOverride();
     cmd.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   }

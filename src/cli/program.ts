@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 
-export type CommandName = 'checkpoint' | 'restore' | 'demo';
+export type CommandName = 'checkpoint' | 'restore' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down';
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
@@ -104,6 +104,38 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .option('-v, --verbose', 'show the snapshot agents\' log')
     .addHelpText('after', '\nExamples:\n  snapshotctl demo\n  snapshotctl demo --nodes 3 --verbose\n')
     .action(async (raw: Record<string, unknown>) => onAction('demo', raw));
+
+  const dev = program
+    .command('dev')
+    .description('the embedded dev cluster (API server, simulated nodes, snapshot agents) for trying snapshotctl without a cluster');
+  const stateDirOption = () => new Option('--state-dir <dir>', 'where the dev cluster keeps its kubeconfig, storage and log (default: $SNAPSHOTCTL_DEV_DIR or ~/.local/state/snapshotctl/dev)');
+  const upOptions = (cmd: Command) =>
+    cmd
+      .option('--nodes <n>', 'simulated nodes', '2')
+      .option('--gpu-nodes <n>', 'how many of them are GPU nodes running the agent (default: all)')
+      .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works here)')
+      .option('--port <port>', 'API server port on 127.0.0.1 (0: any free port)', '0')
+      .option('--runtime <runtime>', 'container runtime of the nodes: sim or process', 'sim')
+      .addOption(stateDirOption());
+  upOptions(dev.command('up').description('start the dev cluster in the background and print its kubeconfig'))
+    .addHelpText('after', '\nExamples:\n  snapshotctl dev up\n  eval "$(snapshotctl dev up | grep ^export)"\n  snapshotctl dev up --nodes 3 --gpu-nodes 1 --port 6443\n')
+    .action(async (raw: Record<string, unknown>) => onAction('dev up', raw));
+  upOptions(dev.command('serve', { hidden: true }).description('run the dev cluster in the foreground (what `dev up` starts)')).action(
+    async (raw: Record<string, unknown>) => onAction('dev serve', raw),
+  );
+  dev
+    .command('status')
+    .description('is the dev cluster running; anything left behind?')
+    .addOption(stateDirOption())
+    .option('-o, --output <format>', 'kv or json', 'kv')
+    .addHelpText('after', '\nExamples:\n  snapshotctl dev status\n  snapshotctl dev status -o json\n')
+    .action(async (raw: Record<string, unknown>) => onAction('dev status', raw));
+  dev
+    .command('down')
+    .description('stop the dev cluster and remove every file it made')
+    .addOption(stateDirOption())
+    .addHelpText('after', '\nExamples:\n  snapshotctl dev down\n')
+    .action(async (raw: Record<string, unknown>) => onAction('dev down', raw));
 
   return program;
 }
