@@ -106,7 +106,7 @@ describe('scheduler resources', () => {
   it('extended resources: a pod asking more GPUs than any node has stays Pending with "Insufficient nvidia.com/gpu"', async () => {
     await call(api, 'POST', '/api/v1/namespaces/default/pods', podManifest('gpu3', { containers: [{ name: 'c', image: 'i', resources: { limits: { 'nvidia.com/gpu': 3 } } }] }));
     const c = await waitFor(() => (api.store.get('pods', 'default', 'gpu3')?.status?.conditions ?? []).find((x: any) => x.type === 'PodScheduled' && x.status === 'False'));
-    expect(c.message).toContain('1 Insufficient nvidia.com/gpu');
+    expect(c.message).toMatch(/^0\/3 nodes are available: 2 Insufficient nvidia.com\/gpu, 1 node\(s\) had untolerated taint \{dedicated: infra\}\. /);
     await call(api, 'POST', '/api/v1/namespaces/default/pods', podManifest('gpu1', { containers: [{ name: 'c', image: 'i', resources: { limits: { 'nvidia.com/gpu': 1 } } }] }));
     const p = await waitFor(() => api.store.get('pods', 'default', 'gpu1')?.spec?.nodeName);
     expect(p).toBe('node-1');
