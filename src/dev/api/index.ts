@@ -154,7 +154,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
     stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'dev', cluster: { server: url } }],
+      // client-node refuses plain-HTTP servers unless TLS verification is explicitly off.
+      clusters: [{ name: 'dev', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
       users: [{ name: 'dev', user: { token: o.token ?? adminToken } }],
       contexts: [{ name: 'dev', context: { cluster: 'dev', user: 'dev', namespace: o.namespace ?? 'default' } }],
       'current-context': 'dev',
