@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';
 import type { Job, KubeObject, Pod } from '../protocol/index.js';
 import { main } from './main.js';
@@ -288,6 +289,20 @@ describe('checkpoint against a cluster', () => {
     agentAnswers(client, 'completed');
     const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--no-agent-affinity'], { client });
     expect(r.code).toBe(0);
+    const job = client.writes().find((c) => c.verb === 'create')!.body as Job;
+    expect(job.spec.template.spec.affinity).toBeUndefined();
+  });
+
+  it('leaves placement to the scheduler, with a warning, when RBAC hides the agent pods', async () => {
+    const client = clusterWithAgent();
+    agentAnswers(client, 'completed');
+    client.failWith = (call) =>
+      call.verb === 'list' && call.resource === 'pods'
+        ? new ApiError({ verb: 'list', resource: RESOURCES.pods, namespace: 'default', status: 403, reason: 'Forbidden', message: 'pods is forbidden' })
+        : undefined;
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: not allowed to list pods in namespace "default", so the agent's nodes are unknown/);
     const job = client.writes().find((c) => c.verb === 'create')!.body as Job;
     expect(job.spec.template.spec.affinity).toBeUndefined();
   });

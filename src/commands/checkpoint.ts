@@ -93,8 +93,8 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
     const found = await findStorage(client, opts.namespace);
     basePath ??= found.storage.basePath;
     if (opts.agentAffinity) {
-      const nodes = await placementNodes(client, opts.namespace, found.daemonSet, opts.node);
-      job = { ...job, spec: { ...job.spec, template: { ...job.spec.template, spec: withAgentAffinity(job.spec.template.spec, nodes) } } };
+      const nodes = await placementNodes(client, opts.namespace, found.daemonSet, opts.node, deps.reporter);
+      if (nodes) job = { ...job, spec: { ...job.spec, template: { ...job.spec.template, spec: withAgentAffinity(job.spec.template.spec, nodes) } } };
     }
   }
   if (opts.dryRun === 'client') return { dryRun: 'client', objects: [job as unknown as Record<string, unknown>] };

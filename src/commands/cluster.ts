@@ -3,7 +3,8 @@
  * and the nodes where a snapshot agent is Ready (§11).
  */
 import { ClusterError } from '../errors.js';
-import { toClusterError } from '../kube/errors.js';
+import { isApiStatus, toClusterError } from '../kube/errors.js';
+import type { Reporter } from './context.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
   describeAgentSelectors,
@@ -55,13 +56,17 @@ function podSelectorOf(ds: DaemonSet): string {
     .join(',');
 }
 
-/** Nodes where a pod of the agent DaemonSet is Running and Ready. */
-export async function findAgentNodes(client: KubeClient, namespace: string, ds: DaemonSet): Promise<string[]> {
+/**
+ * Nodes where a pod of the agent DaemonSet is Running and Ready; undefined when RBAC
+ * does not let us see the agent's pods (placement is then left to the scheduler).
+ */
+export async function findAgentNodes(client: KubeClient, namespace: string, ds: DaemonSet): Promise<string[] | undefined> {
   const selector = podSelectorOf(ds);
   try {
     const pods = await client.list<Pod>(RESOURCES.pods, namespace, { labelSelector: selector });
     return readyAgentNodes(pods.items);
   } catch (err) {
+    if (isApiStatus(err, 403)) return undefined;
     throw toClusterError(err, `list the snapshot agent's pods in namespace "${namespace}"`);
   }
 }
@@ -75,8 +80,16 @@ export async function placementNodes(
   namespace: string,
   ds: DaemonSet,
   pinned: string | undefined,
-): Promise<string[]> {
+  reporter: Reporter,
+): Promise<string[] | undefined> {
   const nodes = await findAgentNodes(client, namespace, ds);
+  if (nodes === undefined) {
+    if (pinned !== undefined) return [pinned];
+    reporter.warn(
+      `not allowed to list pods in namespace "${namespace}", so the agent's nodes are unknown; scheduling is left to the cluster (as in v1.0.x). Grant pods list (manifests/rbac-cli.yaml) to place pods on agent nodes`,
+    );
+    return undefined;
+  }
   const dsName = ds.metadata.name ?? 'snapshot-agent';
   if (nodes.length === 0) {
     throw new ClusterError(

@@ -4,7 +4,7 @@
  * created (cli.md "Cleanup"), never anything else.
  */
 import { Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
-import { toClusterError } from '../kube/errors.js';
+import { isApiStatus, toClusterError } from '../kube/errors.js';
 import { waitForObject } from '../kube/wait.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import type { KubeObject, Verdict } from '../protocol/index.js';
@@ -43,20 +43,8 @@ export async function cleanupCreated(
         propagationPolicy: obj.kind === 'Job' ? 'Foreground' : 'Background',
         ...(obj.uid ? { uid: obj.uid } : {}),
       });
-      const controller = new AbortController();
-      await waitForObject(client, {
-        resource: res,
-        namespace: obj.namespace,
-        name: obj.name,
-        until: (o: KubeObject | undefined) => o === undefined || (obj.uid !== undefined && o.metadata?.uid !== obj.uid),
-        signal: controller.signal,
-        timeoutMs: CLEANUP_WAIT_MS,
-      });
-      deleted.push(qualifiedName(obj));
-      deps.reporter.info(`deleted ${label} (created by this run)`);
     } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status === 404) {
+      if (isApiStatus(err, 404)) {
         deleted.push(qualifiedName(obj));
         continue;
       }
@@ -64,6 +52,23 @@ export async function cleanupCreated(
       deps.reporter.warn(
         `could not delete ${label}: ${(err as Error).message}; delete it with: kubectl delete ${kind} ${obj.name} -n ${obj.namespace}`,
       );
+      continue;
+    }
+    deleted.push(qualifiedName(obj));
+    try {
+      // Deletion is accepted; wait (bounded) until it is really gone, so a script that
+      // looks right after we exit finds nothing.
+      await waitForObject(client, {
+        resource: res,
+        namespace: obj.namespace,
+        name: obj.name,
+        until: (o: KubeObject | undefined) => o === undefined || (obj.uid !== undefined && o.metadata?.uid !== obj.uid),
+        signal: new AbortController().signal,
+        timeoutMs: CLEANUP_WAIT_MS,
+      });
+      deps.reporter.info(`deleted ${label} (created by this run)`);
+    } catch {
+      deps.reporter.info(`deletion of ${label} requested (created by this run); it is still terminating`);
     }
   }
   return deleted;

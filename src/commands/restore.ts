@@ -114,8 +114,8 @@ async function restoreFromManifest(
   const { storage, daemonSet } = await storageFor(client, opts, deps, opts.agentAffinity);
   let pod = build(storage);
   if (opts.agentAffinity && daemonSet) {
-    const nodes = await placementNodes(client, opts.namespace, daemonSet, opts.node);
-    pod = { ...pod, spec: withAgentAffinity(pod.spec, nodes) };
+    const nodes = await placementNodes(client, opts.namespace, daemonSet, opts.node, deps.reporter);
+    if (nodes) pod = { ...pod, spec: withAgentAffinity(pod.spec, nodes) };
   }
   if (opts.dryRun === 'client') return { dryRun: 'client', objects: [pod as unknown as Record<string, unknown>] };
 
@@ -196,7 +196,7 @@ async function restoreInPlace(
   if (opts.agentAffinity && daemonSet) {
     const nodes = await findAgentNodes(client, opts.namespace, daemonSet);
     const node = pod.spec.nodeName;
-    if (node !== undefined && !nodes.includes(node)) {
+    if (nodes !== undefined && node !== undefined && !nodes.includes(node)) {
       throw new ClusterError(
         `pod "${opts.podName}" runs on node "${node}", where no snapshot agent is Ready (ready on: ${nodes.join(', ') || 'none'})`,
         'restore into a placeholder pod on an agent node, or use --manifest to create one there (--no-agent-affinity skips this check)',
