@@ -3,7 +3,7 @@
  * injection, the request log, REST verbs, watch streams, discovery and OpenAPI.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, badRequest, expired, methodNotAllowed, notFound, pathNotFound, reasonForCode } from './errors.js';
+import { ApiError, badRequest, expired, methodNotAllowed, pathNotFound, reasonForCode } from './errors.js';
 import { forbidden, isAllowed, type Authenticator, type TokenUser } from './auth.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
 import type { FaultInjector, RequestFacts, RequestLog, RequestLogEntry } from './faults.js';
@@ -551,7 +551,8 @@ function serveWatch(
   };
   const write = (ev: { type: string; object: KubeObject }): void => {
     if (closed) return;
-    const object = useTable ? { ...buildTable(r.res, [ev.object], ev.object.metadata.resourceVersion ?? '', includeObject), rows: ev.type === 'DELETED' && includeObject !== 'Object' ? buildTable(r.res, [ev.object], '', 'Object')['rows'] : buildTable(r.res, [ev.object], '', includeObject)['rows'] } : ev.object;
+    // kubectl get -w asks for Tables: each event then carries a one-row Table.
+    const object = useTable ? buildTable(r.res, [ev.object], ev.object.metadata.resourceVersion ?? '', includeObject) : ev.object;
     res.write(JSON.stringify({ type: ev.type, object }) + '\n');
     sent++;
     if (drop?.afterEvents !== undefined && sent >= drop.afterEvents) cut(drop.mode ?? 'destroy');
@@ -579,5 +580,4 @@ function serveWatch(
   }
   if (drop !== undefined && drop.afterEvents === undefined) timers.push(setTimeout(() => cut(drop.mode ?? 'destroy'), drop.afterMs ?? 0));
   for (const ev of backlog) write(ev);
-  void notFound;
 }
