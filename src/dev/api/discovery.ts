@@ -47,6 +47,7 @@ function entry(r: ResourceInfo): Record<string, unknown>[] {
   if (r.group === '' && r.plural === 'pods') {
     subs.push({ name: 'pods/binding', singularName: '', namespaced: true, kind: 'Binding', verbs: ['create'] });
     subs.push({ name: 'pods/eviction', singularName: '', namespaced: true, kind: 'Eviction', verbs: ['create'] });
+    subs.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
   }
   return [main, ...subs];
 }

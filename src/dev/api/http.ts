@@ -25,6 +25,8 @@ export interface HttpContext {
   hostPort: () => string;
   /** Live timers/streams to stop on close. */
   closing: () => boolean;
+  /** Container output for `pods/log` (undefined: no such container). */
+  logs?: (namespace: string, pod: string, container?: string) => string | undefined;
 }
 
 interface Route {
@@ -98,7 +100,7 @@ function route(ctx: HttpContext, path: string): Route | undefined {
   if (name !== undefined) r.name = name;
   if (sub !== undefined) {
     if (sub === 'finalize' && plural === 'namespaces') sub = 'status';
-    const extra = plural === 'pods' && (sub === 'binding' || sub === 'eviction');
+    const extra = plural === 'pods' && (sub === 'binding' || sub === 'eviction' || sub === 'log');
     if (!res.subresources.includes(sub) && !extra) throw pathNotFound();
     r.subresource = sub;
   }
@@ -326,6 +328,7 @@ async function serveResource(
   const store = ctx.store;
   const ns = r.res.namespaced ? r.namespace : undefined;
   const accept = req.headers.accept;
+  if (r.subresource === 'log' && verb === 'get') return servePodLog(ctx, res, r, query);
   switch (verb) {
     case 'get': {
       const o = store.mustGet(r.res, ns, r.name!);
@@ -446,6 +449,22 @@ function checkApiVersion(res: ResourceInfo, obj: KubeObject): void {
   if (obj.kind !== undefined && obj.kind !== '' && obj.kind !== res.kind) {
     throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${res.kind})`);
   }
+}
+
+/** pods/log: the process runtime's captured stdout/stderr (empty for sim containers). */
+function servePodLog(ctx: HttpContext, res: ServerResponse, r: Route, query: URLSearchParams): void {
+  const pod = ctx.store.mustGet(r.res, r.namespace, r.name!);
+  const names: string[] = (pod.spec?.containers ?? []).map((c: any) => String(c.name));
+  const container = query.get('container') ?? undefined;
+  if (container === undefined && names.length > 1) throw badRequest(`a container name must be specified for pod ${r.name}, choose one of: [${names.join(' ')}]`);
+  if (container !== undefined && !names.includes(container)) throw badRequest(`container ${container} is not valid for pod ${r.name}`);
+  const text = ctx.logs?.(r.namespace ?? '', r.name!, container);
+  if (text === undefined) throw badRequest(`container "${container ?? names[0]}" in pod "${r.name}" is waiting to start: ContainerCreating`);
+  const tail = Number(query.get('tailLines') ?? '-1');
+  const lines = text.split('\n');
+  const out = tail >= 0 ? lines.slice(Math.max(0, lines.length - 1 - tail)).join('\n') : text;
+  res.writeHead(200, { 'Content-Type': 'text/plain' });
+  res.end(out);
 }
 
 /** pods/binding (what a scheduler posts) and pods/eviction (what `kubectl drain` posts). */

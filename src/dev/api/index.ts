@@ -136,7 +136,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
   let port = 0;
   let closing = false;
   const sockets = new Set<Socket>();
-  const server: Server = createServer(createHandler({ store, auth, faults, requestLog, hostPort: () => `127.0.0.1:${port}`, closing: () => closing }));
+  const server: Server = createServer(createHandler({ store, auth, faults, requestLog, hostPort: () => `127.0.0.1:${port}`, closing: () => closing, logs: (ns, pod, c) => nodes.logsFor(ns, pod, c) }));
   server.keepAliveTimeout = 5000;
   server.on('connection', (s) => {
     sockets.add(s);

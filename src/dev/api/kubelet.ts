@@ -6,6 +6,7 @@
  * containers and then removes the pod. Fault hooks: never-Ready pods, NotReady or lost
  * nodes, evictions. See runtime.ts for the `sim` and `process` runtimes.
  */
+import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { isTerminal } from './controllers/nodematch.js';
 import { recordEvent } from './events.js';
@@ -448,6 +449,20 @@ export class Nodes {
     const run = this.runs.get(`${namespace}/${podName}`);
     const c = containerName === undefined ? run?.containers[0] : run?.containers.find((x) => x.name === containerName);
     return c?.handle;
+  }
+
+  /** Captured output of a pod's container (process runtime; '' for sim), undefined if it never started. */
+  logsFor(namespace: string, podName: string, containerName?: string): string | undefined {
+    const h = this.containerFor(namespace, podName, containerName);
+    if (h === undefined) return undefined;
+    if (h instanceof ProcessContainer) {
+      try {
+        return readFileSync(h.logPath, 'utf8');
+      } catch {
+        return '';
+      }
+    }
+    return '';
   }
 
   /** Wait until a pod's container has started (rejects after `timeoutMs`). */

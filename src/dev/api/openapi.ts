@@ -192,9 +192,12 @@ function kindDefinitions(reg: ResourceRegistry): Record<string, Schema> {
 
 function customDefinitions(reg: ResourceRegistry): Record<string, Schema> {
   const out: Record<string, Schema> = {};
-  for (const r of reg.all().filter((x) => x.crd)) {
+  // Like the real server, only CRDs with a schema get a definition; kubectl skips
+  // client-side validation for kinds it cannot find, so schemaless CRs stay unconstrained.
+  for (const r of reg.all().filter((x) => x.crd && x.schemaProperties !== undefined)) {
     const reversed = r.group.split('.').reverse().join('.');
-    out[`${reversed}.${r.version}.${r.kind}`] = top(r, `${r.kind} is a custom resource (${r.plural}.${r.group}).`, { spec: open(), status: open() });
+    const props = Object.fromEntries((r.schemaProperties ?? []).filter((p) => !['apiVersion', 'kind', 'metadata'].includes(p)).map((p) => [p, open()]));
+    out[`${reversed}.${r.version}.${r.kind}`] = top(r, `${r.kind} is a custom resource (${r.plural}.${r.group}).`, props);
   }
   return out;
 }

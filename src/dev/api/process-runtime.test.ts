@@ -48,6 +48,14 @@ describe('process runtime', () => {
     expect(cs).toMatchObject({ ready: true, started: true, containerID: h.containerID });
   });
 
+  it('pods/log serves the process output', async () => {
+    runPod('plog', 'echo line1; echo line2; exec sleep 30');
+    await api.nodes.waitForContainer('default', 'plog');
+    const get = async (q = ''): Promise<string> => (await fetch(`${api.url}/api/v1/namespaces/default/pods/plog/log${q}`, { headers: { Authorization: `Bearer ${api.adminToken}` } })).text();
+    await waitFor(async () => (await get()) === 'line1\nline2\n', 3000, 'log output');
+    expect(await get('?tailLines=1')).toBe('line2\n');
+  });
+
   it.each([
     ['exit 0 → Succeeded', 'exit 0', undefined, 'Succeeded', 0],
     ['exit 3 → Failed with the code', 'exit 3', undefined, 'Failed', 3],

@@ -28,6 +28,8 @@ export interface ResourceInfo {
   categories?: string[];
   /** Set for resources created from a CRD. */
   crd?: boolean;
+  /** Top-level property names of a CRD version's schema (published in OpenAPI). */
+  schemaProperties?: string[];
 }
 
 /** `apps/v1` or `v1`. */

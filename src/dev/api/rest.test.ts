@@ -245,6 +245,25 @@ describe('update / patch / delete', () => {
   });
 });
 
+describe('create-on-update and deletecollection', () => {
+  it('PUT creates a missing Lease (create-on-update) but not a missing ConfigMap', async () => {
+    const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'job-x', namespace: 'default' }, spec: { holderIdentity: 'node-1', leaseDurationSeconds: 30 } };
+    const r = await call(api, 'PUT', '/apis/coordination.k8s.io/v1/namespaces/default/leases/job-x', lease);
+    expect(r.status).toBe(200);
+    expect(r.body.spec.holderIdentity).toBe('node-1');
+    const c = await call(api, 'PUT', '/api/v1/namespaces/default/configmaps/none', { metadata: { name: 'none' } });
+    expect(c.status).toBe(404);
+  });
+
+  it('DELETE on a collection deletes what the selector matches', async () => {
+    for (const [n, l] of [['dc-1', 'a'], ['dc-2', 'a'], ['dc-3', 'b']]) await call(api, 'POST', '/api/v1/namespaces/default/configmaps', cm(n!, {}, { dc: l! }));
+    const r = await call(api, 'DELETE', '/api/v1/namespaces/default/configmaps?labelSelector=dc%3Da');
+    expect(r.status).toBe(200);
+    expect(r.body.items.map((i: any) => i.metadata.name)).toEqual(['dc-1', 'dc-2']);
+    expect(api.store.list('configmaps', { labelSelector: 'dc' }).map((o) => o.metadata.name)).toEqual(['dc-3']);
+  });
+});
+
 describe('discovery', () => {
   it('serves /version, /api, /apis and resource lists', async () => {
     expect((await call(api, 'GET', '/version')).body).toMatchObject({ major: '1', gitVersion: expect.stringMatching(/^v1\./) });

@@ -244,7 +244,14 @@ export class Store {
     const b = this.bucket(res);
     const key = Store.key(ns, name);
     const old = b.get(key);
-    if (old === undefined) throw notFound(res, name);
+    if (old === undefined) {
+      // Leases and Events allow create-on-update (PUT of a missing object), as on the real server.
+      if (opts.subresource === undefined && ((res.group === 'coordination.k8s.io' && res.plural === 'leases') || (res.group === '' && res.plural === 'events'))) {
+        const { resourceVersion: _rv, ...md } = input.metadata ?? {};
+        return this.create(res, { ...input, metadata: md }, opts.dryRun ? { dryRun: true } : {});
+      }
+      throw notFound(res, name);
+    }
     const rv = input.metadata?.resourceVersion;
     if (rv !== undefined && rv !== '' && rv !== old.metadata.resourceVersion) throw conflict(res, name);
     let o: KubeObject;
@@ -505,6 +512,7 @@ export class Store {
         fieldSelectors: [],
         categories: Array.isArray(names.categories) ? names.categories.map(String) : [],
         crd: true,
+        ...(v.schema?.openAPIV3Schema?.properties ? { schemaProperties: Object.keys(v.schema.openAPIV3Schema.properties) } : {}),
       });
     }
   }
