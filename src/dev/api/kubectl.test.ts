@@ -240,4 +240,12 @@ spec: {identity: {model: llama}}
     const env = api.store.get('daemonsets.apps', 'snapshot-demo', 'snapshot-agent')!.spec.template.spec.containers[0].env;
     expect(env.find((e: any) => e.name === 'LOG_LEVEL').value).toBe('info');
   });
+  it('delete -f of the directory deletes every object (namespace first, like a real cluster)', async () => {
+    const r = await kubectl('delete', '-f', FIXTURES);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toHaveLength(10);
+    await waitFor(() => api.store.get('namespaces', undefined, 'snapshot-demo') === undefined, 5000, 'namespace gone');
+    expect(api.store.get('clusterroles.rbac.authorization.k8s.io', undefined, 'snapshot-agent-nodes')).toBeUndefined();
+  });
+
 });

@@ -55,9 +55,20 @@ export function startGarbageCollector(store: Store): () => void {
     }
   };
 
+  const nsSeen = new Map<string, number>();
+  const NS_DELAY_MS = 500;
   const namespace = (name: string): void => {
     const ns = store.get('namespaces', undefined, name);
-    if (!ns || !ns.metadata.deletionTimestamp) return;
+    if (!ns || !ns.metadata.deletionTimestamp) {
+      nsSeen.delete(name);
+      return;
+    }
+    const first = nsSeen.get(name) ?? Date.now();
+    nsSeen.set(name, first);
+    if (Date.now() - first < NS_DELAY_MS) {
+      queue.addAfter(`ns:${name}`, NS_DELAY_MS - (Date.now() - first));
+      return;
+    }
     const contents = store.contentsOf(name);
     for (const { res, obj } of contents) {
       if (obj.metadata.deletionTimestamp) {
@@ -70,7 +81,10 @@ export function startGarbageCollector(store: Store): () => void {
       }
       del(res, obj);
     }
-    if (store.contentsOf(name).length === 0) store.finalizeNamespace(name);
+    if (store.contentsOf(name).length === 0) {
+      nsSeen.delete(name);
+      store.finalizeNamespace(name);
+    }
   };
 
   const unsubscribe = store.subscribe((ev) => {
@@ -90,7 +104,9 @@ export function startGarbageCollector(store: Store): () => void {
       owners.set(k, { res: ev.resource, obj: o });
       queue.add(`fg:${k}`);
     }
-    if (ev.resource.group === '' && ev.resource.plural === 'namespaces' && o.metadata.deletionTimestamp) queue.add(`ns:${o.metadata.name}`);
+    // The real namespace controller takes a moment before it empties a namespace; the
+    // delay keeps `kubectl delete -f dir` (namespace first) from racing into NotFound.
+    if (ev.resource.group === '' && ev.resource.plural === 'namespaces' && o.metadata.deletionTimestamp && !ev.oldObject?.metadata.deletionTimestamp) queue.add(`ns:${o.metadata.name}`);
   });
   return () => {
     unsubscribe();
