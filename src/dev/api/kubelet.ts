@@ -413,6 +413,7 @@ export class Nodes {
     if (run.terminating) return;
     run.terminating = true;
     const grace = Math.min((pod.metadata.deletionGracePeriodSeconds ?? 30) * 1000, this.opts.maxGraceMs);
+    for (const c of run.containers) if (c.handle?.running) recordEvent(this.store, pod, 'Normal', 'Killing', `Stopping container ${c.name}`, 'kubelet');
     for (const c of run.containers) c.handle?.signal('SIGTERM');
     run.timers.push(setTimeout(() => {
       for (const c of run.containers) c.handle?.signal('SIGKILL');
