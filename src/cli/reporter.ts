@@ -29,7 +29,11 @@ export async function createReporter(opts: ReporterOptions): Promise<CliReporter
   const started = opts.now();
   const paint = opts.color ? (await import('chalk')).default : undefined;
   const warnTag = paint ? paint.yellow('warning:') : 'warning:';
-  if (!opts.interactive || opts.quiet) {
+  // A terminal that reports no width (e.g. under `script` or some CI pseudo-terminals)
+  // makes a spinner's line arithmetic divide by zero: print plain lines there instead.
+  const stream = opts.stream ?? process.stderr;
+  const columns = (stream as { columns?: number }).columns ?? 0;
+  if (!opts.interactive || opts.quiet || !(columns > 0)) {
     let last = '';
     return {
       phase(text) {
@@ -48,7 +52,7 @@ export async function createReporter(opts: ReporterOptions): Promise<CliReporter
   }
   const { default: ora } = await import('ora');
   let phase = 'starting';
-  const spinner = ora({ text: phase, stream: opts.stream ?? process.stderr, discardStdin: false });
+  const spinner = ora({ text: phase, stream, discardStdin: false });
   const render = () => {
     spinner.text = `${phase} ${paint ? paint.dim(seconds(opts.now() - started)) : seconds(opts.now() - started)}`;
   };
