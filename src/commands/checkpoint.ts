@@ -21,7 +21,7 @@ import { findStorage, placementNodes } from './cluster.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { parseManifestOrThrow, readManifest } from './manifest-input.js';
-import { timeoutOrNoLimit, superviseWait } from './operation.js';
+import { createdResult, superviseWait, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawCheckpointOptions extends RawCommonOptions {
@@ -129,17 +129,7 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
     checkpointLocation: location,
     startedAt: new Date(startedMs).toISOString(),
   };
-  if (!opts.wait) {
-    const now = deps.now();
-    return {
-      ...base,
-      status: 'created',
-      phase: 'Created',
-      finishedAt: new Date(now).toISOString(),
-      durationSeconds: Math.round(now - startedMs) / 1000,
-      events: [],
-    };
-  }
+  if (!opts.wait) return createdResult(base, startedMs, deps);
   return superviseWait({
     client,
     deps,

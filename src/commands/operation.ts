@@ -97,6 +97,23 @@ export async function collectEvents(client: KubeClient, namespace: string, names
   return events.sort((a, b) => a.sort.localeCompare(b.sort)).map(({ sort: _sort, ...e }) => e);
 }
 
+/** The result of a run that created its objects and did not wait (`--no-wait`). */
+export function createdResult(
+  base: Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>,
+  startedMs: number,
+  deps: Pick<CommandDeps, 'now'>,
+): OperationResult {
+  const now = deps.now();
+  return {
+    ...base,
+    status: 'created',
+    phase: 'Created',
+    finishedAt: new Date(now).toISOString(),
+    durationSeconds: Math.round(now - startedMs) / 1000,
+    events: [],
+  };
+}
+
 export interface SuperviseArgs {
   client: KubeClient;
   deps: CommandDeps;

@@ -25,7 +25,7 @@ import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { parseManifestOrThrow, readManifest } from './manifest-input.js';
-import { superviseWait, timeoutOrNoLimit } from './operation.js';
+import { createdResult, superviseWait, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawRestoreOptions extends RawCommonOptions {
@@ -245,15 +245,6 @@ async function restoreInPlace(
     eventNames: [opts.podName],
     wait: () => waitForRestore(client, opts, opts.podName, patched.metadata.uid, deps),
   });
-}
-
-function createdResult(
-  base: Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>,
-  startedMs: number,
-  deps: CommandDeps,
-): OperationResult {
-  const now = deps.now();
-  return { ...base, status: 'created', phase: 'Created', finishedAt: new Date(now).toISOString(), durationSeconds: Math.round(now - startedMs) / 1000, events: [] };
 }
 
 async function waitForRestore(

@@ -38,31 +38,13 @@ import {
   type Pod,
 } from '../../protocol/index.js';
 import { startApiServer, type DevApiServer } from '../api/index.js';
+import { applyManifests } from '../cluster.js';
 import { startAgent, type RunningAgent } from './agent.js';
 import { artifactDir } from './artifact.js';
 import { createSimEngine } from './sim-engine.js';
 
 const NS = 'default';
 const manifestsDir = join(dirname(fileURLToPath(import.meta.url)), '../../../manifests');
-
-/** Resource types for the kinds in `manifests/` that the CLI's client table lacks. */
-const APPLY_TYPES: Record<string, ResourceType> = {
-  ServiceAccount: { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
-  ConfigMap: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
-  Role: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true },
-  RoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true },
-  ClusterRole: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false },
-  ClusterRoleBinding: {
-    group: 'rbac.authorization.k8s.io',
-    version: 'v1',
-    plural: 'clusterrolebindings',
-    kind: 'ClusterRoleBinding',
-    namespaced: false,
-  },
-  PersistentVolumeClaim: RESOURCES.persistentvolumeclaims,
-  DaemonSet: RESOURCES.daemonsets,
-  Pod: RESOURCES.pods,
-};
 
 let api: DevApiServer;
 let client: KubeClient;
@@ -71,17 +53,6 @@ let storageRoot: string;
 let agents: RunningAgent[] = [];
 let storage: CheckpointStorage;
 const logs: string[] = [];
-
-async function apply(file: string): Promise<void> {
-  const docs = parseAllDocuments(await readFile(join(manifestsDir, file), 'utf8'));
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    const obj = doc.toJS() as KubeObject | null;
-    if (!obj) continue;
-    const res = APPLY_TYPES[obj.kind ?? ''];
-    if (!res) throw new Error(`${file}: no resource type for kind ${obj.kind}`);
-    await client.create(res, res.namespaced ? NS : undefined, obj);
-  }
-}
 
 async function samplePod(file: string): Promise<Pod> {
   const parsed = parsePodManifest(await readFile(join(manifestsDir, 'samples', file), 'utf8'));
@@ -127,7 +98,8 @@ beforeAll(async () => {
   await api.writeKubeconfig(kubeconfig);
   client = await createKubeClient({ kubeconfig, env: {} });
 
-  for (const file of ['pvc.yaml', 'agent-rbac.yaml', 'agent-daemonset.yaml', 'seccomp-installer.yaml', 'rbac-cli.yaml']) await apply(file);
+  // Exactly what `dev up` and the demo apply: every file directly in manifests/.
+  await applyManifests(client, manifestsDir, NS);
 
   // Storage discovery as the CLI does it, against what the server now holds.
   const byComponent = (await client.list<DaemonSet>(RESOURCES.daemonsets, NS, { labelSelector: AGENT_SELECTOR_COMPONENT })).items;
