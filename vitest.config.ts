@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // Builds dist/ when stale: test/e2e spawns bin/snapshotctl.js.
+    globalSetup: ['test/e2e/setup.ts'],
   },
 });
