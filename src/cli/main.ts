@@ -15,6 +15,7 @@ import { formatDryRun, formatResult } from './output.js';
 import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
 import { runDev } from './dev.js';
+import { isCatalogueCommand } from './catalogue-program.js';
 
 /** Everything the CLI takes from its surroundings; tests pass fakes. */
 export interface CliIO {
@@ -33,6 +34,10 @@ export interface CliIO {
   kube?: (target: { kubeconfig?: string; context?: string }, logger?: RequestLogger) => Promise<KubeClient>;
   contextNamespace?: (target: { kubeconfig?: string; context?: string }) => Promise<string | undefined>;
   stderrStream?: NodeJS.WritableStream;
+  /** stdin is a terminal (`delete` asks for confirmation). */
+  stdinIsTTY?: boolean;
+  /** Ask a question on the terminal (`delete`); resolves to the answer line. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 function packageVersion(): string {
@@ -117,6 +122,17 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       reporter,
       ...(logger ? { logger } : {}),
     };
+    if (isCatalogueCommand(name)) {
+      const { runCatalogue } = await import('./catalogue.js');
+      exitCode = await runCatalogue(name, raw, deps, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        stdinIsTTY: io.stdinIsTTY === true,
+        ...(io.prompt ? { prompt: io.prompt } : {}),
+        color: colorAllowed,
+      });
+      return;
+    }
     if (name === 'checkpoint') {
       const opts = await checkpoint.complete(raw, deps);
       checkpoint.validate(opts);
@@ -200,6 +216,16 @@ export function processIO(): CliIO {
     env: process.env,
     signal: controller.signal,
     stderrStream: process.stderr,
+    stdinIsTTY: process.stdin.isTTY === true,
+    prompt: async (question) => {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

@@ -3,8 +3,9 @@
  * the `run` callback; the entry point does the rest.
  */
 import { Command, Option } from 'commander';
+import { addCatalogueCommands, type CatalogueCommandName } from './catalogue-program.js';
 
-export type CommandName = 'checkpoint' | 'restore' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down';
+export type CommandName = 'checkpoint' | 'restore' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
@@ -137,6 +138,7 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .addHelpText('after', '\nExamples:\n  snapshotctl dev down\n')
     .action(async (raw: Record<string, unknown>) => onAction('dev down', raw));
 
+  addCatalogueCommands(program, onAction);
   return program;
 }
 

@@ -8,3 +8,4 @@ export * from './manifest.js';
 export * from './objects.js';
 export * from './verdict.js';
 export * from './affinity.js';
+export * from './identity.js';

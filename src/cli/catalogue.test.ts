@@ -1,0 +1,121 @@
+/**
+ * Command tests of the catalogue commands through the real program (fake cluster).
+ */
+import { describe, expect, it } from 'vitest';
+import { main } from './main.js';
+
+export async function runCli(args: string[], o: { files?: Record<string, string>; stdin?: string; client?: unknown; stdinIsTTY?: boolean; answer?: string; now?: number } = {}) {
+  let stdout = '';
+  let stderr = '';
+  const prompts: string[] = [];
+  const code = await main(args, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    isTTY: false,
+    env: {},
+    signal: new AbortController().signal,
+    readStdin: async () => o.stdin ?? '',
+    readFile: async (p) => {
+      const text = (o.files ?? {})[p];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      return text;
+    },
+    now: () => o.now ?? Date.parse('2026-11-23T12:00:00Z'),
+    nowNanos: () => 1743712345678901234n,
+    kube: async () => {
+      if (!o.client) throw new Error('test: no cluster expected');
+      return o.client as never;
+    },
+    contextNamespace: async () => 'default',
+    stdinIsTTY: o.stdinIsTTY ?? false,
+    prompt: async (q) => {
+      prompts.push(q);
+      return o.answer ?? 'n';
+    },
+  });
+  return { code, stdout, stderr, prompts };
+}
+
+const DCKPT = `apiVersion: nvidia.com/v1alpha1
+kind: DynamoCheckpoint
+metadata: {name: llama}
+spec:
+  identity:
+    model: meta-llama/Llama-2-13b-hf
+    backendFramework: sglang
+    dynamoVersion: "0.4.2"
+    tensorParallelSize: 2
+    pipelineParallelSize: 1
+    dtype: float16
+    maxModelLen: 4096
+    extraParameters: {gpu_memory_utilization: "0.9"}
+`;
+
+const DGD = `apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeployment
+metadata: {name: g}
+spec:
+  services:
+    Frontend: {replicas: 1}
+    Decode:
+      checkpoint:
+        enabled: true
+        identity: {model: meta-llama/Llama-2-7b-hf, backendFramework: vllm}
+    Prefill:
+      checkpoint:
+        identity: {model: meta-llama/Llama-2-7b-hf, backendFramework: vllm, tensorParallelSize: 2}
+`;
+
+describe('hash', () => {
+  it('vector 1 from flags: the hash alone on stdout, exit 0', async () => {
+    const r = await runCli(['hash', '--model', 'meta-llama/Llama-2-7b-hf', '--backend-framework', 'vllm']);
+    expect(r).toMatchObject({ code: 0, stdout: '96429b2725761a09\n', stderr: '' });
+  });
+
+  it('vector 2 from flags, -o json with the exact bytes hashed', async () => {
+    const r = await runCli([
+      'hash', '--model', 'meta-llama/Llama-2-13b-hf', '--backend-framework', 'sglang', '--dynamo-version', '0.4.2',
+      '--tp', '2', '--pp', '1', '--dtype', 'float16', '--max-model-len', '4096', '--extra', 'gpu_memory_utilization=0.9', '-o', 'json',
+    ]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { apiVersion: string; kind: string; items: Array<{ hash: string; canonical: string; source: string }> };
+    expect(doc.apiVersion).toBe('snapshotctl/v1');
+    expect(doc.kind).toBe('IdentityHashList');
+    expect(doc.items).toHaveLength(1);
+    expect(doc.items[0]?.hash).toBe('f4ba65bccbb8e4fb');
+    expect(doc.items[0]?.source).toBe('flags');
+    expect(doc.items[0]?.canonical).toBe(
+      '{"model":"meta-llama/Llama-2-13b-hf","backendFramework":"sglang","dynamoVersion":"0.4.2","tensorParallelSize":2,"pipelineParallelSize":1,"dtype":"float16","maxModelLen":4096,"extraParameters":{"gpu_memory_utilization":"0.9"}}',
+    );
+  });
+
+  it('vector 2 from a DynamoCheckpoint file', async () => {
+    const r = await runCli(['hash', '--file', 'dckpt.yaml'], { files: { 'dckpt.yaml': DCKPT } });
+    expect(r).toMatchObject({ code: 0, stdout: 'f4ba65bccbb8e4fb\n' });
+  });
+
+  it('a DynamoGraphDeployment: one line per service with an identity; --service picks one', async () => {
+    const all = await runCli(['hash', '-f', 'dgd.yaml'], { files: { 'dgd.yaml': DGD } });
+    expect(all.code).toBe(0);
+    expect(all.stdout.split('\n')[0]).toBe('96429b2725761a09  Decode');
+    expect(all.stdout.split('\n')).toHaveLength(3);
+    const one = await runCli(['hash', '-f', '-', '--service', 'Decode'], { stdin: DGD });
+    expect(one.stdout).toBe('96429b2725761a09\n');
+  });
+
+  it('missing fields and bad flags: exit 2, every problem named with its flag', async () => {
+    const r = await runCli(['hash', '--backend-framework', 'tgi', '--tp', 'two', '--extra', 'novalue']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('HASH004 --tp:');
+    expect(r.stderr).toContain('HASH008 --extra:');
+    expect(r.stderr).toContain('HASH002 --model: model is required');
+    expect(r.stderr).toContain('HASH005 --backend-framework:');
+  });
+
+  it('--file together with identity flags is a usage error', async () => {
+    const r = await runCli(['hash', '--file', 'x.yaml', '--model', 'm']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('contradict');
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Entry for the catalogue commands: wires complete/validate/run of each and prints
+ * the result through the output modules. Returns the exit code.
+ */
+import * as hash from '../commands/hash.js';
+import type { CommandDeps } from '../commands/context.js';
+import { EXIT } from '../errors.js';
+import type { CatalogueCommandName } from './catalogue-program.js';
+import { formatHash } from './catalogue-output.js';
+
+/** What the catalogue commands need from the process beyond `CommandDeps`. */
+export interface CatalogueIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** stdin is a terminal: `delete` may ask. */
+  stdinIsTTY: boolean;
+  /** Ask a question on the terminal; resolves to the answer line. */
+  prompt?: (question: string) => Promise<string>;
+  /** Colour allowed on stdout tables. */
+  color: boolean;
+}
+
+/** Run one catalogue command; resolves to its exit code. */
+export async function runCatalogue(
+  name: CatalogueCommandName,
+  raw: Record<string, unknown>,
+  deps: CommandDeps,
+  io: CatalogueIO,
+): Promise<number> {
+  switch (name) {
+    case 'hash': {
+      const opts = await hash.complete(raw, deps);
+      hash.validate(opts);
+      io.stdout(formatHash(hash.run(opts), opts.output));
+      return EXIT.ok;
+    }
+    default: {
+      const { runCatalogueCluster } = await import('./catalogue-cluster.js');
+      return runCatalogueCluster(name, raw, deps, io);
+    }
+  }
+}
