@@ -368,6 +368,16 @@ describe('checkpoint against a cluster', () => {
     expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
   });
 
+  it('Ctrl-C during the look-ups stops before anything is created', async () => {
+    const client = clusterWithAgent();
+    const controller = new AbortController();
+    controller.abort();
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client, signal: controller.signal });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/interrupted before anything was created; nothing to clean up/);
+    expect(client.writes()).toEqual([]);
+  });
+
   it('an existing Job is an error naming it; nothing is deleted', async () => {
     const client = clusterWithAgent();
     client.seed(RESOURCES.jobs, { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'worker-checkpoint', namespace: 'default' } });

@@ -21,7 +21,7 @@ import { findStorage, placementNodes } from './cluster.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { parseManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, superviseWait, timeoutOrNoLimit } from './operation.js';
+import { createdResult, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawCheckpointOptions extends RawCommonOptions {
@@ -101,6 +101,7 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
 
   const jobName = job.metadata.name ?? '';
   const location = checkpointLocation(basePath, opts.checkpointId);
+  throwIfInterrupted(deps.signal);
   deps.reporter.phase(`creating job.batch/${jobName} in namespace "${opts.namespace}"`);
   let created: Job;
   try {

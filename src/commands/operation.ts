@@ -97,6 +97,11 @@ export async function collectEvents(client: KubeClient, namespace: string, names
   return events.sort((a, b) => a.sort.localeCompare(b.sort)).map(({ sort: _sort, ...e }) => e);
 }
 
+/** Stop before the first write when Ctrl-C came during the look-ups: nothing to clean up. */
+export function throwIfInterrupted(signal: AbortSignal): void {
+  if (signal.aborted) throw new Interrupted('interrupted before anything was created; nothing to clean up');
+}
+
 /** The result of a run that created its objects and did not wait (`--no-wait`). */
 export function createdResult(
   base: Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>,

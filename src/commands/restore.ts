@@ -25,7 +25,7 @@ import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { parseManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, superviseWait, timeoutOrNoLimit } from './operation.js';
+import { createdResult, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawRestoreOptions extends RawCommonOptions {
@@ -120,6 +120,7 @@ async function restoreFromManifest(
   if (opts.dryRun === 'client') return { dryRun: 'client', objects: [pod as unknown as Record<string, unknown>] };
 
   const name = pod.metadata.name ?? '';
+  throwIfInterrupted(deps.signal);
   deps.reporter.phase(`creating pod/${name} in namespace "${opts.namespace}"`);
   let created: Pod;
   try {
@@ -207,6 +208,7 @@ async function restoreInPlace(
   if (opts.dryRun === 'client') {
     return { dryRun: 'client', objects: [applyMergePatch(pod, patch) as unknown as Record<string, unknown>], patch };
   }
+  throwIfInterrupted(deps.signal);
   deps.reporter.phase(`marking pod/${opts.podName} as a restore target`);
   let patched: Pod;
   try {
