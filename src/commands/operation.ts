@@ -7,7 +7,7 @@ import { Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../er
 import { isApiStatus, toClusterError } from '../kube/errors.js';
 import { waitForObject } from '../kube/wait.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
-import type { KubeObject, Verdict } from '../protocol/index.js';
+import { EVENT_CHECKPOINT_FAILED, EVENT_RESTORE_FAILED, type KubeObject, type Verdict } from '../protocol/index.js';
 import type { CommandDeps, CommonOptions, CreatedObject, EventSummary, OperationResult } from './context.js';
 
 /** Bound on waiting for a deleted object to disappear during cleanup. */
@@ -163,11 +163,14 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
     const outcome = await args.wait();
     node = outcome.node ?? node;
     if (outcome.verdict.state === 'completed') return await finish('completed', 'Completed', node ? { node } : {});
-    const reason = outcome.verdict.state === 'failed' ? outcome.verdict.reason : 'unknown';
+    let reason = outcome.verdict.state === 'failed' ? outcome.verdict.reason : 'unknown';
+    const agentSays = await agentFailureMessage(client, base.namespace, args.eventNames);
+    if (agentSays) reason = `${reason}: ${agentSays}`;
     failure = new OperationFailed(`${base.kind} of ${base.namespace}/${base.name} failed: ${reason}`, failureHint(base));
     phase = 'Failed';
   } catch (err) {
     failure = err instanceof SnapshotError ? err : toClusterError(err, `wait for the ${base.kind} of ${base.namespace}/${base.name}`);
+    if (failure instanceof TimeoutError) failure = new TimeoutError(failure.message, timeoutHint(base));
     phase = err instanceof TimeoutError ? 'TimedOut' : err instanceof Interrupted ? 'Interrupted' : 'Failed';
   }
   let deleted: string[] = [];
@@ -183,7 +186,31 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
   throw failure;
 }
 
+/** Event reasons under which the agent explains a failure (protocol.md §7). */
+const AGENT_FAILURE_REASONS = new Set([EVENT_CHECKPOINT_FAILED, EVENT_RESTORE_FAILED]);
+
+/**
+ * The agent's own words for a failure, from its newest *Failed event. The agent kills
+ * the worker before it annotates, so the event can trail the verdict: look briefly.
+ */
+async function agentFailureMessage(client: KubeClient, namespace: string, names: string[]): Promise<string | undefined> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const events = await collectEvents(client, namespace, names);
+    const failed = events.filter((e) => AGENT_FAILURE_REASONS.has(e.reason)).at(-1);
+    if (failed) return failed.message;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return undefined;
+}
+
+function timeoutHint(base: SuperviseArgs['base']): string {
+  return `the snapshot agent gave no verdict in time: is the pod Ready (its readiness probe means "ready to checkpoint")? Look at \`kubectl describe ${target(base)} -n ${base.namespace}\` and the agent's log (\`kubectl logs -n ${base.namespace} -l app.kubernetes.io/component=snapshot-agent\`), or raise --timeout`;
+}
+
+function target(base: SuperviseArgs['base']): string {
+  return base.checkpointJob ? `job/${base.checkpointJob}` : `pod/${base.restorePod ?? base.name}`;
+}
+
 function failureHint(base: SuperviseArgs['base']): string {
-  const target = base.checkpointJob ? `job/${base.checkpointJob}` : `pod/${base.restorePod ?? base.name}`;
-  return `see the agent's events with \`kubectl describe ${target} -n ${base.namespace}\` (rerun with --keep-on-failure to keep the objects) and the agent's log with \`kubectl logs -n ${base.namespace} -l app.kubernetes.io/component=snapshot-agent\``;
+  return `see the agent's events with \`kubectl describe ${target(base)} -n ${base.namespace}\` (rerun with --keep-on-failure to keep the objects) and the agent's log with \`kubectl logs -n ${base.namespace} -l app.kubernetes.io/component=snapshot-agent\``;
 }

@@ -94,8 +94,14 @@ describe('toClusterError', () => {
     const c = toClusterError(err({ status: 403, message: 'x is forbidden: nope' }), 'creating the checkpoint Job');
     expect(c).toBeInstanceOf(ClusterError);
     expect([c.exitCode, c.status]).toEqual([3, 403]);
-    expect(c.message).toBe('creating the checkpoint Job: cannot create jobs.batch "w-checkpoint" in namespace "ml": forbidden (nope)');
+    // The sentence already names the call and the object: no second prefix.
+    expect(c.message).toBe('cannot create jobs.batch "w-checkpoint" in namespace "ml": forbidden (nope)');
     expect(c.hint).toBe('Grant it with the Role in manifests/rbac-cli.yaml: kubectl apply -f manifests/rbac-cli.yaml');
+  });
+
+  it('prefixes what it was doing when the error names no object', () => {
+    const c = toClusterError(new Error('socket hang up'), 'waiting for the checkpoint Job');
+    expect(c.message).toMatch(/^waiting for the checkpoint Job: socket hang up/);
   });
 
   it('passes a ClusterError through', () => {

@@ -216,5 +216,7 @@ export function toClusterError(err: unknown, what?: string): ClusterError {
   if (err instanceof ClusterError) return err;
   const { message, hint } = explainApiError(err);
   const status = err instanceof ApiError && err.status > 0 ? err.status : undefined;
-  return new ClusterError(what ? `${what}: ${message}` : message, hint, status);
+  // An API error's sentence already names the call and the object; `what` would repeat it.
+  const prefix = what && !(err instanceof ApiError && err.objectName !== undefined);
+  return new ClusterError(prefix ? `${what}: ${message}` : message, hint, status);
 }

@@ -168,7 +168,7 @@ export async function waitForObject<T extends KubeObject = KubeObject>(client: K
   if (result) return result.obj;
   if (timedOut && !opts.signal.aborted) {
     throw new TimeoutError(
-      `timed out after ${formatSeconds(clock() - started)} waiting for ${what}`,
+      `timed out after ${formatSeconds(opts.timeoutMs)} waiting for ${what}`,
       'raise --timeout, or look at the object: kubectl describe',
     );
   }

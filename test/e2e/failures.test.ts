@@ -38,9 +38,9 @@ describe('failed runs clean up after themselves', () => {
     unsubscribe();
 
     expect(r.code).toBe(1);
-    // Which the CLI sees first races: the agent kills the pod, then annotates the Job.
-    // (Neither names the agent's own message; see the e2e report.)
-    const reason = /^checkpoint of default\/vllm-worker failed: (the snapshot agent marked the checkpoint failed|the Job's pod failed \(status\.failed=1\))$/;
+    // Which the CLI sees first races (the agent kills the pod, then annotates the Job);
+    // either way the reason ends with the agent's own words from its CheckpointFailed event.
+    const reason = /^checkpoint of default\/vllm-worker failed: (the snapshot agent marked the checkpoint failed|the Job's pod failed \(status\.failed=1\)): .*failure injected by the agent fault switch/;
     const lines = kvLines(r.stdout);
     expect(lines.slice(0, 6)).toEqual(failedCheckpointLines(ID, '').slice(0, 6));
     expect(lines).toHaveLength(7);
