@@ -5,8 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { CommanderError } from 'commander';
-import * as checkpoint from '../commands/checkpoint.js';
-import * as restore from '../commands/restore.js';
 import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
 import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
 import type { KubeClient, RequestLogger } from '../kube/types.js';
@@ -84,6 +82,12 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       exitCode = await runDemo({ nodes, verbose: raw['verbose'] === true, ...(typeof raw['engine'] === 'string' ? { engine: raw['engine'] } : {}) }, io, main);
       return;
     }
+    if (name === 'validate') {
+      // Imported here: validate must load no Kubernetes client code (checkpoint/restore do).
+      const { runValidate } = await import('./validate.js');
+      exitCode = await runValidate(raw, { ...io, isTTY: io.isTTY && process.stdout.isTTY === true }, packageVersion());
+      return;
+    }
     format = (typeof raw['output'] === 'string' ? raw['output'] : 'kv') as OutputFormat;
     const quiet = raw['quiet'] === true;
     const verbose = raw['verbose'] === true;
@@ -134,10 +138,12 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       return;
     }
     if (name === 'checkpoint') {
+      const checkpoint = await import('../commands/checkpoint.js');
       const opts = await checkpoint.complete(raw, deps);
       checkpoint.validate(opts);
       outcome = await checkpoint.run(opts, deps);
     } else {
+      const restore = await import('../commands/restore.js');
       const opts = await restore.complete(raw, deps);
       restore.validate(opts);
       outcome = await restore.run(opts, deps);

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { addCatalogueCommands, type CatalogueCommandName } from './catalogue-program.js';
 
-export type CommandName = 'checkpoint' | 'restore' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
+export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
@@ -42,6 +42,25 @@ Examples:
   snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 --dry-run=server
 `;
 
+const VALIDATE_EXAMPLES = `
+Exit codes: 0 no errors, 1 warnings with --strict, 2 any error (or a bad flag).
+Files found in a directory are judged only when they hold a Pod (other kinds are
+skipped with a note); a file named on the command line is judged whole.
+
+Examples:
+  # Check worker manifests before checkpointing (CI); every .yaml/.yml/.json below manifests/
+  snapshotctl validate manifests/workers/
+
+  # Placeholder pods to restore into in place, agent mounting the PVC at /ckpt
+  snapshotctl validate --for restore --base-path /ckpt placeholder.yaml
+
+  # Annotate pull requests (GitHub code scanning) and fail on warnings too
+  snapshotctl validate -o sarif --strict manifests/ > snapshotctl.sarif
+
+  # From another tool's output
+  helm template ./chart | snapshotctl validate -o json -
+`;
+
 function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-n, --namespace <namespace>', 'namespace (default: the manifest\'s, else the kubeconfig context\'s, else "default")')
@@ -59,6 +78,8 @@ function addCommonOptions(cmd: Command): Command {
     .option('--base-path <path>', 'where the agent mounts the checkpoint PVC, e.g. /checkpoints')
     .option('--node <name>', 'run on this node (must have a Ready snapshot agent)')
     .option('--no-agent-affinity', 'do not restrict scheduling to snapshot agent nodes (v1.0.x objects, unchanged)')
+    .option('--skip-image-check', 'accept an image outside the placeholder-image policy (.snapshotctl.yaml)')
+    .option('--config <file>', 'project config with the placeholder-image policy (default: ./.snapshotctl.yaml when present)')
     .option('-q, --quiet', 'no progress output on stderr, only errors')
     .option('-v, --verbose', 'print each API call on stderr')
     .option('--no-color', 'no colour or spinner');
@@ -96,6 +117,23 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
   )
     .addHelpText('after', RESTORE_EXAMPLES)
     .action(async (raw: Record<string, unknown>) => onAction('restore', raw));
+
+  program
+    .command('validate')
+    .description('check worker and placeholder Pod manifests offline, without a cluster (rules SNAP001-SNAP023; for CI)')
+    .argument('<paths...>', 'manifest files, directories (searched for .yaml, .yml and .json) or - for stdin')
+    .option('--for <purpose>', 'checkpoint (worker manifests), restore (placeholder pods restored in place) or both', 'checkpoint')
+    .option('-o, --output <format>', 'output format: text, json or sarif', 'text')
+    .option('--strict', 'exit 1 when there are warnings (errors always exit 2)')
+    .option('--config <file>', 'project config with the placeholder-image policy (default: ./.snapshotctl.yaml when present)')
+    .option('--skip-image-check', 'do not apply the placeholder-image policy')
+    .option('--checkpoint-id <id>', 'also check this checkpoint ID')
+    .option('--base-path <path>', 'where the agent mounts the checkpoint PVC (restore preconditions)', '/checkpoints')
+    .option('--pvc <name>', 'the checkpoint PVC the placeholder must use (default: any claim)')
+    .option('--disable-cuda-checkpoint-job-file', 'the worker will run without cuda-checkpoint wrapping (no command needed)')
+    .option('--no-color', 'no colour')
+    .addHelpText('after', VALIDATE_EXAMPLES)
+    .action(async (paths: string[], raw: Record<string, unknown>) => onAction('validate', { ...raw, files: paths }));
 
   program
     .command('demo')

@@ -20,7 +20,7 @@ import {
 import { findStorage, placementNodes } from './cluster.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
-import { parseManifestOrThrow, readManifest } from './manifest-input.js';
+import { checkManifestOrThrow, readManifest } from './manifest-input.js';
 import { createdResult, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
@@ -28,6 +28,8 @@ export interface RawCheckpointOptions extends RawCommonOptions {
   manifest?: string;
   checkpointId?: string;
   disableCudaCheckpointJobFile?: boolean;
+  skipImageCheck?: boolean;
+  config?: string;
 }
 
 export interface CheckpointOptions extends CommonOptions {
@@ -37,6 +39,8 @@ export interface CheckpointOptions extends CommonOptions {
   checkpointId: string;
   idGenerated: boolean;
   wrapCudaCheckpoint: boolean;
+  /** --skip-image-check: the placeholder-image policy was not applied. */
+  skipImageCheck: boolean;
 }
 
 /** Read inputs and fill defaults (kubeconfig namespace, generated ID). */
@@ -48,8 +52,13 @@ export async function complete(raw: RawCheckpointOptions, deps: CommandDeps): Pr
   const wrap = raw.disableCudaCheckpointJobFile !== true;
   const text = await readManifest(raw.manifest, deps);
   const id = raw.checkpointId ?? generateCheckpointId(deps.nowNanos());
-  const pod = parseManifestOrThrow(text, raw.manifest, (p) =>
-    checkForCheckpoint(p, { requireCommand: wrap, checkpointId: id }),
+  const skipImageCheck = raw.skipImageCheck === true;
+  const pod = await checkManifestOrThrow(
+    text,
+    raw.manifest,
+    (p) => checkForCheckpoint(p, { requireCommand: wrap, checkpointId: id }),
+    { purpose: 'checkpoint', skipImageCheck, ...(raw.config !== undefined ? { config: raw.config } : {}) },
+    deps,
   );
   const contextNs = common.namespace || pod.metadata.namespace ? undefined : await deps.contextNamespace(common);
   return {
@@ -60,6 +69,7 @@ export async function complete(raw: RawCheckpointOptions, deps: CommandDeps): Pr
     checkpointId: id,
     idGenerated: raw.checkpointId === undefined,
     wrapCudaCheckpoint: wrap,
+    skipImageCheck,
   };
 }
 

@@ -24,7 +24,7 @@ import {
 import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
-import { parseManifestOrThrow, readManifest } from './manifest-input.js';
+import { checkManifestOrThrow, readManifest } from './manifest-input.js';
 import { createdResult, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
@@ -32,11 +32,15 @@ export interface RawRestoreOptions extends RawCommonOptions {
   manifest?: string;
   pod?: string;
   checkpointId?: string;
+  skipImageCheck?: boolean;
+  config?: string;
 }
 
 export type RestoreOptions = CommonOptions & {
   namespace: string;
   checkpointId: string;
+  /** --skip-image-check: the placeholder-image policy was not applied (--manifest). */
+  skipImageCheck: boolean;
 } & ({ mode: 'manifest'; manifestSource: string; pod: Pod } | { mode: 'pod'; podName: string });
 
 /** Read inputs and fill defaults. */
@@ -57,11 +61,17 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     if (idFindings.length > 0) throw new ValidationError('the checkpoint ID cannot be used', idFindings, 'pass the ID exactly as `snapshotctl checkpoint` printed it');
     if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod worker-placeholder');
     const contextNs = common.namespace ? undefined : await deps.contextNamespace(common);
-    return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
+    return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, skipImageCheck: raw.skipImageCheck === true, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
   }
   const source = raw.manifest ?? '-';
   const text = await readManifest(source, deps);
-  const pod = parseManifestOrThrow(text, source, () => checkIdFindings(id));
+  const pod = await checkManifestOrThrow(
+    text,
+    source,
+    () => checkIdFindings(id),
+    { purpose: 'restore-manifest', skipImageCheck: raw.skipImageCheck === true, ...(raw.config !== undefined ? { config: raw.config } : {}) },
+    deps,
+  );
   const contextNs = common.namespace || pod.metadata.namespace ? undefined : await deps.contextNamespace(common);
   return {
     ...common,
@@ -69,6 +79,7 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     manifestSource: source,
     pod,
     checkpointId: id,
+    skipImageCheck: raw.skipImageCheck === true,
     namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs),
   };
 }

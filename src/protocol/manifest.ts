@@ -27,6 +27,8 @@ const MAX_JOB_NAME = 63;
 export interface ParsedManifest {
   pod: Pod | undefined;
   findings: Finding[];
+  /** The parsed object, also when it has findings (more rules can judge it: src/validate). */
+  object?: Record<string, unknown>;
 }
 
 function finding(rule: string, path: string, message: string): Finding {
@@ -63,7 +65,7 @@ export function parsePodManifest(text: string): ParsedManifest {
     return { pod: undefined, findings: [finding(RULES.document, '', 'the manifest is not an object; give one Pod')] };
   }
   const findings = checkPodObject(value as Record<string, unknown>);
-  return { pod: findings.length === 0 ? (value as Pod) : undefined, findings };
+  return { pod: findings.length === 0 ? (value as Pod) : undefined, findings, object: value as Record<string, unknown> };
 }
 
 /** Options that change what the manifest must hold. */
