@@ -2,39 +2,7 @@
  * Command tests of the catalogue commands through the real program (fake cluster).
  */
 import { describe, expect, it } from 'vitest';
-import { main } from './main.js';
-
-export async function runCli(args: string[], o: { files?: Record<string, string>; stdin?: string; client?: unknown; stdinIsTTY?: boolean; answer?: string; now?: number } = {}) {
-  let stdout = '';
-  let stderr = '';
-  const prompts: string[] = [];
-  const code = await main(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    isTTY: false,
-    env: {},
-    signal: new AbortController().signal,
-    readStdin: async () => o.stdin ?? '',
-    readFile: async (p) => {
-      const text = (o.files ?? {})[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-      return text;
-    },
-    now: () => o.now ?? Date.parse('2026-11-23T12:00:00Z'),
-    nowNanos: () => 1743712345678901234n,
-    kube: async () => {
-      if (!o.client) throw new Error('test: no cluster expected');
-      return o.client as never;
-    },
-    contextNamespace: async () => 'default',
-    stdinIsTTY: o.stdinIsTTY ?? false,
-    prompt: async (q) => {
-      prompts.push(q);
-      return o.answer ?? 'n';
-    },
-  });
-  return { code, stdout, stderr, prompts };
-}
+import { runCli } from './testing/run-cli.js';
 
 const DCKPT = `apiVersion: nvidia.com/v1alpha1
 kind: DynamoCheckpoint

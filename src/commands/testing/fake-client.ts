@@ -37,7 +37,12 @@ function matchesLabels(obj: KubeObject, selector: string | undefined): boolean {
   if (!selector) return true;
   const labels = obj.metadata?.labels ?? {};
   return selector.split(',').every((term) => {
-    const [k, v] = term.split('=');
+    // Existence (`key`, `!key`), inequality (`key!=v`) and equality (`key=v`, `key==v`).
+    if (term.startsWith('!')) return labels[term.slice(1)] === undefined;
+    const ne = term.split('!=');
+    if (ne.length === 2) return labels[ne[0]!] !== ne[1];
+    if (!term.includes('=')) return labels[term] !== undefined;
+    const [k, v] = term.split(/==?/);
     return k !== undefined && labels[k] === v;
   });
 }

@@ -1,0 +1,143 @@
+/** `snapshotctl list` through the real program on a fake cluster: exact stdout and exit codes. */
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { ApiError } from '../kube/errors.js';
+import { RESOURCES } from '../kube/types.js';
+import { ago, runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';
+
+function catalogueCluster(): FakeKubeClient {
+  const c = new FakeKubeClient('default');
+  seedAgent(c);
+  seedCheckpoint(c, 'ck-a', { pod: 'worker-a', verdict: 'completed', node: 'node-1', minutesAgo: 180 });
+  seedCheckpoint(c, 'ck-b', { pod: 'worker-b', verdict: 'failed', node: 'node-2', minutesAgo: 30 });
+  seedCheckpoint(c, 'ck-c', { pod: 'worker-c', node: 'node-1', minutesAgo: 1 });
+  seedRestore(c, 'ck-a', 'restore-1', { status: 'completed', minutesAgo: 100 });
+  seedRestore(c, 'ck-a', 'restore-2', { status: 'in_progress', minutesAgo: 10 });
+  seedRestore(c, 'ck-a', 'restore-3', { status: 'failed', phase: 'Failed', minutesAgo: 20 });
+  seedRestore(c, 'gone', 'orphan', { status: 'completed', minutesAgo: 5000 });
+  c.seed(RESOURCES.dynamocheckpoints, {
+    apiVersion: 'nvidia.com/v1alpha1',
+    kind: 'DynamoCheckpoint',
+    metadata: { name: 'llama', namespace: 'default', creationTimestamp: ago(60) },
+    spec: { identity: { model: 'meta-llama/Llama-2-7b-hf', backendFramework: 'vllm' } },
+    status: { phase: 'Ready', identityHash: '96429b2725761a09', jobName: 'checkpoint-job-96429b2725761a09-1' },
+  });
+  // Another namespace: only -A shows it.
+  seedCheckpoint(c, 'ck-other', { ns: 'ml', pod: 'w', verdict: 'completed', minutesAgo: 2 });
+  return c;
+}
+
+describe('list', () => {
+  it('a table of one row per checkpoint ID, newest first, with restores counted', async () => {
+    const r = await runCli(['list'], { client: catalogueCluster() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        'ID                 SOURCE    STATUS        NODE     AGE     RESTORES',
+        'ck-c               job       in_progress   node-1   60s     0',
+        'ck-b               job       failed        node-2   30m     0',
+        '96429b2725761a09   dckpt     completed     <none>   60m     0',
+        'ck-a               job       completed     node-1   3h      3 (last in_progress)',
+        'gone               restore   unknown       <none>   3d11h   1 (last completed)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('-o wide adds JOB, POD, LOCATION and HASH; -A adds NAMESPACE', async () => {
+    const r = await runCli(['list', '-A', '-o', 'wide'], { client: catalogueCluster() });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAMESPACE\s+ID\s+SOURCE\s+STATUS\s+NODE\s+AGE\s+RESTORES\s+JOB\s+POD\s+LOCATION\s+HASH$/);
+    expect(lines[1]).toMatch(/^default\s+ck-c\s+job\s+in_progress\s+node-1\s+60s\s+0\s+worker-c-checkpoint\s+worker-c-checkpoint-abcde\s+\/checkpoints\/ck-c\/versions\/1\s+<none>$/);
+    expect(lines[2]).toMatch(/^ml\s+ck-other\s+/);
+    expect(lines).toHaveLength(7);
+  });
+
+  it('-o json is the documented CheckpointList', async () => {
+    const r = await runCli(['list', '-o', 'json'], { client: catalogueCluster() });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { apiVersion: string; kind: string; items: Array<Record<string, unknown>> };
+    expect(doc.apiVersion).toBe('snapshotctl/v1');
+    expect(doc.kind).toBe('CheckpointList');
+    expect(doc.items.map((i) => i['id'])).toEqual(['ck-c', 'ck-b', '96429b2725761a09', 'ck-a', 'gone']);
+    expect(doc.items[3]).toEqual({
+      id: 'ck-a',
+      namespace: 'default',
+      source: 'job',
+      status: 'completed',
+      phase: null,
+      node: 'node-1',
+      createdAt: ago(180),
+      job: 'worker-a-checkpoint',
+      pod: 'worker-a-checkpoint-abcde',
+      dynamoCheckpoint: null,
+      identityHash: null,
+      location: '/checkpoints/ck-a/versions/1',
+      reason: null,
+      restores: {
+        total: 3,
+        completed: 1,
+        failed: 1,
+        inProgress: 1,
+        last: { pod: 'restore-2', status: 'in_progress', node: 'node-1', phase: 'Running', createdAt: ago(10) },
+      },
+    });
+    expect(doc.items[2]).toMatchObject({ source: 'dckpt', phase: 'Ready', identityHash: '96429b2725761a09', job: 'checkpoint-job-96429b2725761a09-1', status: 'completed' });
+    expect(doc.items[1]).toMatchObject({ status: 'failed', reason: 'the snapshot agent marked the checkpoint failed' });
+  });
+
+  it('-o yaml parses to the same document; -o name prints IDs', async () => {
+    const y = await runCli(['list', '-o', 'yaml'], { client: catalogueCluster() });
+    const j = await runCli(['list', '-o', 'json'], { client: catalogueCluster() });
+    expect(parse(y.stdout)).toEqual(JSON.parse(j.stdout));
+    const n = await runCli(['list', '-o', 'name'], { client: catalogueCluster() });
+    expect(n.stdout).toBe('ck-c\nck-b\n96429b2725761a09\nck-a\ngone\n');
+  });
+
+  it('-l matches Jobs and DynamoCheckpoints; restore pods only add counts to those rows', async () => {
+    const c = new FakeKubeClient('default');
+    seedCheckpoint(c, 'ck-x', { pod: 'x', verdict: 'completed', minutesAgo: 5, labels: { team: 'ml' } });
+    seedCheckpoint(c, 'ck-y', { pod: 'y', verdict: 'completed', minutesAgo: 5 });
+    seedRestore(c, 'ck-x', 'rx', { status: 'completed', minutesAgo: 1 });
+    seedRestore(c, 'ck-y', 'ry', { status: 'completed', minutesAgo: 1 });
+    const r = await runCli(['list', '-l', 'team=ml', '-o', 'json'], { client: c });
+    const doc = JSON.parse(r.stdout) as { items: Array<{ id: string; restores: { total: number }; location: string | null }> };
+    expect(doc.items.map((i) => [i.id, i.restores.total])).toEqual([['ck-x', 1]]);
+    // No agent DaemonSet: the location is unknown, the row still shows.
+    expect(doc.items[0]?.location).toBeNull();
+  });
+
+  it('nothing found: empty stdout, a note on stderr, exit 0', async () => {
+    const r = await runCli(['list', '-n', 'empty'], { client: new FakeKubeClient() });
+    expect(r).toMatchObject({ code: 0, stdout: '' });
+    expect(r.stderr).toContain('No checkpoints found in namespace "empty".');
+  });
+
+  it('a cluster without the DynamoCheckpoint CRD still lists Jobs', async () => {
+    const c = catalogueCluster();
+    c.failWith = (call) =>
+      call.resource === 'dynamocheckpoints'
+        ? new ApiError({ verb: 'list', resource: RESOURCES.dynamocheckpoints, namespace: 'default', status: 404, reason: 'NotFound', message: '404 page not found' })
+        : undefined;
+    const r = await runCli(['list', '-o', 'name'], { client: c });
+    expect(r.stdout).toBe('ck-c\nck-b\nck-a\ngone\n');
+  });
+
+  it('forbidden Jobs: exit 3 with the RBAC hint', async () => {
+    const c = catalogueCluster();
+    c.failWith = (call) => (call.resource === 'jobs' ? new ApiError({ verb: 'list', resource: RESOURCES.jobs, namespace: 'default', status: 403, reason: 'Forbidden', message: 'forbidden' }) : undefined);
+    const r = await runCli(['list'], { client: c });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+  });
+
+  it('usage errors: -n with -A, bad output, bad selector (exit 2, no cluster call)', async () => {
+    expect((await runCli(['list', '-n', 'a', '-A'])).code).toBe(2);
+    expect((await runCli(['list', '-o', 'kv'])).code).toBe(2);
+    const r = await runCli(['list', '-l', 'a b=c']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('label selector');
+  });
+});

@@ -1,0 +1,130 @@
+/** Test helpers for the catalogue commands: run the real program on a fake cluster. */
+import { FakeKubeClient } from '../../commands/testing/fake-client.js';
+import { RESOURCES } from '../../kube/types.js';
+import type { KubeObject } from '../../protocol/index.js';
+import { main } from '../main.js';
+
+export interface CliRunOptions {
+  files?: Record<string, string>;
+  stdin?: string;
+  client?: FakeKubeClient;
+  stdinIsTTY?: boolean;
+  /** The answer to a confirmation prompt. */
+  answer?: string;
+  now?: number;
+}
+
+export const NOW = Date.parse('2026-11-23T12:00:00Z');
+
+/** Run `snapshotctl args` with fakes; returns exit code, stdout, stderr and the prompts shown. */
+export async function runCli(args: string[], o: CliRunOptions = {}) {
+  let stdout = '';
+  let stderr = '';
+  const prompts: string[] = [];
+  const code = await main(args, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    isTTY: false,
+    env: {},
+    signal: new AbortController().signal,
+    readStdin: async () => o.stdin ?? '',
+    readFile: async (p) => {
+      const text = (o.files ?? {})[p];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      return text;
+    },
+    now: () => o.now ?? NOW,
+    nowNanos: () => 1743712345678901234n,
+    kube: async () => {
+      if (!o.client) throw new Error('test: no cluster expected');
+      return o.client;
+    },
+    contextNamespace: async () => o.client?.contextNamespace ?? 'default',
+    stdinIsTTY: o.stdinIsTTY ?? false,
+    prompt: async (q) => {
+      prompts.push(q);
+      return o.answer ?? 'n';
+    },
+  });
+  return { code, stdout, stderr, prompts };
+}
+
+/** ISO time `minutes` before NOW. */
+export function ago(minutes: number): string {
+  return new Date(NOW - minutes * 60_000).toISOString();
+}
+
+/** The agent DaemonSet (storage: snapshot-pvc at /checkpoints) and a Ready agent pod per node. */
+export function seedAgent(client: FakeKubeClient, ns = 'default', nodes = ['node-1']): void {
+  client.seed(RESOURCES.daemonsets, {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'snapshot-agent', namespace: ns, labels: { 'app.kubernetes.io/component': 'snapshot-agent' } },
+    spec: {
+      selector: { matchLabels: { app: 'snapshot-agent' } },
+      template: {
+        metadata: { labels: { app: 'snapshot-agent' } },
+        spec: {
+          containers: [{ name: 'agent', image: 'agent', volumeMounts: [{ name: 'checkpoints', mountPath: '/checkpoints' }] }],
+          volumes: [{ name: 'checkpoints', persistentVolumeClaim: { claimName: 'snapshot-pvc' } }],
+        },
+      },
+    },
+  });
+  nodes.forEach((node, i) =>
+    client.seed(RESOURCES.pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `snapshot-agent-${i}`, namespace: ns, labels: { app: 'snapshot-agent' } },
+      spec: { nodeName: node, containers: [{ name: 'agent' }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    }),
+  );
+}
+
+/** A checkpoint Job with its pod on `node`; `verdict` goes into the agent's annotation. */
+export function seedCheckpoint(client: FakeKubeClient, id: string, o: { ns?: string; pod?: string; verdict?: 'completed' | 'failed'; node?: string; minutesAgo: number; labels?: Record<string, string> }): void {
+  const ns = o.ns ?? 'default';
+  const job = `${o.pod ?? id}-checkpoint`;
+  client.seed(RESOURCES.jobs, {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: job,
+      namespace: ns,
+      creationTimestamp: ago(o.minutesAgo),
+      labels: { 'nvidia.com/snapshot-checkpoint-id': id, ...(o.labels ?? {}) },
+      ...(o.verdict ? { annotations: { 'nvidia.com/snapshot-checkpoint-status': o.verdict } } : {}),
+    },
+    spec: { template: { spec: { containers: [{ name: 'main' }] } } },
+  });
+  client.seed(RESOURCES.pods, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${job}-abcde`,
+      namespace: ns,
+      creationTimestamp: ago(o.minutesAgo),
+      labels: { 'batch.kubernetes.io/job-name': job, 'nvidia.com/snapshot-is-checkpoint-source': 'true', 'nvidia.com/snapshot-checkpoint-id': id },
+    },
+    spec: { nodeName: o.node ?? 'node-1', containers: [{ name: 'main' }] },
+    status: { phase: o.verdict === 'completed' ? 'Succeeded' : o.verdict === 'failed' ? 'Failed' : 'Running' },
+  });
+}
+
+/** A restore pod of checkpoint `id`. */
+export function seedRestore(client: FakeKubeClient, id: string, name: string, o: { ns?: string; status?: string; phase?: string; minutesAgo: number; node?: string }): KubeObject {
+  return client.seed(RESOURCES.pods, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: o.ns ?? 'default',
+      creationTimestamp: ago(o.minutesAgo),
+      labels: { 'nvidia.com/snapshot-is-restore-target': 'true', 'nvidia.com/snapshot-checkpoint-id': id },
+      annotations: { 'nvidia.com/snapshot-artifact-version': '1', ...(o.status ? { 'nvidia.com/snapshot-restore-status': o.status } : {}) },
+    },
+    spec: { nodeName: o.node ?? 'node-1', containers: [{ name: 'main' }] },
+    status: { phase: o.phase ?? 'Running' },
+  });
+}

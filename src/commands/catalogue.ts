@@ -1,0 +1,275 @@
+/**
+ * The checkpoint catalogue: one entry per checkpoint ID, joined from checkpoint Jobs
+ * (label `nvidia.com/snapshot-checkpoint-id`, verdict annotation), DynamoCheckpoint
+ * objects (phase, identity hash) and restore pods (label `...-is-restore-target=true`).
+ * `buildCatalogue` is pure; `collectCatalogue` does the list calls.
+ */
+import { isApiStatus, toClusterError } from '../kube/errors.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
+import {
+  ANNOTATION_RESTORE_STATUS,
+  LABEL_CHECKPOINT_ID,
+  LABEL_IS_CHECKPOINT_SOURCE,
+  LABEL_IS_RESTORE_TARGET,
+  LABEL_JOB_NAME,
+  LABEL_TRUE,
+  RESTORE_STATUS_COMPLETED,
+  RESTORE_STATUS_FAILED,
+  RESTORE_STATUS_IN_PROGRESS,
+  checkpointLocation,
+  identityHash,
+  jobVerdict,
+  parseIdentity,
+  type Job,
+  type KubeObject,
+  type Pod,
+} from '../protocol/index.js';
+import { findStorage } from './cluster.js';
+
+/** Status of a checkpoint as the catalogue shows it. */
+export type CheckpointStatus = 'completed' | 'failed' | 'in_progress' | 'unknown';
+/** Where a row came from: a checkpoint Job, a DynamoCheckpoint, or only restore pods. */
+export type CheckpointSource = 'job' | 'dckpt' | 'restore';
+/** Status of one restore pod. */
+export type RestoreStatus = 'completed' | 'failed' | 'in_progress' | 'pending';
+
+export interface DynamoCheckpoint extends KubeObject {
+  spec?: { identity?: unknown; job?: { podTemplateSpec?: unknown; activeDeadlineSeconds?: number }; [key: string]: unknown };
+  status?: { phase?: string; identityHash?: string; jobName?: string; createdAt?: string; message?: string; [key: string]: unknown };
+}
+
+export interface RestoreRecord {
+  pod: string;
+  status: RestoreStatus;
+  node: string | null;
+  phase: string | null;
+  createdAt: string | null;
+}
+
+/** One catalogue row (the `list -o json` item shape; documented in the README). */
+export interface CheckpointEntry {
+  id: string;
+  namespace: string;
+  source: CheckpointSource;
+  status: CheckpointStatus;
+  /** DynamoCheckpoint phase (Pending, Creating, Ready, Failed) when one exists. */
+  phase: string | null;
+  node: string | null;
+  createdAt: string | null;
+  job: string | null;
+  pod: string | null;
+  dynamoCheckpoint: string | null;
+  identityHash: string | null;
+  location: string | null;
+  reason: string | null;
+  restores: {
+    total: number;
+    completed: number;
+    failed: number;
+    inProgress: number;
+    last: RestoreRecord | null;
+  };
+}
+
+/** What the list calls returned. */
+export interface CatalogueObjects {
+  jobs: Job[];
+  /** Checkpoint pods (label is-checkpoint-source=true). */
+  checkpointPods: Pod[];
+  dynamoCheckpoints: DynamoCheckpoint[];
+  restorePods: Pod[];
+  /** Base path of the checkpoint storage by namespace, when discovered. */
+  basePaths: Map<string, string>;
+  /** False under a label selector: restore pods then only add counts to matched rows. */
+  restoreOnlyRows?: boolean;
+}
+
+function labelOf(obj: KubeObject, key: string): string | undefined {
+  return obj.metadata?.labels?.[key];
+}
+
+/** The checkpoint ID a DynamoCheckpoint stands for: its identity hash. */
+export function dynamoCheckpointId(d: DynamoCheckpoint): string {
+  if (d.status?.identityHash) return d.status.identityHash;
+  const parsed = parseIdentity(d.spec?.identity);
+  return parsed.identity ? identityHash(parsed.identity) : (d.metadata?.name ?? '');
+}
+
+/** `Ready` → completed, `Failed` → failed, anything else in progress. */
+function phaseStatus(phase: string | undefined): CheckpointStatus {
+  if (phase === 'Ready') return 'completed';
+  if (phase === 'Failed') return 'failed';
+  return 'in_progress';
+}
+
+/** A Job's status from the agent's annotation (and the Job's own failure signals). */
+export function jobStatus(job: Job): { status: CheckpointStatus; reason: string | null } {
+  const v = jobVerdict(job);
+  if (v.state === 'completed') return { status: 'completed', reason: null };
+  if (v.state === 'failed') return { status: 'failed', reason: v.reason };
+  return { status: 'in_progress', reason: null };
+}
+
+/** A restore pod's status from the agent's annotation. */
+export function restoreStatus(pod: Pod): RestoreStatus {
+  const a = pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS];
+  if (a === RESTORE_STATUS_COMPLETED) return 'completed';
+  if (a === RESTORE_STATUS_FAILED || pod.status?.phase === 'Failed') return 'failed';
+  if (a === RESTORE_STATUS_IN_PROGRESS) return 'in_progress';
+  return 'pending';
+}
+
+function created(obj: KubeObject): string | null {
+  return obj.metadata?.creationTimestamp ?? null;
+}
+
+/** Newest first; ties (and missing times) by ID. */
+function byAgeNewestFirst(a: { createdAt: string | null; id: string; namespace: string }, b: typeof a): number {
+  const ta = a.createdAt ? Date.parse(a.createdAt) : 0;
+  const tb = b.createdAt ? Date.parse(b.createdAt) : 0;
+  return tb - ta || a.namespace.localeCompare(b.namespace) || a.id.localeCompare(b.id);
+}
+
+/** Join the objects into one entry per (namespace, checkpoint ID), newest first (pure). */
+export function buildCatalogue(objs: CatalogueObjects): CheckpointEntry[] {
+  const entries = new Map<string, CheckpointEntry>();
+  const entry = (ns: string, id: string): CheckpointEntry => {
+    const k = `${ns}/${id}`;
+    let e = entries.get(k);
+    if (!e) {
+      const base = objs.basePaths.get(ns);
+      e = {
+        id,
+        namespace: ns,
+        source: 'restore',
+        status: 'unknown',
+        phase: null,
+        node: null,
+        createdAt: null,
+        job: null,
+        pod: null,
+        dynamoCheckpoint: null,
+        identityHash: null,
+        location: base !== undefined ? checkpointLocation(base, id) : null,
+        reason: null,
+        restores: { total: 0, completed: 0, failed: 0, inProgress: 0, last: null },
+      };
+      entries.set(k, e);
+    }
+    return e;
+  };
+  // Jobs first (newest Job wins when several carry one ID), then DynamoCheckpoints.
+  const jobs = [...objs.jobs].sort((a, b) => (created(a) ?? '').localeCompare(created(b) ?? ''));
+  for (const job of jobs) {
+    const id = labelOf(job, LABEL_CHECKPOINT_ID);
+    if (!id) continue;
+    const e = entry(job.metadata.namespace ?? '', id);
+    const s = jobStatus(job);
+    e.source = 'job';
+    e.status = s.status;
+    e.reason = s.reason;
+    e.job = job.metadata.name ?? null;
+    e.createdAt = created(job);
+    const pods = objs.checkpointPods
+      .filter((p) => p.metadata.namespace === job.metadata.namespace && labelOf(p, LABEL_JOB_NAME) === job.metadata.name)
+      .sort((a, b) => (created(b) ?? '').localeCompare(created(a) ?? ''));
+    const pod = pods[0];
+    if (pod) {
+      e.pod = pod.metadata.name ?? null;
+      e.node = pod.spec.nodeName ?? null;
+    }
+  }
+  for (const d of objs.dynamoCheckpoints) {
+    const id = dynamoCheckpointId(d);
+    const e = entry(d.metadata?.namespace ?? '', id);
+    e.source = 'dckpt';
+    e.dynamoCheckpoint = d.metadata?.name ?? null;
+    e.identityHash = d.status?.identityHash ?? id;
+    e.phase = d.status?.phase ?? 'Pending';
+    // The DynamoCheckpoint's phase is the operator's verdict; a Job's annotation is the agent's.
+    if (e.job === null || e.status === 'in_progress') e.status = phaseStatus(d.status?.phase);
+    if (d.status?.phase === 'Failed' && d.status.message) e.reason = d.status.message;
+    e.createdAt ??= created(d);
+    if (e.job === null && d.status?.jobName) e.job = d.status.jobName;
+  }
+  for (const pod of objs.restorePods) {
+    const id = labelOf(pod, LABEL_CHECKPOINT_ID);
+    if (!id || labelOf(pod, LABEL_IS_RESTORE_TARGET) !== LABEL_TRUE) continue;
+    if (objs.restoreOnlyRows === false && !entries.has(`${pod.metadata.namespace ?? ''}/${id}`)) continue;
+    const e = entry(pod.metadata.namespace ?? '', id);
+    const status = restoreStatus(pod);
+    e.restores.total += 1;
+    if (status === 'completed') e.restores.completed += 1;
+    else if (status === 'failed') e.restores.failed += 1;
+    else e.restores.inProgress += 1;
+    const record: RestoreRecord = {
+      pod: pod.metadata.name ?? '',
+      status,
+      node: pod.spec.nodeName ?? null,
+      phase: pod.status?.phase ?? null,
+      createdAt: created(pod),
+    };
+    const last = e.restores.last;
+    if (!last || (record.createdAt ?? '') > (last.createdAt ?? '') || ((record.createdAt ?? '') === (last.createdAt ?? '') && record.pod > last.pod)) {
+      e.restores.last = record;
+    }
+    if (e.source === 'restore' && (e.createdAt === null || (record.createdAt ?? '') < e.createdAt)) e.createdAt = record.createdAt;
+  }
+  return [...entries.values()].sort(byAgeNewestFirst);
+}
+
+/** Restore pods of one checkpoint, newest first (describe). */
+export function restoreHistory(pods: Pod[], namespace: string, id: string): RestoreRecord[] {
+  return pods
+    .filter((p) => p.metadata.namespace === namespace && labelOf(p, LABEL_CHECKPOINT_ID) === id && labelOf(p, LABEL_IS_RESTORE_TARGET) === LABEL_TRUE)
+    .map((p) => ({ pod: p.metadata.name ?? '', status: restoreStatus(p), node: p.spec.nodeName ?? null, phase: p.status?.phase ?? null, createdAt: created(p) }))
+    .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.pod.localeCompare(a.pod));
+}
+
+/** AND two label selectors (either may be empty). */
+export function andSelectors(...parts: Array<string | undefined>): string | undefined {
+  const s = parts.filter((p) => p !== undefined && p !== '').join(',');
+  return s === '' ? undefined : s;
+}
+
+/**
+ * List everything the catalogue joins, in `namespace` (undefined: all namespaces).
+ * A cluster without the DynamoCheckpoint CRD (404) simply has none.
+ */
+export async function collectCatalogue(
+  client: KubeClient,
+  namespace: string | undefined,
+  selector: string | undefined,
+  signal?: AbortSignal,
+): Promise<CatalogueObjects> {
+  const where = namespace === undefined ? 'in any namespace' : `in namespace "${namespace}"`;
+  const list = async <T extends KubeObject>(res: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector: string | undefined, what: string) => {
+    try {
+      return (await client.list<T>(res, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(signal ? { signal } : {}) })).items;
+    } catch (err) {
+      throw toClusterError(err, `list ${what} ${where}`);
+    }
+  };
+  const jobs = await list<Job>(RESOURCES.jobs, andSelectors(LABEL_CHECKPOINT_ID, selector), 'jobs.batch');
+  const checkpointPods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}`, 'pods');
+  // Restore pods rarely carry the Job's labels: count them for the matched IDs whatever the selector.
+  const restorePods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_RESTORE_TARGET}=${LABEL_TRUE}`, 'pods');
+  let dynamoCheckpoints: DynamoCheckpoint[] = [];
+  try {
+    dynamoCheckpoints = (await client.list<DynamoCheckpoint>(RESOURCES.dynamocheckpoints, namespace, selector ? { labelSelector: selector } : {})).items;
+  } catch (err) {
+    // No CRD (404) or no permission on it (403): the catalogue still shows Jobs and pods.
+    if (!isApiStatus(err, 404, 403)) throw toClusterError(err, `list dynamocheckpoints.nvidia.com ${where}`);
+  }
+  const namespaces = new Set<string>();
+  for (const o of [...jobs, ...(selector ? [] : restorePods), ...dynamoCheckpoints]) namespaces.add(o.metadata?.namespace ?? '');
+  const basePaths = new Map<string, string>();
+  for (const ns of namespaces) {
+    try {
+      basePaths.set(ns, (await findStorage(client, ns)).storage.basePath);
+    } catch {
+      // Location unknown without an agent DaemonSet there; the row still shows.
+    }
+  }
+  return { jobs, checkpointPods, dynamoCheckpoints, restorePods, basePaths, restoreOnlyRows: selector === undefined };
+}
