@@ -12,8 +12,11 @@ import { parseAllDocuments } from 'yaml';
 import { createKubeClient } from '../kube/client.js';
 import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
 import { AGENT_SELECTOR_COMPONENT, isPodReady, type KubeObject, type Pod } from '../protocol/index.js';
+import { SECCOMP_PROFILE, SECCOMP_TYPE } from '../protocol/constants.js';
 import { startAgent, type AgentLogLevel, type RunningAgent } from './agent/agent.js';
-import { chooseEngine, createEngine, type EngineName } from './agent/engines.js';
+import { locateNoIoUring } from './agent/criu/locate.js';
+import type { NodeRuntime } from './agent/engine.js';
+import { chooseEngine, createEngine, ENGINE_NAMES, unavailableEngine, type EngineName } from './agent/engines.js';
 import { startApiServer, type DevApiServer, type NodeSpec } from './api/index.js';
 
 /** Prefix of every temporary directory the dev cluster makes (so leftovers can be found). */
@@ -135,11 +138,16 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   await mkdir(storageRoot, { recursive: true });
   const log = opts.log ?? (() => {});
 
-  const choice = await chooseEngine(opts.engine);
+  // Real engines save real processes: with simulated containers only sim can work.
+  const candidates = ENGINE_NAMES.map((n) =>
+    n === 'sim' || opts.runtime === 'process' ? createEngine(n) : unavailableEngine(n, `needs real processes; the dev cluster runs the sim runtime (use --runtime process)`),
+  );
+  const choice = await chooseEngine(opts.engine, candidates);
   const api = await startApiServer({
     nodes: nodeSpecs(total, gpu),
     runtime: opts.runtime ?? 'sim',
     workRoot: dir,
+    launcher: seccompLauncher(),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.readyDelayMs !== undefined ? { readyDelayMs: opts.readyDelayMs } : {}),
   });
@@ -165,7 +173,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
           client: agentClient,
           nodeName,
           storageRoot,
-          engine: createEngine(choice.engine.name as EngineName),
+          engine: createEngine(choice.engine.name as EngineName, { runtime: nodeRuntime(api) }),
           namespace,
           signalContainer: async (ns, pod, sig) => {
             await api.nodes.containerFor(ns, pod)?.signal(sig);
@@ -191,6 +199,35 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     await close();
     throw err;
   }
+}
+
+/**
+ * How the dev nodes apply the block-iouring seccomp profile to process containers
+ * that ask for it (checkpoint Jobs and placeholders do): through the no-io-uring
+ * launcher that scripts/setup-criu.sh builds. Without it such pods run unconfined,
+ * and a CRIU dump of a runtime that uses io_uring fails with a hint saying so.
+ */
+function seccompLauncher(): (pod: KubeObject) => string[] | undefined {
+  const launcher = locateNoIoUring();
+  return (pod) => {
+    const profile = (pod.spec as { securityContext?: { seccompProfile?: { type?: string; localhostProfile?: string } } } | undefined)?.securityContext?.seccompProfile;
+    return launcher && profile?.type === SECCOMP_TYPE && profile.localhostProfile === SECCOMP_PROFILE ? [launcher] : undefined;
+  };
+}
+
+/** The kubelet seen as a node's container runtime, for real engines. */
+function nodeRuntime(api: DevApiServer): NodeRuntime {
+  return {
+    inspect(ref) {
+      const h = api.nodes.containerFor(ref.namespace, ref.podName, ref.containerName);
+      if (!h?.running || h.pid === undefined) return undefined;
+      const logPath = (h as { logPath?: unknown }).logPath;
+      return { pid: h.pid, ...(h.workDir ? { workDir: h.workDir } : {}), ...(typeof logPath === 'string' ? { logPath } : {}) };
+    },
+    adopt(ref, pid, exited) {
+      api.nodes.adoptProcess(ref.namespace, ref.podName, pid, exited, ref.containerName);
+    },
+  };
 }
 
 /** One line naming the engine, and saying plainly when it is simulated. */

@@ -17,9 +17,9 @@ export function checkRestorePreconditions(obj: Obj, ctx: RuleContext): RuleHit[]
     const claim = dig(volumes[index], 'persistentVolumeClaim', 'claimName');
     const path = `spec.volumes[${index}].persistentVolumeClaim.claimName`;
     if (typeof claim !== 'string' || claim === '') {
-      hits.push({ path, message: `volume "${RESTORE_VOLUME_NAME}" is not backed by a PVC; set persistentVolumeClaim.claimName to ${pvcHint}` });
+      hits.push({ path, message: `spec.volumes[${index}] "${RESTORE_VOLUME_NAME}" is not backed by a PVC; set persistentVolumeClaim.claimName to ${pvcHint}` });
     } else if (ctx.pvc !== undefined && claim !== ctx.pvc) {
-      hits.push({ path, message: `volume "${RESTORE_VOLUME_NAME}" uses PVC ${show(claim)}; it must use the checkpoint PVC ${show(ctx.pvc)}` });
+      hits.push({ path, message: `${path} is ${show(claim)}; "${RESTORE_VOLUME_NAME}" must use the checkpoint PVC ${show(ctx.pvc)}` });
     }
   }
   const container = rec(dig(obj, 'spec', 'containers', 0));
@@ -36,7 +36,7 @@ export function checkRestorePreconditions(obj: Obj, ctx: RuleContext): RuleHit[]
       if (at !== ctx.basePath) {
         hits.push({
           path: `spec.containers[0].volumeMounts[${m}].mountPath`,
-          message: `"${RESTORE_VOLUME_NAME}" is mounted at ${show(at)}; it must be exactly ${ctx.basePath}, where the agent mounts the PVC (--base-path to check another)`,
+          message: `spec.containers[0].volumeMounts[${m}].mountPath is ${show(at)}; "${RESTORE_VOLUME_NAME}" must be mounted at exactly ${ctx.basePath}, where the agent mounts the PVC (--base-path to check another)`,
         });
       }
     }

@@ -1,5 +1,5 @@
 /** Rules on the pod spec: readiness (SNAP016), GPU placement (SNAP017), restartPolicy (SNAP018), volumes (SNAP019). */
-import { READY_FOR_CHECKPOINT_ENV, READY_FOR_CHECKPOINT_FILE } from '../protocol/constants.js';
+import { READY_FOR_CHECKPOINT_ENV, READY_FOR_CHECKPOINT_FILE, RESTORE_VOLUME_NAME } from '../protocol/constants.js';
 import type { RuleContext, RuleHit } from './types.js';
 import { arr, dig, keyPath, rec, show, str, type Obj } from './util.js';
 
@@ -123,7 +123,8 @@ export function checkVolumes(obj: Obj, ctx: RuleContext): RuleHit[] {
   for (let i = 0; i < volumes.length; i++) {
     const v = rec(volumes[i]);
     const name = str(v?.['name']);
-    if (!v || !name || !mounts.has(name)) continue;
+    // The checkpoint volume itself is SNAP020's business.
+    if (!v || !name || !mounts.has(name) || name === RESTORE_VOLUME_NAME) continue;
     const type = v['hostPath'] !== undefined ? 'hostPath' : v['emptyDir'] !== undefined ? 'emptyDir' : undefined;
     if (!type) continue;
     const at = mounts.get(name);

@@ -58,7 +58,7 @@ function isRuntimeImage(name: string): boolean {
   return name.endsWith('-runtime');
 }
 
-const TOOLS = `criu, cuda-checkpoint, nsrestore (at ${NSRESTORE_PATH}) and sleep`;
+const TOOLS = `criu, cuda-checkpoint, nsrestore at ${NSRESTORE_PATH}, and sleep`;
 
 /** Judge one image; the message names the field path and the fix. */
 export function checkImage(image: string, policy: ImagePolicy, path: string): ImageVerdict {

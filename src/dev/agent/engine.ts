@@ -93,3 +93,32 @@ export interface SnapshotEngine {
   /** Bring the saved worker back inside the placeholder container. */
   restore(ctx: RestoreContext): Promise<RestoreResult>;
 }
+
+/** What a real engine needs to know about a container's process on this node. */
+export interface ContainerProcess {
+  /** Host PID of the container's main process. */
+  pid: number;
+  /**
+   * The container's working directory on the host: the dev cluster's `process`
+   * runtime gives each container its own, standing for the container's root
+   * filesystem (the engine saves it as the root-filesystem diff).
+   */
+  workDir?: string;
+  /** File the container's stdout and stderr go to (the runtime's log). */
+  logPath?: string;
+}
+
+/**
+ * The node's container runtime, as real engines see it (the dev cluster's kubelet, or
+ * the CRI on a real node). Injected into the engine when the agent is built.
+ */
+export interface NodeRuntime {
+  /** The container's process, or undefined when it is not running on this node. */
+  inspect(ref: ContainerRef): ContainerProcess | undefined;
+  /**
+   * Make `pid` (the root of a restored process tree) the container's main process,
+   * replacing what it ran (the placeholder's `sleep infinity`); the container ends
+   * when `exited` settles.
+   */
+  adopt(ref: ContainerRef, pid: number, exited: Promise<unknown>): void;
+}

@@ -1,10 +1,11 @@
 /**
  * Engine registry and selection: the dev cluster takes an engine by flag, or by
  * default the best one whose probe passes on this machine (cuda, then criu, then sim).
- * The real `criu` and `cuda` engines are a later piece of work; until then they are
- * stand-ins whose probe explains that, so selection already behaves as it will.
+ * `criu` is real (see criu/engine.ts); `cuda` is still a stand-in whose probe explains
+ * that, so selection already behaves as it will.
  */
-import type { SnapshotEngine } from './engine.js';
+import { createCriuEngine } from './criu/engine.js';
+import type { NodeRuntime, SnapshotEngine } from './engine.js';
 import { createSimEngine } from './sim-engine.js';
 
 /** Engine names, best first. */
@@ -16,14 +17,21 @@ export function isEngineName(name: string): name is EngineName {
   return (ENGINE_NAMES as readonly string[]).includes(name);
 }
 
-/** A fresh engine by name. */
-export function createEngine(name: EngineName): SnapshotEngine {
-  if (name === 'sim') return createSimEngine();
-  return notImplemented(name);
+/** What real engines need from the node they run on. */
+export interface EngineDeps {
+  /** The node's container runtime; the criu engine restores through it. */
+  runtime?: NodeRuntime;
 }
 
-function notImplemented(name: string): SnapshotEngine {
-  const reason = `the ${name} engine is not implemented yet in snapshotctl's dev agent; use the sim engine`;
+/** A fresh engine by name. */
+export function createEngine(name: EngineName, deps: EngineDeps = {}): SnapshotEngine {
+  if (name === 'sim') return createSimEngine();
+  if (name === 'criu') return createCriuEngine(deps.runtime ? { runtime: deps.runtime } : {});
+  return unavailableEngine(name, `the ${name} engine is not implemented yet in snapshotctl's dev agent; use the sim engine`);
+}
+
+/** An engine that cannot run, and says why (probe, checkpoint and restore alike). */
+export function unavailableEngine(name: string, reason: string): SnapshotEngine {
   return {
     name,
     simulated: false,
@@ -47,7 +55,7 @@ export interface EngineChoice {
  * With `wanted`: that engine, or an error naming why its probe failed. Without: the
  * first of `candidates` (default: every engine, best first) whose probe passes.
  */
-export async function chooseEngine(wanted?: EngineName, candidates: SnapshotEngine[] = ENGINE_NAMES.map(createEngine)): Promise<EngineChoice> {
+export async function chooseEngine(wanted?: EngineName, candidates: SnapshotEngine[] = ENGINE_NAMES.map((n) => createEngine(n))): Promise<EngineChoice> {
   const skipped: EngineChoice['skipped'] = [];
   for (const engine of candidates) {
     if (wanted !== undefined && engine.name !== wanted) continue;

@@ -27,7 +27,7 @@ import { startJobController } from './controllers/job.js';
 import { startScheduler } from './controllers/scheduler.js';
 import { FaultInjector, RequestLog } from './faults.js';
 import { createHandler } from './http.js';
-import { Nodes, type NodeSpec } from './kubelet.js';
+import { Nodes, type KubeletOptions, type NodeSpec } from './kubelet.js';
 import { Store } from './store.js';
 
 export type { AuthRule } from './auth.js';
@@ -72,6 +72,8 @@ export interface ApiServerOptions {
   historyLimit?: number;
   /** Directory for process-runtime working directories (default os.tmpdir()). */
   workRoot?: string;
+  /** Launcher for process containers' commands (see `KubeletOptions.launcher`). */
+  launcher?: KubeletOptions['launcher'];
   /** Start the built-in controllers (default true). */
   controllers?: boolean;
 }
@@ -130,6 +132,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
     probePeriodMs: opts.probePeriodMs ?? 100,
     maxGraceMs: opts.maxGraceMs ?? 2000,
     ...(opts.workRoot ? { workRoot: opts.workRoot } : {}),
+    ...(opts.launcher ? { launcher: opts.launcher } : {}),
   });
   nodes.start();
 

@@ -43,6 +43,12 @@ export interface KubeletOptions {
   maxGraceMs: number;
   /** Parent directory of process containers' working directories. Default os.tmpdir(). */
   workRoot?: string;
+  /**
+   * Launcher for a process container's command (argv prefix), or undefined to run it
+   * directly: how the node applies what it cannot do itself, such as the pod's
+   * seccomp profile (see scripts/no-io-uring.c).
+   */
+  launcher?: (pod: KubeObject, container: any) => string[] | undefined;
 }
 
 /** A pod selector for fault hooks. */
@@ -222,7 +228,8 @@ export class Nodes {
   }
 
   private startContainer(run: PodRun, c: ContainerRun, pod: KubeObject): void {
-    const launch = { namespace: run.namespace, podName: run.name, podUid: run.uid, nodeName: run.node, spec: c.spec, env: this.envOf(pod, run, c.spec) };
+    const launcher = this.opts.launcher?.(pod, c.spec);
+    const launch = { namespace: run.namespace, podName: run.name, podUid: run.uid, nodeName: run.node, spec: c.spec, env: this.envOf(pod, run, c.spec), ...(launcher ? { launcher } : {}) };
     c.handle = this.runtimeOf(run) === 'process' ? new ProcessContainer(launch, this.opts.workRoot) : new SimContainer(launch);
     c.startedAt = nowTimestamp();
     c.terminated = undefined;
@@ -450,6 +457,16 @@ export class Nodes {
     const run = this.runs.get(`${namespace}/${podName}`);
     const c = containerName === undefined ? run?.containers[0] : run?.containers.find((x) => x.name === containerName);
     return c?.handle;
+  }
+
+  /**
+   * Make `pid` the main process of a pod's container (process runtime): a snapshot
+   * engine's restored worker replaces what the placeholder ran. See `ProcessContainer.adopt`.
+   */
+  adoptProcess(namespace: string, podName: string, pid: number, exited: Promise<unknown>, containerName?: string): void {
+    const h = this.containerFor(namespace, podName, containerName);
+    if (!(h instanceof ProcessContainer)) throw new Error(`pod ${namespace}/${podName} has no running container of the process runtime to adopt pid ${pid}`);
+    h.adopt(pid, exited);
   }
 
   /** Captured output of a pod's container (process runtime; '' for sim), undefined if it never started. */

@@ -52,6 +52,8 @@ export interface ContainerLaunch {
   spec: { name: string; command?: string[]; args?: string[]; env?: { name: string; value?: string }[]; workingDir?: string };
   /** Resolved env (pod env with fieldRefs filled). */
   env: Record<string, string>;
+  /** Launcher the command runs through (process runtime), e.g. one applying the pod's seccomp profile. */
+  launcher?: string[];
 }
 
 function newContainerId(): string {
@@ -150,6 +152,11 @@ export class ProcessContainer implements ContainerHandle {
   private readonly child: ChildProcess | undefined;
   private done = false;
   private readonly baseDir: string;
+  private settle!: (e: ContainerExit) => void;
+  /** Main process adopted by `adopt()` (a restored worker), replacing `child`. */
+  private adopted: number | undefined;
+  /** Last fatal signal sent to an adopted process: its exit status is not ours to read. */
+  private adoptedKill: NodeJS.Signals | undefined;
 
   constructor(l: ContainerLaunch, baseDir?: string) {
     this.namespace = l.namespace;
@@ -164,7 +171,9 @@ export class ProcessContainer implements ContainerHandle {
     this.env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: this.workDir, HOSTNAME: l.podName, ...l.env };
     let resolveExit!: (e: ContainerExit) => void;
     this.exited = new Promise((r) => (resolveExit = r));
-    const argv = [...(l.spec.command ?? []), ...(l.spec.args ?? [])];
+    this.settle = resolveExit;
+    const command = [...(l.spec.command ?? []), ...(l.spec.args ?? [])];
+    const argv = command.length > 0 ? [...(l.launcher ?? []), ...command] : command;
     if (argv.length === 0) {
       // No command means the image's entrypoint, which we cannot run: behave like sim.
       this.child = undefined;
@@ -193,7 +202,41 @@ export class ProcessContainer implements ContainerHandle {
   private pendingResolve: ((e: ContainerExit) => void) | undefined;
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.adopted ?? this.child?.pid;
+  }
+
+  /**
+   * Make an already running process the container's main process: the snapshot
+   * engine's restored worker replaces the placeholder's `sleep infinity`. The current
+   * process is killed without ending the container; from now on signals go to `pid`
+   * and the container ends when `exited` settles (the restored tree's parent, CRIU,
+   * reaps it, so only its own exit is known: 0, or 128+n for a signal we sent).
+   * Probes keep running in `workDir`.
+   */
+  adopt(pid: number, exited: Promise<unknown>): void {
+    if (this.done) throw new Error(`container ${this.name} of pod ${this.podName} is not running`);
+    const old = this.child;
+    if (old) {
+      old.removeAllListeners('exit');
+      old.removeAllListeners('error');
+      old.on('error', () => {});
+      if (old.pid && old.exitCode === null && old.signalCode === null) {
+        try {
+          process.kill(-old.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    this.pendingResolve = undefined;
+    this.adopted = pid;
+    const finish = (): void => {
+      if (this.done || this.adopted !== pid) return;
+      this.done = true;
+      const sig = this.adoptedKill;
+      this.settle(sig ? { exitCode: 128 + signalNumber(sig), signal: sig, reason: 'Error' } : { exitCode: 0, signal: null, reason: 'Completed' });
+    };
+    exited.then(finish, finish);
   }
 
   get running(): boolean {
@@ -203,6 +246,16 @@ export class ProcessContainer implements ContainerHandle {
   /** Signal the main process (SIGKILL goes to the whole process group). */
   signal(sig: NodeJS.Signals): boolean {
     if (this.done) return false;
+    if (this.adopted !== undefined) {
+      try {
+        // SIGKILL takes the restored process group, as it does for a started one.
+        process.kill(sig === 'SIGKILL' ? -this.adopted : this.adopted, sig);
+        if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') this.adoptedKill = sig;
+        return true;
+      } catch {
+        return false;
+      }
+    }
     if (this.child === undefined) {
       if (sig === 'SIGCONT' || sig === 'SIGSTOP') return true;
       this.done = true;
@@ -220,7 +273,14 @@ export class ProcessContainer implements ContainerHandle {
 
   /** Kill the process group (if alive) and remove the working directory. */
   dispose(): void {
-    if (this.child?.pid && !this.done) {
+    if (this.adopted !== undefined && !this.done) {
+      try {
+        process.kill(-this.adopted, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    if (this.child?.pid && !this.done && this.adopted === undefined) {
       try {
         process.kill(-this.child.pid, 'SIGKILL');
       } catch {

@@ -1,0 +1,310 @@
+/**
+ * The `criu` engine: a real CRIU (>= 4.1) dump of a container's process tree into the
+ * artifact directory, and its restore in place of a placeholder's `sleep infinity`.
+ *
+ * Checkpoint: `criu dump --leave-running` (the agent then sends SIGUSR1 and the worker
+ * exits 0 by itself, so its Job completes; a dump that killed it would fail the Job),
+ * with TCP connections dumped (`--tcp-established`) and the container's working
+ * directory saved beside the images (the dev runtime's root-filesystem diff).
+ *
+ * Restore: `criu restore --leave-stopped`, with criu staying as the restored tree's
+ * parent (it reaps the worker, so no zombie keeps the PID), the container's working
+ * directory and log re-pointed at the placeholder's through `--inherit-fd` (CRIU
+ * reopens paths by name, and the source pod's may be gone), then the tree is handed
+ * to the runtime as the container's process and continued (SIGCONT); the agent then
+ * waits for the readiness probe.
+ *
+ * Without a PID namespace CRIU restores the original PIDs and thread IDs, so the
+ * original worker must have exited; we check that first and name what holds a PID.
+ *
+ * A `cuda` engine wraps this one through `CriuPhases`: CUDA lock and checkpoint
+ * before the dump, CUDA restore and unlock after the restore while the tree is still
+ * stopped.
+ */
+import { constants, openSync, closeSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
+import type { CheckpointContext, CheckpointResult, ContainerProcess, ContainerRef, NodeRuntime, RestoreContext, RestoreResult, SnapshotEngine } from '../engine.js';
+import { locateCriu, type CriuCommand } from './locate.js';
+import { describePid, isAlive, openPaths, processTree, readStat, type ProcessTree } from './proc.js';
+import { capture, criuVersion, runCriu } from './run.js';
+
+/** Lowest CRIU version the engine supports. */
+export const MIN_CRIU_VERSION = '4.1';
+/** Folder of CRIU images inside the artifact directory. */
+export const IMAGES_DIR = 'criu';
+/** What the engine records about a dump, beside the images. */
+export const META_FILE = 'criu.json';
+/** The container's working directory as it was at the dump. */
+export const WORKDIR_DIR = 'workdir';
+/** criu's dump log, inside the images folder (kept in the artifact). */
+export const DUMP_LOG = 'dump.log';
+
+/** Hooks for an engine that wraps this one (CUDA). All run with the tree known. */
+export interface CriuPhases {
+  /** Before `criu dump` (CUDA lock and checkpoint). */
+  beforeDump?(tree: ProcessTree, ctx: CheckpointContext): Promise<void>;
+  /** After `criu dump`, whether it worked or not (e.g. CUDA restore and unlock if the worker keeps running). */
+  afterDump?(tree: ProcessTree, ctx: CheckpointContext, ok: boolean): Promise<void>;
+  /** After `criu restore`, while the tree is still stopped (CUDA restore and unlock). */
+  afterRestore?(tree: ProcessTree, ctx: RestoreContext): Promise<void>;
+}
+
+export interface CriuEngineOptions {
+  /** The node's container runtime (the dev cluster's kubelet); needed to restore. */
+  runtime?: NodeRuntime;
+  /** How to run criu; default `locateCriu()`. */
+  criu?: CriuCommand;
+  /** Environment for `locateCriu` (tests). */
+  env?: NodeJS.ProcessEnv;
+  phases?: CriuPhases;
+  /** Engine name (a wrapping engine passes its own). */
+  name?: string;
+  /** criu log verbosity, 0-4 (default 4: the log is kept and quoted on failure). */
+  verbosity?: number;
+}
+
+/** `criu.json`: the facts a restore needs that are not in CRIU's images. */
+export interface CriuMeta {
+  engine: string;
+  criuVersion: string;
+  root: number;
+  pids: number[];
+  tids: number[];
+  shellJob: boolean;
+  /** Source container's working directory and log (paths remapped on restore). */
+  workDir?: string;
+  logPath?: string;
+  /** Paths the tree had open (cwd included) under the working directory or the log. */
+  remap: Array<{ path: string; flags: number; directory: boolean }>;
+  dumpSeconds: number;
+}
+
+const probes = new Map<string, Promise<{ ok: boolean; reason?: string; version?: string }>>();
+
+function versionAtLeast(v: string, min: string): boolean {
+  const a = v.split('.').map(Number);
+  const b = min.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
+
+/** Does CRIU work here? Runs `criu --version` and `criu check` (cached per command). */
+export function probeCriu(cmd: CriuCommand): Promise<{ ok: boolean; reason?: string; version?: string }> {
+  const key = cmd.argv.join(' ');
+  let p = probes.get(key);
+  if (!p) {
+    p = (async () => {
+      if (process.getuid?.() !== 0) return { ok: false, reason: 'CRIU needs root (CAP_SYS_ADMIN and ptrace of any process); run as root' };
+      let version: string;
+      try {
+        version = await criuVersion(cmd);
+      } catch (err) {
+        return { ok: false, reason: (err as Error).message };
+      }
+      if (!versionAtLeast(version, MIN_CRIU_VERSION)) {
+        return { ok: false, reason: `CRIU ${version} from ${cmd.source} is older than ${MIN_CRIU_VERSION}; run scripts/setup-criu.sh for Debian trixie's CRIU` };
+      }
+      const check = await capture(cmd, ['check']);
+      if (check.code !== 0) {
+        const lines = check.out.split('\n').filter((l) => l.trim() && !/kdat cache/.test(l)).slice(-10);
+        return { ok: false, reason: `\`criu check\` failed (CRIU ${version} from ${cmd.source}): ${lines.join(' | ')}` };
+      }
+      return { ok: true, version };
+    })();
+    probes.set(key, p);
+  }
+  return p;
+}
+
+function pathUnder(path: string, dir: string | undefined): boolean {
+  if (!dir) return false;
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** Total size of the files under `dir`. */
+async function sizeOf(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) total += (await stat(join(e.parentPath, e.name))).size;
+  }
+  return total;
+}
+
+/** Access-mode bits of open flags (not in node:fs constants). */
+const O_ACCMODE = 3;
+
+/** Create the `criu` engine. */
+export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
+  const name = opts.name ?? 'criu';
+  const verbosity = String(opts.verbosity ?? 4);
+  const command = (): CriuCommand => {
+    if (opts.criu) return opts.criu;
+    const found = locateCriu(opts.env);
+    if ('reason' in found) throw new Error(found.reason);
+    return found;
+  };
+  const inspect = (ref: ContainerRef): ContainerProcess | undefined => {
+    const seen = opts.runtime?.inspect(ref);
+    if (seen) return seen;
+    return ref.pid !== undefined ? { pid: ref.pid } : undefined;
+  };
+
+  return {
+    name,
+    simulated: false,
+    async probe() {
+      let cmd: CriuCommand;
+      try {
+        cmd = command();
+      } catch (err) {
+        return { ok: false, reason: (err as Error).message };
+      }
+      const p = await probeCriu(cmd);
+      return p.ok ? { ok: true } : { ok: false, reason: p.reason ?? 'criu does not work here' };
+    },
+
+    async checkpoint(ctx: CheckpointContext): Promise<CheckpointResult> {
+      const cmd = command();
+      const version = (await probeCriu(cmd)).version ?? (await criuVersion(cmd));
+      const proc = inspect(ctx.container);
+      if (!proc) throw new Error(`no process for container ${ctx.container.containerName} of pod ${ctx.container.namespace}/${ctx.container.podName} on this node`);
+      if (!isAlive(proc.pid)) throw new Error(`the worker (pid ${proc.pid}) is not running`);
+      const tree = processTree(proc.pid);
+      const st = readStat(proc.pid);
+      // CRIU dumps a session or process group only with its leader inside the tree;
+      // otherwise (or with a terminal) it needs --shell-job and restores into ours.
+      const shellJob = st !== undefined && (st.session !== proc.pid || st.pgrp !== proc.pid || st.ttyNr !== 0);
+      const remap = openPaths(tree.pids)
+        .filter((f) => pathUnder(f.path, proc.workDir) || (proc.logPath !== undefined && f.path === proc.logPath))
+        .map((f) => ({ path: f.path, flags: f.flags, directory: f.fd === 'cwd' }));
+      const unique = [...new Map(remap.map((r) => [r.path, r])).values()];
+
+      const images = join(ctx.artifactDir, IMAGES_DIR);
+      await mkdir(images);
+      const logPath = join(images, DUMP_LOG);
+      const args = ['dump', '-t', String(proc.pid), '-D', images, '-o', DUMP_LOG, `-v${verbosity}`, '--leave-running', '--tcp-established'];
+      if (shellJob) args.push('--shell-job');
+      ctx.log(`${name}: dumping pid ${proc.pid} (${tree.pids.length} process(es), ${tree.tids.length} thread(s)) with CRIU ${version}`);
+      await opts.phases?.beforeDump?.(tree, ctx);
+      const started = performance.now();
+      let ok = false;
+      try {
+        await runCriu(cmd, args, { logPath, signal: ctx.signal });
+        ok = true;
+      } finally {
+        await opts.phases?.afterDump?.(tree, ctx, ok);
+      }
+      const dumpSeconds = (performance.now() - started) / 1000;
+      const imageBytes = await sizeOf(images);
+      if (proc.workDir) await cp(proc.workDir, join(ctx.artifactDir, WORKDIR_DIR), { recursive: true, verbatimSymlinks: true });
+      const meta: CriuMeta = { engine: name, criuVersion: version, root: proc.pid, pids: tree.pids, tids: tree.tids, shellJob, remap: unique, dumpSeconds };
+      if (proc.workDir) meta.workDir = proc.workDir;
+      if (proc.logPath) meta.logPath = proc.logPath;
+      await writeFile(join(ctx.artifactDir, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
+      ctx.log(`${name}: dumped pid ${proc.pid} in ${dumpSeconds.toFixed(2)} s, ${imageBytes} bytes of images`);
+      return {
+        bytes: await sizeOf(ctx.artifactDir),
+        details: { criuVersion: version, images: IMAGES_DIR, log: `${IMAGES_DIR}/${DUMP_LOG}`, pid: proc.pid, processes: tree.pids.length, threads: tree.tids.length, imageBytes, dumpSeconds: round(dumpSeconds), leftRunning: true },
+      };
+    },
+
+    async restore(ctx: RestoreContext): Promise<RestoreResult> {
+      const cmd = command();
+      let meta: CriuMeta;
+      try {
+        meta = JSON.parse(await readFile(join(ctx.artifactDir, META_FILE), 'utf8')) as CriuMeta;
+      } catch (err) {
+        throw new Error(`the artifact has no readable ${META_FILE} (${(err as Error).message}); it was not written by the criu engine`);
+      }
+      if (!opts.runtime) throw new Error(`the ${name} engine restores only through the node's container runtime (the dev cluster's process runtime)`);
+      const target = opts.runtime.inspect(ctx.placeholder);
+      if (!target) throw new Error(`the placeholder ${ctx.placeholder.namespace}/${ctx.placeholder.podName} has no running process on this node`);
+
+      // Same PIDs as at the dump, so each must be free (a zombie counts as taken).
+      const taken = meta.tids.map((t) => describePid(t)).filter((d): d is string => d !== undefined);
+      if (taken.length > 0) {
+        const original = isAlive(meta.root) ? ` (pid ${meta.root} is alive: has the checkpointed worker exited?)` : '';
+        throw new Error(
+          `cannot restore: CRIU restores the original PIDs (there is no PID namespace here) and ${taken.slice(0, 5).join(', ')}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''} ${taken.length === 1 ? 'is' : 'are'} in use${original}`,
+        );
+      }
+
+      // The root-filesystem diff: the source's working directory into the placeholder's.
+      const savedWorkDir = join(ctx.artifactDir, WORKDIR_DIR);
+      if (target.workDir && (await stat(savedWorkDir).catch(() => undefined))) {
+        await cp(savedWorkDir, target.workDir, { recursive: true, force: true, verbatimSymlinks: true });
+      }
+
+      // Paths under the source's working directory (cwd included) and its log are
+      // given to CRIU as already open files pointing at the placeholder's.
+      const fds: number[] = [];
+      const inherit: string[] = [];
+      const workDir = await mkdtemp(join(tmpdir(), 'snapshotctl-criu-restore-'));
+      const pidFile = join(workDir, 'restored.pid');
+      const logPath = join(workDir, 'restore.log');
+      let restoredPid: number | undefined;
+      try {
+        for (const r of meta.remap) {
+          let to: string | undefined;
+          if (meta.logPath !== undefined && r.path === meta.logPath) to = target.logPath;
+          else if (meta.workDir !== undefined && target.workDir !== undefined && pathUnder(r.path, meta.workDir)) to = join(target.workDir, relative(meta.workDir, r.path));
+          if (to === undefined) continue;
+          const flags = r.directory ? constants.O_RDONLY | constants.O_DIRECTORY : (r.flags & (O_ACCMODE | constants.O_APPEND)) | constants.O_CREAT;
+          fds.push(openSync(to, flags, 0o644));
+          inherit.push('--inherit-fd', `fd[${fds.length + 2}]:${r.path.replace(/^\//, '')}`);
+        }
+        const args = ['restore', '-D', join(ctx.artifactDir, IMAGES_DIR), '-W', workDir, '-o', 'restore.log', `-v${verbosity}`, '--pidfile', pidFile, '--leave-stopped', '--tcp-close', ...inherit];
+        if (meta.shellJob) args.push('--shell-job');
+        ctx.log(`${name}: restoring pid ${meta.root} into ${ctx.placeholder.namespace}/${ctx.placeholder.podName}`);
+        const started = performance.now();
+        // criu stays as the parent of the restored tree (no --restore-detached): it reaps
+        // the worker when it exits, and its own exit tells the runtime the container ended.
+        const run = await runCriu(cmd, args, {
+          logPath,
+          fds,
+          signal: ctx.signal,
+          until: async () => /Restore finished successfully/.test(await readFile(logPath, 'utf8').catch(() => '')),
+        });
+        const restoreSeconds = (performance.now() - started) / 1000;
+        restoredPid = Number((await readFile(pidFile, 'utf8')).trim());
+        if (restoredPid !== meta.root) throw new Error(`criu restored pid ${restoredPid}, expected ${meta.root}`);
+        opts.runtime.adopt(ctx.placeholder, restoredPid, run.exited);
+        const tree = { root: meta.root, pids: meta.pids, tids: meta.tids };
+        await opts.phases?.afterRestore?.(tree, ctx);
+        for (const pid of meta.pids) process.kill(pid, 'SIGCONT');
+        ctx.log(`${name}: restored pid ${restoredPid} in ${restoreSeconds.toFixed(2)} s; waiting for the readiness probe`);
+        return { details: { pid: restoredPid, restoreSeconds: round(restoreSeconds), criuVersion: meta.criuVersion } };
+      } catch (err) {
+        // A tree restored but not handed over must not linger stopped.
+        if (restoredPid === undefined) {
+          const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+          if (pid > 0) restoredPid = pid;
+        }
+        if (restoredPid !== undefined && restoredPid > 0) {
+          for (const pid of meta.pids) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // Gone.
+            }
+          }
+        }
+        throw err;
+      } finally {
+        for (const fd of fds) closeSync(fd);
+        await rm(workDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+function round(s: number): number {
+  return Math.round(s * 1000) / 1000;
+}

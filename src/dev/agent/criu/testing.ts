@@ -1,0 +1,36 @@
+/**
+ * For tests: make CRIU available the way a user would (scripts/setup-criu.sh builds
+ * and caches Debian trixie's CRIU), or say exactly why it cannot run here, so tests
+ * skip loudly with that reason instead of failing or passing silently.
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { locateCriu, type CriuCommand } from './locate.js';
+import { probeCriu } from './engine.js';
+
+/** scripts/setup-criu.sh of this checkout. */
+export const SETUP_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../../../scripts/setup-criu.sh');
+
+export type CriuAvailability = { ok: true; cmd: CriuCommand; version: string } | { ok: false; reason: string };
+
+/** Run the setup script (idempotent, cached) when needed, then probe CRIU. */
+export async function ensureCriu(env: NodeJS.ProcessEnv = process.env): Promise<CriuAvailability> {
+  if (process.platform !== 'linux') return { ok: false, reason: `CRIU runs only on Linux (this is ${process.platform})` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'CRIU needs root and these tests run as a normal user' };
+  let found = locateCriu(env);
+  // Through the script even when a root exists (a no-op when cached): it also
+  // refreshes the wrapper and the socket-option shim.
+  if (!env['SNAPSHOTCTL_CRIU']) {
+    const r = spawnSync('bash', [SETUP_SCRIPT], { env, encoding: 'utf8', timeout: 10 * 60_000 });
+    if (r.status !== 0) {
+      const tail = `${r.stderr ?? ''}${r.error ? r.error.message : ''}`.trim().split('\n').slice(-8).join(' | ');
+      return { ok: false, reason: `scripts/setup-criu.sh failed (exit ${String(r.status)}): ${tail}` };
+    }
+    found = locateCriu(env);
+  }
+  if ('reason' in found) return { ok: false, reason: found.reason };
+  const probe = await probeCriu(found);
+  if (!probe.ok) return { ok: false, reason: probe.reason ?? 'criu check failed' };
+  return { ok: true, cmd: found, version: probe.version ?? '?' };
+}
