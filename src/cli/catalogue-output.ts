@@ -4,6 +4,7 @@
  */
 import { stringify } from 'yaml';
 import type { CheckpointEntry } from '../commands/catalogue.js';
+import type { DescribeOutput, DescribeResult } from '../commands/describe.js';
 import type { HashOutput, HashResult } from '../commands/hash.js';
 import type { ListOutput, ListResult } from '../commands/list.js';
 import { formatAge, formatTable } from './table.js';
@@ -116,4 +117,77 @@ export function formatList(result: ListResult, format: ListOutput, now: number, 
       return formatTable(headers, rows, paint ? (col, cell) => (col === statusCol ? paint(col, cell) : cell) : undefined);
     }
   }
+}
+
+/** `describe -o json|yaml`: `{ apiVersion, kind: CheckpointDescription, ... }`. */
+export function describeDocument(r: DescribeResult): Record<string, unknown> {
+  return {
+    apiVersion: CATALOGUE_API_VERSION,
+    kind: 'CheckpointDescription',
+    checkpoint: entryObject(r.entry),
+    storage: r.storage,
+    job: r.job,
+    pods: r.pods,
+    dynamoCheckpoint: r.dynamoCheckpoint,
+    artifact: r.artifact,
+    restores: r.restores,
+    events: r.events,
+    next: r.next,
+  };
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => (l === '' ? '' : prefix + l))
+    .join('\n');
+}
+
+/** kubectl-describe-like text. */
+export function formatDescribe(r: DescribeResult, format: DescribeOutput, now: number): string {
+  if (format === 'json') return JSON.stringify(describeDocument(r), null, 2) + '\n';
+  if (format === 'yaml') return stringify(describeDocument(r));
+  const e = r.entry;
+  const lines: string[] = [];
+  const kv = (k: string, v: string) => lines.push(`${(k + ':').padEnd(18)}${v}`);
+  kv('ID', e.id);
+  kv('Namespace', e.namespace);
+  kv('Source', e.source);
+  kv('Status', e.status + (e.reason ? ` (${e.reason})` : ''));
+  kv('Node', none(e.node));
+  kv('Created', e.createdAt ? `${e.createdAt} (${formatAge(e.createdAt, now)} ago)` : '<unknown>');
+  kv('Location', e.location ? `${e.location}${r.storage ? ` on PVC ${r.storage.pvc}` : ''}` : '<unknown: no snapshot agent DaemonSet found>');
+  if (r.job) {
+    kv('Job', `${r.job.name} (${r.job.status})`);
+    for (const c of r.job.conditions) lines.push(`  Condition:       ${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${c.message ? `: ${c.message}` : ''}`);
+  } else kv('Job', '<none>');
+  for (const p of r.pods) lines.push(`  Pod:             ${p.name} on ${none(p.node)} (${none(p.phase)})`);
+  if (r.dynamoCheckpoint) {
+    const d = r.dynamoCheckpoint;
+    kv('DynamoCheckpoint', `${d.name} (phase ${none(d.phase)}, hash ${none(d.identityHash)}${d.jobName ? `, job ${d.jobName}` : ''})`);
+    if (d.message) lines.push(`  Message:         ${d.message}`);
+  }
+  if (r.artifact) {
+    const a = r.artifact;
+    if (a.state === 'read') {
+      lines.push(`Artifact manifest: ${a.path} (read by pod/${a.reader?.pod ?? '?'}${a.reader?.node ? ` on ${a.reader.node}` : ''}, deleted)`);
+      lines.push(indent(a.text ?? '', '  '));
+    } else {
+      const what = a.state === 'missing' ? 'not found' : a.state === 'skipped' ? 'skipped' : 'unreadable';
+      lines.push(`Artifact manifest: ${a.path}: ${what}${a.message ? ` (${a.message.replace(/\s*\n\s*/g, ' ').trim()})` : ''}`);
+    }
+  }
+  const c = e.restores;
+  lines.push(`Restores:         ${c.total}${c.total > 0 ? ` (${c.completed} completed, ${c.failed} failed, ${c.inProgress} in progress)` : ''}`);
+  if (r.restores.length > 0) {
+    lines.push(indent(formatTable(['POD', 'STATUS', 'NODE', 'PHASE', 'AGE'], r.restores.map((x) => [x.pod, x.status, none(x.node), none(x.phase), formatAge(x.createdAt, now)])), '  '));
+  }
+  if (r.events.length > 0) {
+    lines.push('Events:');
+    lines.push(indent(formatTable(['TYPE', 'REASON', 'OBJECT', 'AGE', 'MESSAGE'], r.events.map((x) => [x.type, x.reason, x.object, formatAge(x.time, now), x.message.replace(/\s*\n\s*/g, ' ')])), '  '));
+  } else lines.push('Events:           <none>');
+  lines.push('Next:');
+  for (const n of r.next) lines.push(`  ${n}`);
+  return lines.join('\n') + '\n';
 }

@@ -18,6 +18,7 @@ import { locateNoIoUring } from './agent/criu/locate.js';
 import type { NodeRuntime } from './agent/engine.js';
 import { chooseEngine, createEngine, ENGINE_NAMES, unavailableEngine, type EngineName } from './agent/engines.js';
 import { startApiServer, type DevApiServer, type NodeSpec } from './api/index.js';
+import { DEFAULT_PVC_NAME } from '../protocol/constants.js';
 
 /** Prefix of every temporary directory the dev cluster makes (so leftovers can be found). */
 export const DEV_TMP_PREFIX = 'snapshotctl-dev-';
@@ -151,6 +152,9 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.readyDelayMs !== undefined ? { readyDelayMs: opts.readyDelayMs } : {}),
   });
+  // The checkpoint PVC of manifests/ is storageRoot, so the short-lived reader and
+  // remover pods of `describe` and `delete --artifacts` see what the agents wrote.
+  api.nodes.setVolumeResolver((ns, claim) => (ns === namespace && claim === DEFAULT_PVC_NAME ? storageRoot : undefined));
   const agents = new Map<string, RunningAgent>();
   const close = async () => {
     await Promise.all([...agents.values()].map((a) => a.stop()));

@@ -148,7 +148,9 @@ export class FakeKubeClient implements KubeClient {
   }
 
   async create<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, body: KubeObject, opts: WriteOptions = {}): Promise<T> {
-    const name = body.metadata?.name ?? '';
+    // generateName: a fixed, counting suffix keeps tests deterministic.
+    const name = body.metadata?.name || (body.metadata?.generateName ? `${body.metadata.generateName}${String(++this.uidSeq).padStart(5, '0')}` : '');
+    if (!body.metadata?.name && name) body = { ...body, metadata: { ...body.metadata, name } };
     this.record({ verb: 'create', resource: res.plural, namespace: ns, name, body: structuredClone(body), dryRun: opts.dryRun === true });
     if (this.objects.has(key(res, ns, name))) {
       throw new ApiError({ verb: 'create', resource: res, namespace: ns, name, status: 409, reason: 'AlreadyExists', message: `${res.plural} "${name}" already exists` });

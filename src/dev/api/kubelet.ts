@@ -11,6 +11,7 @@ import { hostname, release } from 'node:os';
 import { isTerminal } from './controllers/nodematch.js';
 import { recordEvent } from './events.js';
 import { ProcessContainer, runExecProbe, SimContainer, type ContainerExit, type ContainerHandle } from './runtime.js';
+import { fileToolContainer, FileToolContainer, type VolumeResolver } from './file-tools.js';
 import type { Store, StoreEvent } from './store.js';
 import { nowTimestamp, type KubeObject } from './types.js';
 
@@ -109,10 +110,19 @@ export class Nodes {
   private unsubscribe: (() => void) | undefined;
   private ipCounter = 1;
   private readonly waiters = new Set<() => void>();
+  private volumeResolver: VolumeResolver | undefined;
 
   constructor(private readonly store: Store, nodes: number | NodeSpec[], private readonly opts: KubeletOptions) {
     const list: NodeSpec[] = typeof nodes === 'number' ? Array.from({ length: nodes }, () => ({})) : nodes;
     this.specs = list.map((s, i) => ({ ...s, name: s.name ?? `node-${i + 1}`, index: i + 1 }));
+  }
+
+  /**
+   * Back PVCs with local directories: pods mounting one run `cp`/`cat`/`rm` on it
+   * in-process (see file-tools.ts). The dev cluster maps the checkpoint PVC this way.
+   */
+  setVolumeResolver(resolve: VolumeResolver | undefined): void {
+    this.volumeResolver = resolve;
   }
 
   /** Node names, in order. */
@@ -230,7 +240,7 @@ export class Nodes {
   private startContainer(run: PodRun, c: ContainerRun, pod: KubeObject): void {
     const launcher = this.opts.launcher?.(pod, c.spec);
     const launch = { namespace: run.namespace, podName: run.name, podUid: run.uid, nodeName: run.node, spec: c.spec, env: this.envOf(pod, run, c.spec), ...(launcher ? { launcher } : {}) };
-    c.handle = this.runtimeOf(run) === 'process' ? new ProcessContainer(launch, this.opts.workRoot) : new SimContainer(launch);
+    c.handle = fileToolContainer(launch, pod.spec, this.volumeResolver) ?? (this.runtimeOf(run) === 'process' ? new ProcessContainer(launch, this.opts.workRoot) : new SimContainer(launch));
     c.startedAt = nowTimestamp();
     c.terminated = undefined;
     c.started = !c.spec.startupProbe;
@@ -315,7 +325,8 @@ export class Nodes {
     c.timers = [];
     c.ready = false;
     c.started = false;
-    c.terminated = { exitCode: exit.exitCode, reason: exit.reason, startedAt: c.startedAt, finishedAt: nowTimestamp(), containerID: handle.containerID, ...(exit.signal ? { signal: exit.signal } : {}) };
+    const message = handle instanceof FileToolContainer ? handle.terminationMessage : undefined;
+    c.terminated = { exitCode: exit.exitCode, reason: exit.reason, ...(message !== undefined ? { message } : {}), startedAt: c.startedAt, finishedAt: nowTimestamp(), containerID: handle.containerID, ...(exit.signal ? { signal: exit.signal } : {}) };
     if (run.terminating) {
       this.maybeFinishTermination(run);
       return;
@@ -473,6 +484,7 @@ export class Nodes {
   logsFor(namespace: string, podName: string, containerName?: string): string | undefined {
     const h = this.containerFor(namespace, podName, containerName);
     if (h === undefined) return undefined;
+    if (h instanceof FileToolContainer) return h.output;
     if (h instanceof ProcessContainer) {
       try {
         return readFileSync(h.logPath, 'utf8');

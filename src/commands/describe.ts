@@ -1,0 +1,243 @@
+/**
+ * `snapshotctl describe ID`: everything known about one checkpoint: its Job and pod,
+ * the DynamoCheckpoint, events, the artifact location and `manifest.yaml` (read
+ * through a short-lived reader pod), the restore history, and the next command.
+ */
+import { parse as parseYaml } from 'yaml';
+import { OperationFailed, UsageError } from '../errors.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
+import {
+  ARTIFACT_MANIFEST_FILE,
+  LABEL_CHECKPOINT_ID,
+  LABEL_JOB_NAME,
+  checkpointLocation,
+  type CheckpointStorage,
+  type Job,
+  type KubeObject,
+  type Pod,
+} from '../protocol/index.js';
+import { buildCatalogue, collectCatalogue, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
+import { findAgentNodes, findStorage } from './cluster.js';
+import type { CommandDeps, KubeTarget } from './context.js';
+import { parseDuration } from './duration.js';
+import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
+import { kubeTargetOf } from './list.js';
+
+export type DescribeOutput = 'text' | 'json' | 'yaml';
+
+export interface RawDescribeOptions {
+  id?: string;
+  namespace?: string;
+  output?: string;
+  artifact?: boolean;
+  helperImage?: string;
+  timeout?: string;
+  kubeconfig?: string;
+  kubeContext?: string;
+  context?: string;
+}
+
+export interface DescribeOptions extends KubeTarget {
+  id: string;
+  namespace: string;
+  output: DescribeOutput;
+  readArtifact: boolean;
+  helperImage: string;
+  timeoutMs: number;
+}
+
+/** An event about one of the checkpoint's objects. */
+export interface DescribedEvent {
+  type: string;
+  reason: string;
+  object: string;
+  message: string;
+  time: string | null;
+  count: number;
+}
+
+export interface ArtifactInfo {
+  /** `<location>/manifest.yaml`. */
+  path: string;
+  /** read: the file's text came back; missing: no such file; error: the reader failed; skipped: not attempted. */
+  state: 'read' | 'missing' | 'error' | 'skipped';
+  text: string | null;
+  /** The parsed manifest when it is YAML. */
+  manifest: unknown;
+  reader: { pod: string; node: string | null } | null;
+  message: string | null;
+}
+
+export interface DescribeResult {
+  entry: CheckpointEntry;
+  storage: { pvc: string; basePath: string } | null;
+  job: { name: string; status: string; createdAt: string | null; conditions: Array<{ type: string; status: string; reason?: string; message?: string }> } | null;
+  pods: Array<{ name: string; node: string | null; phase: string | null }>;
+  dynamoCheckpoint: { name: string; phase: string | null; identityHash: string | null; jobName: string | null; message: string | null; identity: unknown } | null;
+  artifact: ArtifactInfo | null;
+  restores: RestoreRecord[];
+  events: DescribedEvent[];
+  next: string[];
+}
+
+/** Defaults from kubeconfig; the ID is required. */
+export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 'contextNamespace'>): Promise<DescribeOptions> {
+  const target = kubeTargetOf(raw);
+  const timeout = raw.timeout ?? '60s';
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined) throw new UsageError(`--timeout "${timeout}" is not a duration`, 'use Go-style durations such as 90s or 5m');
+  return {
+    ...target,
+    id: raw.id ?? '',
+    namespace: raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default',
+    output: (raw.output ?? 'text') as DescribeOutput,
+    readArtifact: raw.artifact !== false,
+    helperImage: raw.helperImage ?? DEFAULT_HELPER_IMAGE,
+    timeoutMs,
+  };
+}
+
+/** Pure checks. */
+export function validate(opts: DescribeOptions): void {
+  if (!['text', 'json', 'yaml'].includes(opts.output)) throw new UsageError(`--output "${opts.output}" is not supported by describe`, 'use -o text, json or yaml');
+  if (opts.id === '') throw new UsageError('describe needs a checkpoint ID', 'e.g. snapshotctl describe llama-8b-v1; `snapshotctl list` shows them');
+}
+
+/** Events about `names`, oldest first; best effort. */
+async function eventsAbout(client: KubeClient, namespace: string, objects: Array<{ kind: string; name: string }>): Promise<DescribedEvent[]> {
+  const out: DescribedEvent[] = [];
+  for (const o of objects) {
+    try {
+      const list = await client.list(RESOURCES.events, namespace, { fieldSelector: `involvedObject.name=${o.name}` });
+      for (const e of list.items) {
+        const involved = (e['involvedObject'] ?? {}) as { kind?: string };
+        if (involved.kind !== undefined && involved.kind !== o.kind) continue;
+        out.push({
+          type: String(e['type'] ?? 'Normal'),
+          reason: String(e['reason'] ?? ''),
+          object: `${o.kind.toLowerCase()}/${o.name}`,
+          message: String(e['message'] ?? ''),
+          time: String(e['lastTimestamp'] ?? e['eventTime'] ?? e['firstTimestamp'] ?? e.metadata?.creationTimestamp ?? '') || null,
+          count: typeof e['count'] === 'number' ? e['count'] : 1,
+        });
+      }
+    } catch {
+      // Events are a nicety; RBAC may hide them.
+    }
+  }
+  return out.sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''));
+}
+
+/** What to run next, given the checkpoint's state. */
+export function nextCommands(entry: CheckpointEntry): string[] {
+  const ns = `-n ${entry.namespace}`;
+  switch (entry.status) {
+    case 'completed':
+      return [
+        `snapshotctl restore --manifest worker.yaml --checkpoint-id ${entry.id} ${ns}`,
+        `snapshotctl restore --pod <placeholder-pod> --checkpoint-id ${entry.id} ${ns}`,
+      ];
+    case 'failed':
+      return [
+        `kubectl logs ${ns} -l app.kubernetes.io/component=snapshot-agent --tail 100`,
+        `snapshotctl delete ${entry.id} ${ns}   # then checkpoint again`,
+      ];
+    case 'in_progress':
+      return entry.job ? [`kubectl get job ${entry.job} ${ns} -w`, `snapshotctl describe ${entry.id} ${ns}`] : [`snapshotctl describe ${entry.id} ${ns}`];
+    case 'unknown':
+      return [`snapshotctl delete ${entry.id} ${ns} --artifacts   # the checkpoint Job is gone; remove what is left`];
+  }
+}
+
+/** Read `<location>/manifest.yaml` through a reader pod; never throws for a missing file. */
+async function readArtifact(client: KubeClient, opts: DescribeOptions, storage: CheckpointStorage, nodes: string[] | undefined, deps: CommandDeps): Promise<ArtifactInfo> {
+  const path = `${checkpointLocation(storage.basePath, opts.id)}/${ARTIFACT_MANIFEST_FILE}`;
+  const pod = buildHelperPod({ namespace: opts.namespace, storage, image: opts.helperImage, ...(nodes ? { nodes } : {}), purpose: 'reader', command: readerCommand(path) });
+  deps.reporter.phase(`reading ${path} through a short-lived reader pod`);
+  const out = await runHelperPod(client, pod, { signal: deps.signal, timeoutMs: opts.timeoutMs, reporter: deps.reporter });
+  const reader = { pod: out.pod, node: out.node };
+  if (!out.succeeded) {
+    const missing = /no such file|can't stat|cannot stat/i.test(out.message);
+    return { path, state: missing ? 'missing' : 'error', text: null, manifest: null, reader, message: out.message.trim() || `the reader pod failed (exit code ${out.exitCode ?? 'unknown'})` };
+  }
+  let manifest: unknown = null;
+  try {
+    manifest = parseYaml(out.message);
+  } catch {
+    // Shown as text.
+  }
+  return { path, state: 'read', text: out.message, manifest, reader, message: null };
+}
+
+/** Gather everything; throws OperationFailed (exit 1) when nothing has this ID. */
+export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<DescribeResult> {
+  const client = await deps.kube(opts, deps.logger);
+  deps.reporter.phase(`looking for checkpoint "${opts.id}" in namespace "${opts.namespace}"`);
+  const objs = await collectCatalogue(client, opts.namespace, undefined, deps.signal);
+  const entry = buildCatalogue(objs).find((e) => e.id === opts.id || e.dynamoCheckpoint === opts.id);
+  if (!entry) {
+    throw new OperationFailed(
+      `no checkpoint "${opts.id}" in namespace "${opts.namespace}" (no Job labelled ${LABEL_CHECKPOINT_ID}=${opts.id}, no DynamoCheckpoint, no restore pod)`,
+      `\`snapshotctl list -n ${opts.namespace}\` shows the checkpoints there; \`snapshotctl list -A\` looks in every namespace`,
+    );
+  }
+  const id = entry.id;
+  const jobs = objs.jobs.filter((j) => j.metadata.labels?.[LABEL_CHECKPOINT_ID] === id);
+  const job: Job | undefined = jobs.find((j) => j.metadata.name === entry.job) ?? jobs[0];
+  const pods = objs.checkpointPods.filter((p) => job !== undefined && p.metadata.labels?.[LABEL_JOB_NAME] === job.metadata.name);
+  const dckpt: DynamoCheckpoint | undefined = objs.dynamoCheckpoints.find((d) => d.metadata?.name === entry.dynamoCheckpoint);
+  const restores = restoreHistory(objs.restorePods, opts.namespace, id);
+
+  let storage: CheckpointStorage | undefined;
+  let nodes: string[] | undefined;
+  try {
+    const found = await findStorage(client, opts.namespace);
+    storage = found.storage;
+    nodes = await findAgentNodes(client, opts.namespace, found.daemonSet).catch(() => undefined);
+  } catch (err) {
+    deps.reporter.warn(`checkpoint storage unknown: ${(err as Error).message}`);
+  }
+  let artifact: ArtifactInfo | null = null;
+  if (storage) {
+    const path = `${checkpointLocation(storage.basePath, id)}/${ARTIFACT_MANIFEST_FILE}`;
+    const worthReading = entry.status === 'completed' || entry.status === 'unknown';
+    artifact = opts.readArtifact && worthReading
+      ? await readArtifact(client, { ...opts, id }, storage, nodes && nodes.length > 0 ? nodes : undefined, deps)
+      : { path, state: 'skipped', text: null, manifest: null, reader: null, message: opts.readArtifact ? `the checkpoint is ${entry.status}` : '--no-artifact' };
+  }
+
+  const named: Array<{ kind: string; name: string }> = [
+    ...(job ? [{ kind: 'Job', name: job.metadata.name ?? '' }] : []),
+    ...pods.map((p) => ({ kind: 'Pod', name: p.metadata.name ?? '' })),
+    ...(dckpt ? [{ kind: 'DynamoCheckpoint', name: dckpt.metadata?.name ?? '' }] : []),
+    ...restores.map((r) => ({ kind: 'Pod', name: r.pod })),
+  ];
+  const events = await eventsAbout(client, opts.namespace, named);
+  return {
+    entry,
+    storage: storage ? { pvc: storage.pvcName, basePath: storage.basePath } : null,
+    job: job
+      ? {
+          name: job.metadata.name ?? '',
+          status: entry.status,
+          createdAt: job.metadata.creationTimestamp ?? null,
+          conditions: (job.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) })),
+        }
+      : null,
+    pods: pods.map((p: Pod) => ({ name: p.metadata.name ?? '', node: p.spec.nodeName ?? null, phase: p.status?.phase ?? null })),
+    dynamoCheckpoint: dckpt
+      ? {
+          name: dckpt.metadata?.name ?? '',
+          phase: dckpt.status?.phase ?? null,
+          identityHash: dckpt.status?.identityHash ?? null,
+          jobName: dckpt.status?.jobName ?? null,
+          message: dckpt.status?.message ?? null,
+          identity: (dckpt.spec?.identity as KubeObject | undefined) ?? null,
+        }
+      : null,
+    artifact,
+    restores,
+    events,
+    next: nextCommands(entry),
+  };
+}
