@@ -3,7 +3,7 @@
  * cluster applies for the demo. These checks keep it parseable, limited to kinds the
  * dev cluster serves, and consistent with the protocol's discovery and restore rules.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -81,6 +81,8 @@ describe('manifests/', () => {
       'agent-rbac.yaml',
       'pvc.yaml',
       'rbac-cli.yaml',
+      'samples/cpu-placeholder.yaml',
+      'samples/cpu-worker.yaml',
       'samples/placeholder.yaml',
       'samples/worker.yaml',
       'seccomp-installer.yaml',
@@ -207,5 +209,25 @@ describe('manifests/', () => {
     const pod = parsed.pod as Pod;
     expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
     expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
+  });
+
+  it('samples/cpu-worker.yaml runs cpu-worker/worker.mjs with a relative ready file its probe reads', () => {
+    const parsed = parsePodManifest(readFileSync(join(root, 'samples/cpu-worker.yaml'), 'utf8'));
+    expect(parsed.findings).toEqual([]);
+    const c = (parsed.pod as Pod).spec.containers[0]!;
+    expect(c.command).toEqual(['node', '/opt/snapshotctl/manifests/samples/cpu-worker/worker.mjs']);
+    expect(existsSync(join(root, 'samples/cpu-worker/worker.mjs'))).toBe(true);
+    expect(c['env']).toContainEqual({ name: READY_FOR_CHECKPOINT_ENV, value: 'ready-for-checkpoint' });
+    expect(c.readinessProbe?.['exec']).toEqual({ command: ['cat', 'ready-for-checkpoint'] });
+  });
+
+  it('samples/cpu-placeholder.yaml passes the restore-in-place preconditions with the cpu worker image', () => {
+    const parsed = parsePodManifest(readFileSync(join(root, 'samples/cpu-placeholder.yaml'), 'utf8'));
+    expect(parsed.findings).toEqual([]);
+    const pod = parsed.pod as Pod;
+    expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
+    const worker = parsePodManifest(readFileSync(join(root, 'samples/cpu-worker.yaml'), 'utf8')).pod as Pod;
+    expect(pod.spec.containers[0]?.image).toBe(worker.spec.containers[0]?.image);
+    expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual({ command: ['cat', 'ready-for-checkpoint'] });
   });
 });
