@@ -9,7 +9,6 @@ import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '.
 import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
 import type { KubeClient, RequestLogger } from '../kube/types.js';
 import { normalizeGoFlags } from './args.js';
-import { formatDryRun, formatResult } from './output.js';
 import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
 import { runDev } from './dev.js';
@@ -111,13 +110,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       kube: io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) })),
       contextNamespace:
         io.contextNamespace ??
-        (async (target) => {
-          try {
-            return (await (await import('../kube/config.js')).loadKubeConfig({ ...target, env: io.env })).namespace;
-          } catch {
-            return undefined;
-          }
-        }),
+        (async (target) => (await import('../kube/context-namespace.js')).readContextNamespace({ ...target, env: io.env })),
       readFile: io.readFile ?? ((p) => readFile(p, 'utf8')),
       readStdin: io.readStdin,
       now,
@@ -171,15 +164,19 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     await program.parseAsync(args, { from: 'user' });
     reporter?.stop();
     if (exitCode !== undefined) return exitCode;
-    if (outcome) io.stdout('dryRun' in outcome ? formatDryRun(outcome, format) : formatResult(outcome, format));
+    if (outcome) {
+      // Loaded only when there is a result to print: keeps `--help` start-up light.
+      const { formatDryRun, formatResult } = await import('./output.js');
+      io.stdout('dryRun' in outcome ? formatDryRun(outcome, format) : formatResult(outcome, format));
+    }
     return EXIT.ok;
   } catch (err) {
     reporter?.stop();
-    return reportFailure(err, io, format);
+    return await reportFailure(err, io, format);
   }
 }
 
-function reportFailure(err: unknown, io: CliIO, format: OutputFormat): ExitCode {
+async function reportFailure(err: unknown, io: CliIO, format: OutputFormat): Promise<ExitCode> {
   if (err instanceof CommanderError) {
     // Help and version are not errors; commander already printed them.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
@@ -190,7 +187,7 @@ function reportFailure(err: unknown, io: CliIO, format: OutputFormat): ExitCode 
   }
   if (err instanceof SnapshotError) {
     const result = err.result as OperationResult | undefined;
-    if (result && typeof result === 'object' && 'status' in result) io.stdout(formatResult(result, format));
+    if (result && typeof result === 'object' && 'status' in result) io.stdout((await import('./output.js')).formatResult(result, format));
     printError(err, io);
     return err.exitCode;
   }
