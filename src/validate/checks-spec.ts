@@ -11,7 +11,7 @@ const FILE_READERS = /(^|[\s;&|(`])(cat|test|stat|ls|head|tail|grep|\[\[?)\s[^;&
 
 function readsFile(command: string[]): boolean {
   const script = command.join(' ');
-  return FILE_READERS.test(script) || /(^|\s)-[efs]\s+\S/.test(script);
+  return FILE_READERS.test(script) || /(^|\s)-[efs]\s+["']?[/$]/.test(script);
 }
 
 /** The env value of the ready file, when the worker's env sets it literally. */
