@@ -2,12 +2,13 @@
  * The catalogue commands that talk to the cluster: `list`, `describe`, `delete`, and
  * the hidden `__complete`. Each runs complete/validate/run and prints here.
  */
+import * as del from '../commands/delete.js';
 import * as describe from '../commands/describe.js';
 import * as list from '../commands/list.js';
 import type { CommandDeps } from '../commands/context.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { CatalogueIO } from './catalogue.js';
-import { formatDescribe, formatList, type Colorizer } from './catalogue-output.js';
+import { deleteQuestion, formatDelete, formatDescribe, formatList, type Colorizer } from './catalogue-output.js';
 import type { CatalogueCommandName } from './catalogue-program.js';
 
 async function colorizer(io: CatalogueIO): Promise<Colorizer | undefined> {
@@ -31,6 +32,35 @@ export async function runCatalogueCluster(name: CatalogueCommandName, raw: Recor
       const opts = await describe.complete(raw, deps);
       describe.validate(opts);
       io.stdout(formatDescribe(await describe.run(opts, deps), opts.output, deps.now()));
+      return EXIT.ok;
+    }
+    case 'delete': {
+      const opts = await del.complete(raw, deps);
+      del.validate(opts);
+      if (!opts.yes && !io.stdinIsTTY) {
+        throw new UsageError('refusing to delete without --yes: stdin is not a terminal, so nobody can confirm', 'pass --yes (-y) to delete from a script');
+      }
+      const plan = await del.plan(opts, deps);
+      if (plan.items.length === 0) {
+        io.stderr(`No checkpoints found in namespace "${opts.namespace}"${opts.selector ? ` matching "${opts.selector}"` : ''}; nothing deleted.\n`);
+        return EXIT.ok;
+      }
+      if (!opts.yes && plan.items.some((i) => i.found)) {
+        // The spinner must not draw over the question.
+        (deps.reporter as { stop?: () => void }).stop?.();
+        const answer = io.prompt ? await io.prompt(deleteQuestion(plan, opts.artifacts)) : '';
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          io.stderr('nothing deleted\n');
+          return EXIT.failed;
+        }
+      }
+      const result = await del.run(opts, plan, deps);
+      io.stdout(formatDelete(result, opts.output));
+      const failed = result.items.filter((i) => i.status !== 'deleted');
+      if (failed.length > 0) {
+        io.stderr(`error: ${failed.length} of ${result.items.length} checkpoint${result.items.length === 1 ? '' : 's'} not deleted\n`);
+        return EXIT.failed;
+      }
       return EXIT.ok;
     }
     default:

@@ -4,6 +4,7 @@
  */
 import { stringify } from 'yaml';
 import type { CheckpointEntry } from '../commands/catalogue.js';
+import type { DeleteOutput, DeletePlan, DeleteResult } from '../commands/delete.js';
 import type { DescribeOutput, DescribeResult } from '../commands/describe.js';
 import type { HashOutput, HashResult } from '../commands/hash.js';
 import type { ListOutput, ListResult } from '../commands/list.js';
@@ -190,4 +191,34 @@ export function formatDescribe(r: DescribeResult, format: DescribeOutput, now: n
   lines.push('Next:');
   for (const n of r.next) lines.push(`  ${n}`);
   return lines.join('\n') + '\n';
+}
+
+/** The confirmation question for `delete` (on stderr, before anything is deleted). */
+export function deleteQuestion(plan: DeletePlan, artifacts: boolean): string {
+  const found = plan.items.filter((i) => i.found);
+  const lines = [`About to delete ${found.length} checkpoint${found.length === 1 ? '' : 's'} in namespace "${plan.namespace}":`];
+  for (const i of found) {
+    const what = [
+      ...i.jobs.map((j) => `job.batch/${j.name}`),
+      ...i.dynamoCheckpoints.map((d) => `dynamocheckpoint.nvidia.com/${d.name}`),
+      ...[...i.runningRestorePods, ...i.finishedRestorePods].map((x) => `pod/${x.name}`),
+      ...(artifacts ? ['its artifact directory'] : []),
+    ];
+    lines.push(`  ${i.id}: ${what.join(', ') || 'nothing but its restore history'}`);
+  }
+  return `${lines.join('\n')}\nProceed? [y/N] `;
+}
+
+/** `delete` results: one line per ID on stdout (text), or a document (json). */
+export function formatDelete(result: DeleteResult, format: DeleteOutput): string {
+  if (format === 'json') {
+    return JSON.stringify({ apiVersion: CATALOGUE_API_VERSION, kind: 'CheckpointDeleteResult', items: result.items }, null, 2) + '\n';
+  }
+  return result.items
+    .map((i) =>
+      i.status === 'deleted'
+        ? `checkpoint "${i.id}" deleted${i.deleted.length > 0 ? ` (${i.deleted.join(', ')})` : ''}\n`
+        : `checkpoint "${i.id}" ${i.status === 'not_found' ? 'not found' : i.status === 'refused' ? 'not deleted' : 'failed'}: ${i.reason ?? ''}\n`,
+    )
+    .join('');
 }

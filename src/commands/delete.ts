@@ -1,0 +1,240 @@
+/**
+ * `snapshotctl delete ID... | --all | -l SELECTOR`: delete checkpoints. Per ID: the
+ * checkpoint Job (foreground, waited for), the DynamoCheckpoint, finished restore pods,
+ * and with `--artifacts` the artifact directory (through a short-lived pod). A restore
+ * pod still running from the checkpoint blocks its deletion unless `--force`, which
+ * deletes that pod too. Results are per ID; one failure does not stop the others.
+ */
+import { UsageError } from '../errors.js';
+import { isApiStatus } from '../kube/errors.js';
+import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
+import { waitForObject } from '../kube/wait.js';
+import { LABEL_CHECKPOINT_ID, checkCheckpointId, type CheckpointStorage, type KubeObject, type Pod } from '../protocol/index.js';
+import { buildCatalogue, collectCatalogue, dynamoCheckpointId, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
+import { findAgentNodes, findStorage } from './cluster.js';
+import type { CommandDeps, KubeTarget } from './context.js';
+import { parseDuration } from './duration.js';
+import { DEFAULT_HELPER_IMAGE, buildHelperPod, removerCommand, runHelperPod } from './helper-pod.js';
+import { checkSelector, kubeTargetOf } from './list.js';
+
+export type DeleteOutput = 'text' | 'json';
+
+export interface RawDeleteOptions {
+  ids?: string[];
+  all?: boolean;
+  selector?: string;
+  artifacts?: boolean;
+  force?: boolean;
+  yes?: boolean;
+  output?: string;
+  helperImage?: string;
+  timeout?: string;
+  namespace?: string;
+  kubeconfig?: string;
+  kubeContext?: string;
+  context?: string;
+}
+
+export interface DeleteOptions extends KubeTarget {
+  ids: string[];
+  all: boolean;
+  selector?: string;
+  namespace: string;
+  artifacts: boolean;
+  force: boolean;
+  yes: boolean;
+  output: DeleteOutput;
+  helperImage: string;
+  timeoutMs: number;
+}
+
+/** What will be deleted for one ID (shown in the confirmation). */
+export interface DeletePlanItem {
+  id: string;
+  namespace: string;
+  found: boolean;
+  jobs: Array<{ name: string; uid?: string }>;
+  dynamoCheckpoints: Array<{ name: string; uid?: string }>;
+  finishedRestorePods: Array<{ name: string; uid?: string }>;
+  runningRestorePods: Array<{ name: string; uid?: string }>;
+}
+
+export interface DeletePlan {
+  namespace: string;
+  items: DeletePlanItem[];
+}
+
+export type DeleteStatus = 'deleted' | 'not_found' | 'refused' | 'failed';
+
+export interface DeleteItemResult {
+  id: string;
+  namespace: string;
+  status: DeleteStatus;
+  /** What was deleted: `job.batch/x`, `pod/y`, `dynamocheckpoint.nvidia.com/z`, `artifacts:/checkpoints/id`. */
+  deleted: string[];
+  reason: string | null;
+}
+
+export interface DeleteResult {
+  items: DeleteItemResult[];
+}
+
+export async function complete(raw: RawDeleteOptions, deps: Pick<CommandDeps, 'contextNamespace'>): Promise<DeleteOptions> {
+  const target = kubeTargetOf(raw);
+  const timeout = raw.timeout ?? '2m';
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined) throw new UsageError(`--timeout "${timeout}" is not a duration`, 'use Go-style durations such as 90s or 5m');
+  return {
+    ...target,
+    ids: raw.ids ?? [],
+    all: raw.all === true,
+    ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
+    namespace: raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default',
+    artifacts: raw.artifacts === true,
+    force: raw.force === true,
+    yes: raw.yes === true,
+    output: (raw.output ?? 'text') as DeleteOutput,
+    helperImage: raw.helperImage ?? DEFAULT_HELPER_IMAGE,
+    timeoutMs,
+  };
+}
+
+/** Exactly one of IDs, --all, -l; IDs valid; output known. */
+export function validate(opts: DeleteOptions): void {
+  const forms = [opts.ids.length > 0, opts.all, opts.selector !== undefined].filter(Boolean).length;
+  if (forms !== 1) {
+    throw new UsageError(
+      forms === 0 ? 'delete needs checkpoint IDs, --all or -l SELECTOR' : 'give exactly one of: checkpoint IDs, --all, -l SELECTOR',
+      'e.g. snapshotctl delete llama-8b-v1, snapshotctl delete --all --yes, snapshotctl delete -l team=ml',
+    );
+  }
+  if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`--output "${opts.output}" is not supported by delete`, 'use -o text or -o json');
+  if (opts.selector !== undefined) checkSelector(opts.selector);
+  const bad = opts.ids.map((id) => [id, checkCheckpointId(id)] as const).filter(([, p]) => p.length > 0);
+  if (bad.length > 0) throw new UsageError(`checkpoint ID ${bad.map(([id, p]) => `"${id}" ${p.join(', ')}`).join('; ')}`, '`snapshotctl list` shows the IDs');
+}
+
+function ref(o: KubeObject): { name: string; uid?: string } {
+  return { name: o.metadata?.name ?? '', ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}) };
+}
+
+function isFinished(p: Pod): boolean {
+  return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+}
+
+/** What each ID consists of (pure). */
+export function planFor(id: string, namespace: string, objs: CatalogueObjects, entry: CheckpointEntry | undefined): DeletePlanItem {
+  const restores = objs.restorePods.filter((p) => p.metadata.namespace === namespace && p.metadata.labels?.[LABEL_CHECKPOINT_ID] === id);
+  return {
+    id,
+    namespace,
+    found: entry !== undefined,
+    jobs: objs.jobs.filter((j) => j.metadata.namespace === namespace && j.metadata.labels?.[LABEL_CHECKPOINT_ID] === id).map(ref),
+    dynamoCheckpoints: objs.dynamoCheckpoints.filter((d) => d.metadata?.namespace === namespace && dynamoCheckpointId(d) === id).map(ref),
+    finishedRestorePods: restores.filter(isFinished).map(ref),
+    runningRestorePods: restores.filter((p) => !isFinished(p)).map(ref),
+  };
+}
+
+/** Find what the IDs, --all or -l stand for; deletes nothing. */
+export async function plan(opts: DeleteOptions, deps: CommandDeps): Promise<DeletePlan> {
+  const client = await deps.kube(opts, deps.logger);
+  deps.reporter.phase(`looking up checkpoints in namespace "${opts.namespace}"`);
+  const objs = await collectCatalogue(client, opts.namespace, opts.selector, deps.signal);
+  const entries = buildCatalogue(objs);
+  const ids = opts.ids.length > 0 ? [...new Set(opts.ids)] : entries.map((e) => e.id);
+  return { namespace: opts.namespace, items: ids.map((id) => planFor(id, opts.namespace, objs, entries.find((e) => e.id === id))) };
+}
+
+const DYNAMO_CHECKPOINT = 'dynamocheckpoint.nvidia.com';
+
+/** Delete one object and wait (bounded) until it is gone; true when it was there. */
+async function deleteAndWait(
+  client: KubeClient,
+  res: ResourceType,
+  namespace: string,
+  obj: { name: string; uid?: string },
+  policy: 'Foreground' | 'Background',
+  opts: Pick<DeleteOptions, 'timeoutMs'>,
+  signal: AbortSignal,
+): Promise<boolean> {
+  try {
+    await client.delete(res, namespace, obj.name, { propagationPolicy: policy, ...(obj.uid ? { uid: obj.uid } : {}) });
+  } catch (err) {
+    if (isApiStatus(err, 404)) return false;
+    throw err;
+  }
+  await waitForObject(client, {
+    resource: res,
+    namespace,
+    name: obj.name,
+    until: (o: KubeObject | undefined) => o === undefined || (obj.uid !== undefined && o.metadata?.uid !== obj.uid),
+    signal,
+    timeoutMs: opts.timeoutMs,
+    description: `${res.kind.toLowerCase()}/${obj.name} to be deleted`,
+  });
+  return true;
+}
+
+/** Carry out the plan, ID by ID. Never throws for one ID's failure. */
+export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps): Promise<DeleteResult> {
+  const client = await deps.kube(opts, deps.logger);
+  let storage: { storage: CheckpointStorage; nodes: string[] | undefined } | undefined;
+  let storageError: string | undefined;
+  if (opts.artifacts && p.items.some((i) => i.found)) {
+    try {
+      const found = await findStorage(client, opts.namespace);
+      storage = { storage: found.storage, nodes: await findAgentNodes(client, opts.namespace, found.daemonSet).catch(() => undefined) };
+    } catch (err) {
+      storageError = (err as Error).message;
+    }
+  }
+  const items: DeleteItemResult[] = [];
+  for (const item of p.items) {
+    const result: DeleteItemResult = { id: item.id, namespace: item.namespace, status: 'deleted', deleted: [], reason: null };
+    items.push(result);
+    if (!item.found) {
+      result.status = 'not_found';
+      result.reason = `no checkpoint "${item.id}" in namespace "${item.namespace}"`;
+      continue;
+    }
+    if (item.runningRestorePods.length > 0 && !opts.force) {
+      result.status = 'refused';
+      result.reason = `restore pod${item.runningRestorePods.length === 1 ? '' : 's'} ${item.runningRestorePods.map((x) => x.name).join(', ')} still running from it; pass --force to delete ${item.runningRestorePods.length === 1 ? 'it' : 'them'} too`;
+      continue;
+    }
+    try {
+      deps.reporter.phase(`deleting checkpoint "${item.id}"`);
+      for (const pod of [...item.runningRestorePods, ...item.finishedRestorePods]) {
+        if (await deleteAndWait(client, RESOURCES.pods, item.namespace, pod, 'Background', opts, deps.signal)) result.deleted.push(`pod/${pod.name}`);
+      }
+      for (const d of item.dynamoCheckpoints) {
+        if (await deleteAndWait(client, RESOURCES.dynamocheckpoints, item.namespace, d, 'Foreground', opts, deps.signal)) result.deleted.push(`${DYNAMO_CHECKPOINT}/${d.name}`);
+      }
+      for (const job of item.jobs) {
+        if (await deleteAndWait(client, RESOURCES.jobs, item.namespace, job, 'Foreground', opts, deps.signal)) result.deleted.push(`job.batch/${job.name}`);
+      }
+      if (opts.artifacts) {
+        if (!storage) throw new Error(`artifacts not removed: ${storageError ?? 'checkpoint storage unknown'}`);
+        const dir = `${storage.storage.basePath.replace(/\/+$/, '')}/${item.id}`;
+        deps.reporter.phase(`removing ${dir} through a short-lived pod`);
+        const pod = buildHelperPod({
+          namespace: item.namespace,
+          storage: storage.storage,
+          image: opts.helperImage,
+          ...(storage.nodes && storage.nodes.length > 0 ? { nodes: storage.nodes } : {}),
+          purpose: 'remover',
+          command: removerCommand(dir),
+        });
+        const out = await runHelperPod(client, pod, { signal: deps.signal, timeoutMs: opts.timeoutMs, reporter: deps.reporter });
+        if (!out.succeeded) throw new Error(`could not remove ${dir}: ${out.message.trim() || `exit code ${out.exitCode ?? 'unknown'}`}`);
+        result.deleted.push(`artifacts:${dir}`);
+      }
+    } catch (err) {
+      if (deps.signal.aborted) throw err;
+      result.status = 'failed';
+      result.reason = (err as Error).message;
+    }
+  }
+  return { items };
+}
