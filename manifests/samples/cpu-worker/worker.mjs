@@ -6,10 +6,10 @@
 // 127.0.0.1:CPU_WORKER_PORT and writes the file named by DYN_READY_FOR_CHECKPOINT_FILE
 // (relative to its working directory, or absolute), which its readiness probe reads.
 //
-// Each connection gets one JSON line and is closed (no connection stays open across a
-// checkpoint):
-//   {"checksum": SHA-256 of the state now (recomputed per request, so a restore that
-//    lost or changed memory shows), "warmupChecksum": the one computed at warm-up,
+// A client sends one line, `checksum` or `info`, and gets one JSON line back, then the
+// connection is closed (none stays open across a checkpoint):
+//   {"checksum": SHA-256 of the state now (for `checksum`: recomputed, so a restore that
+//    lost or changed memory shows; about 0.5 s), "warmupChecksum": the one computed at warm-up,
 //    "warmups": warm-ups this container's filesystem has seen (a counter file in the
 //    working directory; a restored worker must still say 1), "instance": random ID
 //    drawn at process start (same after a restore, new after a cold start),
@@ -70,7 +70,7 @@ function checksum(words) {
 
 const started = performance.now();
 const warmups = countWarmup();
-log(`warm-up ${warmups}: building ${mb} MiB of state over ${rounds} rounds`);
+log(`warm-up ${warmups} (instance ${instance}, pid ${process.pid}): building ${mb} MiB of state over ${rounds} rounds`);
 const state = buildState();
 const warmupChecksum = checksum(state);
 const warmupSeconds = Math.round(performance.now() - started) / 1000;
@@ -78,8 +78,13 @@ log(`warm-up done in ${warmupSeconds} s, checksum ${warmupChecksum}`);
 
 let served = 0;
 const server = createServer((conn) => {
-  served++;
-  conn.end(`${JSON.stringify({ checksum: checksum(state), warmupChecksum, warmups, instance, served, pid: process.pid, warmupSeconds, mb })}\n`);
+  conn.setEncoding('utf8');
+  conn.on('error', () => {});
+  conn.once('data', (line) => {
+    served++;
+    const now = line.trim() === 'checksum' ? checksum(state) : undefined;
+    conn.end(`${JSON.stringify({ checksum: now, warmupChecksum, warmups, instance, served, pid: process.pid, warmupSeconds, mb })}\n`);
+  });
 });
 server.listen(port, '127.0.0.1', () => {
   log(`listening on 127.0.0.1:${port}`);
