@@ -388,6 +388,58 @@ describe('checkpoint against a cluster', () => {
     expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeDefined();
   });
 
+  it('a Job left by a killed run: the message says what it is and offers --resume or deletion', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.jobs, {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'worker-checkpoint', namespace: 'default', labels: { 'nvidia.com/snapshot-checkpoint-id': 'ck-0' } },
+    });
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml'], { client });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/already exists in namespace "default" \(checkpoint ID "ck-0", still waiting for a verdict, created \d/);
+    expect(r.stderr).toContain('hint: wait for it: `snapshotctl checkpoint --manifest worker.yaml -n default --resume`, or delete it and start again: `kubectl delete job worker-checkpoint -n default --cascade=foreground`');
+  });
+
+  it('--resume waits on the existing Job without creating anything and reports its checkpoint ID', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.jobs, {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'worker-checkpoint', namespace: 'default', labels: { 'nvidia.com/snapshot-checkpoint-id': 'ck-0' } },
+    });
+    setTimeout(
+      () =>
+        client.update(RESOURCES.jobs, 'default', 'worker-checkpoint', (j) => {
+          j.metadata!.annotations = { 'nvidia.com/snapshot-checkpoint-status': 'completed' };
+        }),
+      100,
+    );
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--resume'], { client });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('checkpoint_id=ck-0\ncheckpoint_location=/checkpoints/ck-0/versions/1\n');
+    expect(client.writes()).toEqual([]);
+  });
+
+  it('--resume never deletes the Job it did not create, even when the verdict is failed', async () => {
+    const client = clusterWithAgent();
+    client.seed(RESOURCES.jobs, {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'worker-checkpoint', namespace: 'default', labels: { 'nvidia.com/snapshot-checkpoint-id': 'ck-0' }, annotations: { 'nvidia.com/snapshot-checkpoint-status': 'failed' } },
+    });
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--resume'], { client });
+    expect(r.code).toBe(1);
+    expect(client.writes()).toEqual([]);
+  });
+
+  it('--resume with nothing to resume: exit 3', async () => {
+    const client = clusterWithAgent();
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--resume'], { client });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no job\.batch "worker-checkpoint" in namespace "default" to resume/);
+  });
+
   it('no agent DaemonSet: exit 3 before anything is created', async () => {
     const client = new FakeKubeClient('ml');
     const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client });

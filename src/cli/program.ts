@@ -23,6 +23,9 @@ Examples:
   # NVIDIA's public cuda-checkpoint 580.x has no --launch-job: turn the wrapping off
   snapshotctl checkpoint --manifest worker.yaml --disable-cuda-checkpoint-job-file
 
+  # An earlier run was killed mid-wait: wait on the Job it left
+  snapshotctl checkpoint --manifest worker.yaml -n ml --resume
+
   # v1.0.x spellings keep working
   snapshotctl checkpoint -manifest worker.yaml -namespace ml -timeout 1h30m
 `;
@@ -102,7 +105,8 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
       .option(
         '--disable-cuda-checkpoint-job-file',
         'do not wrap the command in `cuda-checkpoint --launch-job` (needed with NVIDIA\'s public cuda-checkpoint 580.x)',
-      ),
+      )
+      .option('--resume', 'wait on the checkpoint Job an earlier, interrupted run left behind instead of creating one'),
   )
     .addHelpText('after', CHECKPOINT_EXAMPLES)
     .action(async (raw: Record<string, unknown>) => onAction('checkpoint', raw));

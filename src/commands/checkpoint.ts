@@ -13,11 +13,13 @@ import {
   generateCheckpointId,
   jobVerdict,
   withAgentAffinity,
+  LABEL_CHECKPOINT_ID,
   LABEL_JOB_NAME,
   type Job,
   type Pod,
 } from '../protocol/index.js';
 import { findStorage, placementNodes } from './cluster.js';
+import { formatDuration } from './duration.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
@@ -30,6 +32,7 @@ export interface RawCheckpointOptions extends RawCommonOptions {
   disableCudaCheckpointJobFile?: boolean;
   skipImageCheck?: boolean;
   config?: string;
+  resume?: boolean;
 }
 
 export interface CheckpointOptions extends CommonOptions {
@@ -41,6 +44,8 @@ export interface CheckpointOptions extends CommonOptions {
   wrapCudaCheckpoint: boolean;
   /** --skip-image-check: the placeholder-image policy was not applied. */
   skipImageCheck: boolean;
+  /** --resume: wait on the Job an earlier, interrupted run created instead of creating one. */
+  resume: boolean;
 }
 
 /** Read inputs and fill defaults (kubeconfig namespace, generated ID). */
@@ -70,11 +75,15 @@ export async function complete(raw: RawCheckpointOptions, deps: CommandDeps): Pr
     idGenerated: raw.checkpointId === undefined,
     wrapCudaCheckpoint: wrap,
     skipImageCheck,
+    resume: raw.resume === true,
   };
 }
 
 /** Pure checks across options (manifest rules ran in complete). */
-export function validate(_opts: CheckpointOptions): void {
+export function validate(opts: CheckpointOptions): void {
+  if (opts.resume && opts.dryRun !== 'none') {
+    throw new UsageError('--resume and --dry-run contradict each other', '--resume waits on an existing Job; leave --dry-run out');
+  }
   // Every rule needs the manifest text or the ID, both checked while completing;
   // the seam stays so later rules (image policy) have one place to go.
 }
@@ -110,6 +119,7 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
   if (opts.dryRun === 'client') return { dryRun: 'client', objects: [job as unknown as Record<string, unknown>] };
 
   const jobName = job.metadata.name ?? '';
+  if (opts.resume) return resumeJob(client, opts, jobName, basePath, startedMs, deps);
   const location = checkpointLocation(basePath, opts.checkpointId);
   throwIfInterrupted(deps.signal);
   deps.reporter.phase(`creating job.batch/${jobName} in namespace "${opts.namespace}"`);
@@ -117,13 +127,7 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
   try {
     created = await client.create<Job>(RESOURCES.jobs, opts.namespace, job, { dryRun: opts.dryRun === 'server' });
   } catch (err) {
-    if (isApiStatus(err, 409)) {
-      throw new ClusterError(
-        `job.batch "${jobName}" already exists in namespace "${opts.namespace}"; another checkpoint of pod "${opts.pod.metadata.name}" ran or is running`,
-        `look at it with \`kubectl describe job ${jobName} -n ${opts.namespace}\`; delete it with \`kubectl delete job ${jobName} -n ${opts.namespace}\` to checkpoint again`,
-        409,
-      );
-    }
+    if (isApiStatus(err, 409)) throw await jobExistsError(client, opts, jobName, deps);
     throw toClusterError(err, `create job.batch "${jobName}" in namespace "${opts.namespace}"`);
   }
   if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
@@ -208,4 +212,79 @@ async function followJobPod(
   } catch {
     // Progress only: the verdict wait has its own retries and error handling.
   }
+}
+
+/** What an existing Job of the same name is, for the "already exists" message. */
+function describeExistingJob(job: Job | undefined, now: number): string {
+  if (!job) return '';
+  const id = job.metadata.labels?.[LABEL_CHECKPOINT_ID];
+  const verdict = jobVerdict(job);
+  const state = verdict.state === 'pending' ? 'still waiting for a verdict' : verdict.state;
+  const created = job.metadata.creationTimestamp ? Date.parse(job.metadata.creationTimestamp) : NaN;
+  const age = Number.isNaN(created) ? '' : `, created ${formatDuration(Math.max(0, now - created))} ago`;
+  return ` (${id ? `checkpoint ID "${id}", ` : ''}${state}${age})`;
+}
+
+/**
+ * A Job of this name exists: usually an earlier run that was killed (kill -9, lost
+ * terminal) before it could clean up. Say what it is and give both ways on.
+ */
+async function jobExistsError(client: KubeClient, opts: CheckpointOptions, jobName: string, deps: CommandDeps): Promise<ClusterError> {
+  const existing = await client.get<Job>(RESOURCES.jobs, opts.namespace, jobName).catch(() => undefined);
+  const pending = existing !== undefined && jobVerdict(existing).state === 'pending';
+  const ns = opts.namespace;
+  const resume = `snapshotctl checkpoint --manifest ${opts.manifestSource} -n ${ns} --resume`;
+  const remove = `kubectl delete job ${jobName} -n ${ns} --cascade=foreground`;
+  return new ClusterError(
+    `job.batch "${jobName}" already exists in namespace "${ns}"${describeExistingJob(existing, deps.now())}; an earlier checkpoint of pod "${opts.pod.metadata.name}" ran or was interrupted`,
+    pending ? `wait for it: \`${resume}\`, or delete it and start again: \`${remove}\`` : `delete it to checkpoint again: \`${remove}\``,
+    409,
+  );
+}
+
+/** --resume: wait on the Job an earlier run left, without creating anything. */
+async function resumeJob(
+  client: KubeClient,
+  opts: CheckpointOptions,
+  jobName: string,
+  basePath: string,
+  startedMs: number,
+  deps: CommandDeps,
+): Promise<OperationResult> {
+  let job: Job;
+  try {
+    job = await client.get<Job>(RESOURCES.jobs, opts.namespace, jobName);
+  } catch (err) {
+    if (isApiStatus(err, 404)) {
+      throw new ClusterError(`no job.batch "${jobName}" in namespace "${opts.namespace}" to resume`, 'run the same command without --resume to start a checkpoint', 404);
+    }
+    throw toClusterError(err);
+  }
+  const id = job.metadata.labels?.[LABEL_CHECKPOINT_ID] ?? opts.checkpointId;
+  if (!opts.idGenerated && id !== opts.checkpointId) {
+    throw new UsageError(
+      `job.batch "${jobName}" is for checkpoint ID "${id}", not "${opts.checkpointId}"`,
+      `resume with --checkpoint-id ${id}, or leave --checkpoint-id out`,
+    );
+  }
+  deps.reporter.info(`resuming the wait on job.batch/${jobName} (checkpoint ID "${id}"); it was not created by this run, so it is never deleted by it`);
+  const base = {
+    kind: 'checkpoint' as const,
+    namespace: opts.namespace,
+    name: opts.pod.metadata.name ?? '',
+    checkpointJob: jobName,
+    checkpointId: id,
+    checkpointLocation: checkpointLocation(basePath, id),
+    startedAt: new Date(startedMs).toISOString(),
+  };
+  return superviseWait({
+    client,
+    deps,
+    opts,
+    base,
+    startedMs,
+    created: [],
+    eventNames: [jobName],
+    wait: () => waitForJob(client, opts, jobName, job.metadata.uid, deps),
+  });
 }

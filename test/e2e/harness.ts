@@ -41,7 +41,7 @@ export interface RunCliOptions {
   /** Kill the process (SIGKILL) and fail the run after this long; default 20 s. */
   timeoutMs?: number;
   /** Send a signal once `when()` turns true (polled every 20 ms). */
-  signalAfter?: { signal: 'SIGINT' | 'SIGTERM'; when: () => boolean | Promise<boolean> };
+  signalAfter?: { signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL'; when: () => boolean | Promise<boolean> };
   /** Text on stdin (otherwise stdin is closed). */
   stdin?: string;
 }
