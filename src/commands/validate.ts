@@ -121,9 +121,43 @@ function unreadable(file: string, err: unknown): FileReport {
   };
 }
 
+/** One input resolved to text (or the error reading it), before judging. */
+type Loaded = { file: string; explicit: boolean; text?: string; error?: unknown };
+
+/** Read every input; directories expand to their manifest files. Reads run concurrently. */
+async function load(inputs: string[], deps: ValidateDeps): Promise<Loaded[]> {
+  const planned: Array<Loaded | Promise<Loaded>> = [];
+  const read = (file: string, explicit: boolean): Promise<Loaded> =>
+    deps.readFile(file).then(
+      (text) => ({ file, explicit, text }),
+      (error: unknown) => ({ file, explicit, error }),
+    );
+  for (const input of inputs) {
+    if (input === '-') {
+      planned.push(deps.readStdin().then((text) => ({ file: '-', explicit: true, text })));
+      continue;
+    }
+    let found: string[] | undefined;
+    try {
+      found = await walk(input, deps);
+    } catch (err) {
+      // Not a directory (or nothing there): read it as a file, which names the problem.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTDIR' && code !== 'ENOENT') {
+        planned.push({ file: input, explicit: true, error: err });
+        continue;
+      }
+    }
+    if (found) planned.push(...found.map((file) => read(file, false)));
+    else planned.push(read(input, true));
+  }
+  return Promise.all(planned);
+}
+
 /** Judge every input. Never prints; the CLI formats the result. */
 export async function run(opts: ValidateOptions, deps: ValidateDeps): Promise<ValidateResult> {
-  const schema = await loadSchemaValidator();
+  // The schema library's import overlaps with reading the files.
+  const [schema, loaded] = await Promise.all([loadSchemaValidator(), load(opts.inputs, deps)]);
   const judge = {
     purposes: purposesOf(opts.for),
     context: {
@@ -136,39 +170,7 @@ export async function run(opts: ValidateOptions, deps: ValidateDeps): Promise<Va
       ...(opts.imagePolicy ? { imagePolicy: opts.imagePolicy } : {}),
     },
   };
-  const files: FileReport[] = [];
-  for (const input of opts.inputs) {
-    if (input === '-') {
-      files.push(judgeText(await deps.readStdin(), '-', { ...judge, explicit: true }));
-      continue;
-    }
-    let found: string[] | undefined;
-    try {
-      found = await walk(input, deps);
-    } catch (err) {
-      // Not a directory (or nothing there): read it as a file, which names the problem.
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTDIR' && code !== 'ENOENT') {
-        files.push(unreadable(input, err));
-        continue;
-      }
-    }
-    if (found) {
-      for (const file of found) {
-        try {
-          files.push(judgeText(await deps.readFile(file), file, { ...judge, explicit: false }));
-        } catch (err) {
-          files.push(unreadable(file, err));
-        }
-      }
-      continue;
-    }
-    try {
-      files.push(judgeText(await deps.readFile(input), input, { ...judge, explicit: true }));
-    } catch (err) {
-      files.push(unreadable(input, err));
-    }
-  }
+  const files = loaded.map((l) => (l.text !== undefined ? judgeText(l.text, l.file, { ...judge, explicit: l.explicit }) : unreadable(l.file, l.error)));
   const all = files.flatMap((f) => f.findings);
   return {
     for: opts.for,
