@@ -122,9 +122,11 @@ describe('failed runs clean up after themselves', () => {
     const r = await runCli(['checkpoint', '--manifest', WORKER_MANIFEST, '--checkpoint-id', 'e2e-fail-2'], { cluster: c });
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(
-      `error: job.batch "${JOB}" already exists in namespace "default"; another checkpoint of pod "vllm-worker" ran or is running\n`,
+    expect(r.stderr).toMatch(
+      new RegExp(`error: job\\.batch "${JOB}" already exists in namespace "default" \\(checkpoint ID "${ID}", completed, created \\d+m?s ago\\); an earlier checkpoint of pod "vllm-worker" ran or was interrupted\n`),
     );
+    // Completed: nothing to resume, so only deletion is offered.
+    expect(r.stderr).toContain(`hint: delete it to checkpoint again: \`kubectl delete job ${JOB} -n default --cascade=foreground\``);
     const after = c.api.store.mustGet('jobs', 'default', JOB);
     expect(after.metadata.uid).toBe(before.metadata.uid);
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
