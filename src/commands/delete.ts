@@ -124,7 +124,9 @@ function isFinished(p: Pod): boolean {
 
 /** What each ID consists of (pure). */
 export function planFor(id: string, namespace: string, objs: CatalogueObjects, entry: CheckpointEntry | undefined): DeletePlanItem {
-  const restores = objs.restorePods.filter((p) => p.metadata.namespace === namespace && p.metadata.labels?.[LABEL_CHECKPOINT_ID] === id);
+  const restores = objs.restorePods
+    .filter((p) => p.metadata.namespace === namespace && p.metadata.labels?.[LABEL_CHECKPOINT_ID] === id)
+    .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   return {
     id,
     namespace,
