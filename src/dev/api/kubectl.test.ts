@@ -248,4 +248,25 @@ spec: {identity: {model: llama}}
     expect(api.store.get('clusterroles.rbac.authorization.k8s.io', undefined, 'snapshot-agent-nodes')).toBeUndefined();
   });
 
+  it('apply -f manifests/ -n NS (what users apply to a real cluster) works, twice, and the samples apply too', async () => {
+    const manifests = join(import.meta.dirname, '../../../manifests');
+    expect((await kubectl('create', 'namespace', 'snap')).code).toBe(0);
+    const first = await kubectl('apply', '-f', manifests, '-n', 'snap');
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const created = first.stdout.trim().split('\n');
+    expect(created.every((l) => l.endsWith(' created'))).toBe(true);
+    expect(created).toContain('daemonset.apps/snapshot-agent created');
+    expect(created).toContain('persistentvolumeclaim/snapshot-pvc created');
+    const second = await kubectl('apply', '-f', manifests, '-n', 'snap');
+    expect(second.code).toBe(0);
+    expect(second.stdout.trim().split('\n').every((l) => l.endsWith(' unchanged'))).toBe(true);
+    // The agent runs on the GPU node only (its nodeSelector), as on a real cluster.
+    await waitFor(() => (api.store.list('pods', { namespace: 'snap', labelSelector: 'app.kubernetes.io/component=snapshot-agent' }) as any[]).some((p) => p.status?.phase === 'Running'), 5000, 'agent pod running');
+    const placeholder = await kubectl('apply', '-f', join(manifests, 'samples', 'placeholder.yaml'), '-n', 'snap');
+    expect(placeholder.stdout.trim()).toBe('pod/vllm-placeholder created');
+    const del = await kubectl('delete', 'namespace', 'snap');
+    expect(del.code).toBe(0);
+  });
+
 });
