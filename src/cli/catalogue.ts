@@ -7,6 +7,7 @@ import type { CommandDeps } from '../commands/context.js';
 import { EXIT } from '../errors.js';
 import type { CatalogueCommandName } from './catalogue-program.js';
 import { formatHash } from './catalogue-output.js';
+import { completionRequest, completionScript } from './completion.js';
 
 /** What the catalogue commands need from the process beyond `CommandDeps`. */
 export interface CatalogueIO {
@@ -32,6 +33,26 @@ export async function runCatalogue(
       const opts = await hash.complete(raw, deps);
       hash.validate(opts);
       io.stdout(formatHash(hash.run(opts), opts.output));
+      return EXIT.ok;
+    }
+    case 'completion':
+      io.stdout(completionScript(String(raw['shell'] ?? '')));
+      return EXIT.ok;
+    case '__complete': {
+      const { buildProgram } = await import('./program.js');
+      const words = Array.isArray(raw['words']) ? (raw['words'] as unknown[]).map(String) : [];
+      const req = completionRequest(buildProgram('0.0.0', async () => {}), words.length === 0 ? [''] : words);
+      let candidates = req.kind === 'words' ? req.words : [];
+      if (req.kind === 'lookup') {
+        const { lookupCandidates } = await import('../commands/complete.js');
+        const target = {
+          ...(req.kubeconfig !== undefined ? { kubeconfig: req.kubeconfig } : typeof raw['kubeconfig'] === 'string' ? { kubeconfig: raw['kubeconfig'] } : {}),
+          ...(req.context !== undefined ? { context: req.context } : {}),
+          ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
+        };
+        candidates = (await lookupCandidates(req.source, target, deps)).filter((c) => c.startsWith(req.prefix));
+      }
+      io.stdout(candidates.map((c) => `${c}\n`).join(''));
       return EXIT.ok;
     }
     default: {
