@@ -6,12 +6,12 @@ import { arr, dig, keyPath, rec, show, str, type Obj } from './util.js';
 const GPU_RESOURCE = 'nvidia.com/gpu';
 const PROBE_EXAMPLE = `an exec probe that reads the file the worker writes once warmed up, e.g. env ${READY_FOR_CHECKPOINT_ENV}=${READY_FOR_CHECKPOINT_FILE} and readinessProbe.exec.command: [cat, ${READY_FOR_CHECKPOINT_FILE}]`;
 
-/** Commands that succeed only when a file exists (or has content). */
-const FILE_READERS = /(^|[\s;&|(`])(cat|test|stat|ls|head|tail|grep|\[\[?)\s[^;&|]*(\/|\$)/;
+/** Commands that succeed only when a file exists (or has content); `test -f` and `[ -e` included. */
+const FILE_READERS = /(^|[\s;&|(`/])(cat|test|stat|ls|head|tail|grep|\[\[?)\s+[^\s;&|]/;
 
 function readsFile(command: string[]): boolean {
   const script = command.join(' ');
-  return FILE_READERS.test(script) || /(^|\s)-[efs]\s+["']?[/$]/.test(script);
+  return FILE_READERS.test(script);
 }
 
 /** The env value of the ready file, when the worker's env sets it literally. */
