@@ -1,10 +1,11 @@
 /**
  * Engine registry and selection: the dev cluster takes an engine by flag, or by
  * default the best one whose probe passes on this machine (cuda, then criu, then sim).
- * `criu` is real (see criu/engine.ts); `cuda` is still a stand-in whose probe explains
- * that, so selection already behaves as it will.
+ * `criu` is real (see criu/engine.ts); `cuda` wraps it with NVIDIA's CUDA checkpoint
+ * (see cuda/engine.ts) and its probe says why it cannot run where there is no GPU.
  */
 import { createCriuEngine } from './criu/engine.js';
+import { createCudaEngine } from './cuda/engine.js';
 import type { NodeRuntime, SnapshotEngine } from './engine.js';
 import { createSimEngine } from './sim-engine.js';
 
@@ -27,7 +28,8 @@ export interface EngineDeps {
 export function createEngine(name: EngineName, deps: EngineDeps = {}): SnapshotEngine {
   if (name === 'sim') return createSimEngine();
   if (name === 'criu') return createCriuEngine(deps.runtime ? { runtime: deps.runtime } : {});
-  return unavailableEngine(name, `the ${name} engine is not implemented yet in snapshotctl's dev agent; use the sim engine`);
+  if (name === 'cuda') return createCudaEngine(deps.runtime ? { runtime: deps.runtime } : {});
+  return unavailableEngine(name, `the ${name} engine is not implemented in snapshotctl's dev agent; use the sim engine`);
 }
 
 /** An engine that cannot run, and says why (probe, checkpoint and restore alike). */
