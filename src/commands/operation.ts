@@ -76,7 +76,7 @@ export async function cleanupCreated(
 
 /** Events about the named objects, oldest first; best effort (never fails the run). */
 export async function collectEvents(client: KubeClient, namespace: string, names: string[]): Promise<EventSummary[]> {
-  const events: Array<EventSummary & { sort: string }> = [];
+  const events: Array<EventSummary & { sort: string; rv: number }> = [];
   for (const name of names) {
     try {
       const list = await client.list(RESOURCES.events, namespace, { fieldSelector: `involvedObject.name=${name}` });
@@ -88,13 +88,15 @@ export async function collectEvents(client: KubeClient, namespace: string, names
           message: String(e['message'] ?? ''),
           ...(time ? { time } : {}),
           sort: time,
+          // Timestamps have one-second precision; the resourceVersion orders within a second.
+          rv: Number(e.metadata?.resourceVersion ?? 0) || 0,
         });
       }
     } catch {
       // Events are a nicety; a cluster that refuses them still gets its result.
     }
   }
-  return events.sort((a, b) => a.sort.localeCompare(b.sort)).map(({ sort: _sort, ...e }) => e);
+  return events.sort((a, b) => a.sort.localeCompare(b.sort) || a.rv - b.rv).map(({ sort: _sort, rv: _rv, ...e }) => e);
 }
 
 /** Stop before the first write when Ctrl-C came during the look-ups: nothing to clean up. */
