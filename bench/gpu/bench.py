@@ -153,6 +153,44 @@ def read_files(paths: list[Path], threads: int = 8, chunk: int = 64 << 20) -> fl
     return time.perf_counter() - t0
 
 
+class ServeHelper:
+    """cuda_ckpt.py in serve mode, as the TypeScript engine runs it (started early)."""
+
+    def __init__(self) -> None:
+        self.p = subprocess.Popen([sys.executable, str(REPO / "src/dev/agent/cuda/cuda_ckpt.py"), "serve"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.n = 0
+        self.ready = None
+
+    def wait_ready(self) -> None:
+        if self.ready is None:
+            self.ready = json.loads(self.p.stdout.readline())
+            if not self.ready.get("ok"):
+                raise RuntimeError(f"helper: {self.ready}")
+
+    def call(self, op: str, **kw) -> dict:
+        self.wait_ready()
+        self.n += 1
+        self.p.stdin.write(json.dumps({"id": self.n, "op": op, **kw}) + "\n")
+        self.p.stdin.flush()
+        r = json.loads(self.p.stdout.readline())
+        if not r.get("ok"):
+            raise RuntimeError(f"helper {op}: {r.get('error')}")
+        return r
+
+    def close(self) -> None:
+        self.p.stdin.close()
+        self.p.wait(timeout=10)
+
+
+def thp_coverage(pid: int) -> float | None:
+    try:
+        kv = {l.split(":")[0]: int(l.split()[1]) for l in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:] if l.split()[-1] == "kB"}
+        return kv.get("AnonHugePages", 0) / max(1, kv.get("Anonymous", 1))
+    except OSError:
+        return None
+
+
 class Bench:
     def __init__(self, a: argparse.Namespace):
         self.a = a
@@ -328,15 +366,42 @@ print(json.dumps(res))
                 "criuDumpSeconds": t2 - t1, "syncSeconds": t3 - t2, "checkpointSeconds": t2 - t0,
                 "checkpointBytes": dir_bytes(images), "gpuUsedBytes": sum(used.values())}
 
+    def leave_running(self, pid: int, ref: dict) -> dict:
+        """The engine's checkpoint path: serve-mode helper suspends, `criu dump
+        --leave-running`, the helper gives the source its GPU back, the source answers."""
+        scratch = self.data / "images-leave-running"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        h = ServeHelper()
+        try:
+            t0 = time.perf_counter()
+            usage = h.call("usage", pids=[pid])["usedBytes"]
+            sus = h.call("suspend", pids=[pid])["results"]
+            t1 = time.perf_counter()
+            r = subprocess.run(self.criu + ["dump", "-t", str(pid), "-D", str(scratch), "-o", "dump.log", "-v4", "--leave-running"] + self.extra_dump, capture_output=True, text=True)
+            t2 = time.perf_counter()
+            res = h.call("resume", pids=[pid])["results"]
+            t3 = time.perf_counter()
+        finally:
+            h.close()
+        ans = self.ask(pid)
+        equal = ans["forwardSha256"] == ref["forwardSha256"] and ans["weightsSha256"] == ref["weightsSha256"]
+        out = {"dumpRc": r.returncode, "suspendSeconds": t1 - t0, "dumpSeconds": t2 - t1, "resumeSourceSeconds": t3 - t2,
+               "usage": usage, "suspend": sus, "resume": res, "sourceOutputEqual": equal, "imageBytes": dir_bytes(scratch)}
+        log(f"  leave-running checkpoint (engine path): dump rc {r.returncode}, suspend {t1 - t0:.2f} s, dump {t2 - t1:.2f} s, source resumed in {t3 - t2:.2f} s, source answers the same: {equal}")
+        shutil.rmtree(scratch, ignore_errors=True)
+        return out
+
     # ---------- restore ----------
-    def restore(self, images: Path, need: int, reference: dict, name: str, prefetch: bool = False, keep_log: bool = False) -> dict:
+    def restore(self, images: Path, need: int, reference: dict, name: str, prefetch: bool = False, keep_log: bool = False, engine_order: bool = False) -> dict:
+        helper = ServeHelper() if engine_order else None  # started before criu: overlaps it
         free = cuda_ckpt.check_free(self.nvml, need, [self.gpu_uuid])[0]["freeBytes"]
         work = self.data / "restore-work"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         pidfile = work / "pid"
         args = self.criu + ["restore", "-D", str(images), "-W", str(work), "-o", "restore.log", "-v4",
-                            "--restore-detached", "--pidfile", str(pidfile)] + [a for a in self.extra_dump if a in ("--ext-unix-sk", "--file-locks", "--tcp-established")]
+                            "--restore-detached", "--pidfile", str(pidfile)] + (["--leave-stopped"] if engine_order else []) + [a for a in self.extra_dump if a in ("--ext-unix-sk", "--file-locks", "--tcp-established")]
         pf = None
         t0 = time.perf_counter()
         if prefetch:
@@ -354,7 +419,16 @@ print(json.dumps(res))
             (self.logs_dir / f"restore-{name}-failed.log").write_text(logtxt)
             raise RuntimeError(f"criu restore failed ({name}):\n" + "\n".join(logtxt.splitlines()[-30:]))
         pid = int(pidfile.read_text().strip())
-        res = cuda_ckpt.resume(self.drv, pid)
+        coverage = thp_coverage(pid)
+        if helper:
+            # the engine's order: tree stopped by CRIU, continued (the driver's restore
+            # thread must run), then CUDA restore + unlock through the serve-mode helper
+            os.kill(pid, signal.SIGCONT)
+            rr = helper.call("resume", pids=[pid], needBytes=need, gpus=[self.gpu_uuid])["results"][0]
+            helper.close()
+            res = {"restoreSeconds": rr["restoreSeconds"], "unlockSeconds": rr["unlockSeconds"]}
+        else:
+            res = cuda_ckpt.resume(self.drv, pid)
         t2 = time.perf_counter()
         ans = self.ask(pid)
         t3 = time.perf_counter()
@@ -362,8 +436,8 @@ print(json.dumps(res))
         reap(pid)
         out = {"variant": name, "criuRestoreSeconds": t1 - t0, "cudaRestoreSeconds": res["restoreSeconds"],
                "cudaUnlockSeconds": res["unlockSeconds"], "restoreSeconds": t2 - t0, "firstAnswerSeconds": t3 - t2,
-               "outputEqual": equal, "gpuFreeBeforeBytes": free}
-        log(f"  restore {name}: {t2 - t0:.2f} s (criu {t1 - t0:.2f} + cuda {res['restoreSeconds']:.2f} + unlock {res['unlockSeconds']:.3f}), output equal: {equal}")
+               "outputEqual": equal, "gpuFreeBeforeBytes": free, "thpCoverage": coverage}
+        log(f"  restore {name}: {t2 - t0:.2f} s (criu {t1 - t0:.2f} + cuda {res['restoreSeconds']:.2f} + unlock {res['unlockSeconds']:.3f}), THP coverage {coverage}, output equal: {equal}")
         return out
 
     def warm(self, images: Path) -> None:
@@ -374,14 +448,14 @@ print(json.dumps(res))
         rows = []
         tag = f"{gib:g}g"
 
-        def run(name: str, thp: str, cold: bool = False, prefetch: bool = False, where: Path = images, keep: bool = False) -> None:
+        def run(name: str, thp: str, cold: bool = False, prefetch: bool = False, where: Path = images, keep: bool = False, engine_order: bool = False) -> None:
             thp_set(thp)
             if cold:
                 drop_caches()
             else:
                 self.warm(where)
             try:
-                r = self.restore(where, need, ref, f"{name}-{tag}", prefetch=prefetch, keep_log=keep)
+                r = self.restore(where, need, ref, f"{name}-{tag}", prefetch=prefetch, keep_log=keep, engine_order=engine_order)
                 r["variant"] = name
                 r["thp"] = thp
                 r["pageCache"] = "dropped" if cold else "warm"
@@ -395,6 +469,7 @@ print(json.dumps(res))
         run("stock", found, keep=full)
         run("stock-cold", found, cold=True)
         run(f"thp-{other}", other, keep=full)
+        run(f"thp-{other}+engine-order", other, engine_order=True)
         if full:
             run(f"thp-{other}-cold", other, cold=True)
         if self.a.prefetch:
@@ -436,6 +511,13 @@ print(json.dumps(res))
         row["answer"] = again
         ref = again
         log(f"  cold start (warm page cache): {dt:.2f} s {row['coldParts']}")
+        if self.a.leave_running_check and not getattr(self, "checked_leave_running", False):
+            self.checked_leave_running = True
+            try:
+                row["leaveRunning"] = self.leave_running(pid, ref)
+            except Exception as e:  # noqa: BLE001
+                log(f"  leave-running checkpoint FAILED: {e}")
+                row["leaveRunning"] = {"error": str(e)[-1500:], "sourceOutputEqual": False}
         images = self.data / f"images-{gib:g}g"
         ck = self.dump(pid, images)
         row.update(ck)
@@ -453,7 +535,7 @@ print(json.dumps(res))
         best = min(ok, key=lambda r: r["restoreSeconds"]) if ok else {}
         row["bestVariant"] = best.get("variant")
         row["restoreBestSeconds"] = best.get("restoreSeconds")
-        row["outputEqual"] = bool(rows) and all(r.get("outputEqual") for r in rows) and row["coldOutputEqual"]
+        row["outputEqual"] = bool(rows) and all(r.get("outputEqual") for r in rows) and row["coldOutputEqual"] and row.get("leaveRunning", {}).get("sourceOutputEqual", True)
         shutil.rmtree(images, ignore_errors=True)
         return row
 
@@ -519,6 +601,7 @@ def main() -> int:
     ap.add_argument("--out", default=os.environ.get("OUT", "bench-out"))
     ap.add_argument("--data", default="/var/tmp/snapbench")
     ap.add_argument("--criu-root", default="")
+    ap.add_argument("--leave-running-check", action="store_true", help="also run the engine's --leave-running checkpoint path once (first size)")
     ap.add_argument("--prefetch", action="store_true", help="also measure parallel read-ahead of the images during a cold-cache restore")
     a = ap.parse_args()
     OUT = Path(a.out)
