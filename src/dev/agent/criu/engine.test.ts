@@ -28,7 +28,7 @@ const net = require('node:net'), fs = require('node:fs'), cp = require('node:chi
 const state = require('node:crypto').randomBytes(16).toString('hex');
 let served = 0;
 const child = cp.spawn('sleep', ['1000'], { stdio: 'ignore' });
-const server = net.createServer((c) => c.end(JSON.stringify({ state, served: ++served, env: process.env.WORKER_ENV, child: child.pid, pid: process.pid }) + '\\n'));
+const server = net.createServer((c) => { c.on('error', () => {}); c.once('data', () => c.end(JSON.stringify({ state, served: ++served, env: process.env.WORKER_ENV, child: child.pid, pid: process.pid }) + '\\n')); });
 server.listen(0, '127.0.0.1', () => { fs.writeFileSync('port', String(server.address().port)); console.log('listening'); });
 process.on('SIGUSR1', () => { console.log('exiting'); child.on('exit', () => process.exit(0)); child.kill('SIGKILL'); });
 `;
@@ -60,7 +60,7 @@ async function startBox(argv: string[], env: Record<string, string> = {}): Promi
 function ask(port: number): Promise<{ state: string; served: number; env: string; child: number; pid: number }> {
   return new Promise((resolve, reject) => {
     let text = '';
-    const s = connect(port, '127.0.0.1');
+    const s = connect(port, '127.0.0.1', () => s.write('?\n'));
     s.setEncoding('utf8').on('data', (t: string) => (text += t));
     s.on('end', () => resolve(JSON.parse(text)));
     s.on('error', reject);
@@ -135,6 +135,11 @@ describe.skipIf(!criu.ok)('criu engine (real CRIU)', () => {
     cleanups.push(() => rm(artifact, { recursive: true, force: true }));
     const lines: string[] = [];
 
+    // A client connected across the dump (--tcp-established; restored closed).
+    const idle = connect(port, '127.0.0.1');
+    idle.on('error', () => {});
+    await new Promise((r) => idle.once('connect', r));
+    cleanups.push(() => void idle.destroy());
     const result = await engine.checkpoint({ ...ctxBase(artifact, lines), container: ref('src', worker) } as CheckpointContext);
     expect(result.details).toMatchObject({ pid: worker.child.pid, processes: 2, leftRunning: true });
     expect(existsSync(join(artifact, IMAGES_DIR, 'pstree.img'))).toBe(true);

@@ -189,7 +189,9 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       const images = join(ctx.artifactDir, IMAGES_DIR);
       await mkdir(images);
       const logPath = join(images, DUMP_LOG);
-      const args = ['dump', '-t', String(proc.pid), '-D', images, '-o', DUMP_LOG, `-v${verbosity}`, '--leave-running', '--tcp-established'];
+      // Open connections are dumped too; CRIU locks them with nftables (libnftables is
+      // linked into criu; the iptables default would need the iptables binary).
+      const args = ['dump', '-t', String(proc.pid), '-D', images, '-o', DUMP_LOG, `-v${verbosity}`, '--leave-running', '--tcp-established', '--network-lock', 'nftables'];
       if (shellJob) args.push('--shell-job');
       ctx.log(`${name}: dumping pid ${proc.pid} (${tree.pids.length} process(es), ${tree.tids.length} thread(s)) with CRIU ${version}`);
       await opts.phases?.beforeDump?.(tree, ctx);
@@ -260,7 +262,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
           fds.push(openSync(to, flags, 0o644));
           inherit.push('--inherit-fd', `fd[${fds.length + 2}]:${r.path.replace(/^\//, '')}`);
         }
-        const args = ['restore', '-D', join(ctx.artifactDir, IMAGES_DIR), '-W', workDir, '-o', 'restore.log', `-v${verbosity}`, '--pidfile', pidFile, '--leave-stopped', '--tcp-close', ...inherit];
+        const args = ['restore', '-D', join(ctx.artifactDir, IMAGES_DIR), '-W', workDir, '-o', 'restore.log', `-v${verbosity}`, '--pidfile', pidFile, '--leave-stopped', '--tcp-close', '--network-lock', 'nftables', ...inherit];
         if (meta.shellJob) args.push('--shell-job');
         ctx.log(`${name}: restoring pid ${meta.root} into ${ctx.placeholder.namespace}/${ctx.placeholder.podName}`);
         const started = performance.now();
