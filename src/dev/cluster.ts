@@ -18,6 +18,8 @@ import { locateNoIoUring } from './agent/criu/locate.js';
 import type { NodeRuntime } from './agent/engine.js';
 import { chooseEngine, createEngine, ENGINE_NAMES, unavailableEngine, type EngineName } from './agent/engines.js';
 import { startApiServer, type DevApiServer, type NodeSpec } from './api/index.js';
+import { startDckptController, type RunningDckptController } from './dckpt-controller.js';
+import { dynamoCheckpointCrd } from './dckpt-crd.js';
 import { DEFAULT_PVC_NAME } from '../protocol/constants.js';
 
 /** Prefix of every temporary directory the dev cluster makes (so leftovers can be found). */
@@ -85,6 +87,7 @@ const APPLY_TYPES: Record<string, ResourceType> = {
   DaemonSet: RESOURCES.daemonsets,
   Job: RESOURCES.jobs,
   Pod: RESOURCES.pods,
+  CustomResourceDefinition: { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false },
 };
 
 /**
@@ -156,7 +159,9 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   // remover pods of `describe` and `delete --artifacts` see what the agents wrote.
   api.nodes.setVolumeResolver((ns, claim) => (ns === namespace && claim === DEFAULT_PVC_NAME ? storageRoot : undefined));
   const agents = new Map<string, RunningAgent>();
+  let dckpt: RunningDckptController | undefined;
   const close = async () => {
+    await dckpt?.stop();
     await Promise.all([...agents.values()].map((a) => a.stop()));
     agents.clear();
     await api.close();
@@ -168,6 +173,14 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     if (namespace !== 'default' && namespace !== 'kube-system') api.store.create('namespaces', { metadata: { name: namespace } });
     const client = await createKubeClient({ kubeconfig: kubeconfigPath });
     const applied = await applyManifests(client, MANIFESTS_DIR, namespace);
+    // What Dynamo's operator brings: the DynamoCheckpoint CRD and a controller driving it.
+    await client.create(APPLY_TYPES['CustomResourceDefinition']!, undefined, dynamoCheckpointCrd());
+    dckpt = startDckptController({
+      client: await createKubeClient({ kubeconfig: kubeconfigPath }),
+      namespace,
+      wrapCudaCheckpoint: opts.runtime !== 'process',
+      log: (line) => log(`[dckpt-controller] ${line}`, 'info'),
+    });
     const agentNodes = await waitForAgentPods(api, namespace, gpu);
     for (const nodeName of agentNodes) {
       const agentClient = await createKubeClient({ kubeconfig: kubeconfigPath });
