@@ -119,6 +119,11 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       reporter,
       ...(logger ? { logger } : {}),
     };
+    if (name === 'preflight') {
+      const { runPreflight } = await import('./preflight.js');
+      exitCode = await runPreflight(raw, deps, { stdout: io.stdout, stderr: io.stderr, color: colorAllowed, quiet });
+      return;
+    }
     if (isCatalogueCommand(name)) {
       const { runCatalogue } = await import('./catalogue.js');
       exitCode = await runCatalogue(name, raw, deps, {

@@ -4,8 +4,9 @@
  */
 import { Command, Option } from 'commander';
 import { addCatalogueCommands, type CatalogueCommandName } from './catalogue-program.js';
+import { addPreflightCommand } from './preflight-program.js';
 
-export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
+export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'preflight' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
@@ -181,6 +182,7 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .action(async (raw: Record<string, unknown>) => onAction('dev down', raw));
 
   addCatalogueCommands(program, onAction);
+  addPreflightCommand(program, onAction);
   return program;
 }
 

@@ -74,6 +74,11 @@ export class FakeKubeClient implements KubeClient {
   onWrite: ((verb: Verb, res: ResourceType, obj: KubeObject) => void) | undefined;
   /** Makes a call fail: return an ApiError to throw, or undefined to go ahead. */
   failWith: ((call: RecordedCall) => ApiError | undefined) | undefined;
+  /**
+   * Answers SelfSubjectAccessReviews as the API server does (nothing is stored):
+   * `allowed` for the review's resourceAttributes. Default: everything allowed.
+   */
+  accessReview: (attrs: { verb: string; group: string; resource: string; namespace?: string }) => boolean = () => true;
 
   constructor(contextNamespace = 'default') {
     this.contextNamespace = contextNamespace;
@@ -152,6 +157,10 @@ export class FakeKubeClient implements KubeClient {
     const name = body.metadata?.name || (body.metadata?.generateName ? `${body.metadata.generateName}${String(++this.uidSeq).padStart(5, '0')}` : '');
     if (!body.metadata?.name && name) body = { ...body, metadata: { ...body.metadata, name } };
     this.record({ verb: 'create', resource: res.plural, namespace: ns, name, body: structuredClone(body), dryRun: opts.dryRun === true });
+    if (res.plural === 'selfsubjectaccessreviews') {
+      const attrs = ((body['spec'] as { resourceAttributes?: unknown } | undefined)?.resourceAttributes ?? {}) as { verb: string; group: string; resource: string; namespace?: string };
+      return { ...structuredClone(body), status: { allowed: this.accessReview(attrs) } } as unknown as T;
+    }
     if (this.objects.has(key(res, ns, name))) {
       throw new ApiError({ verb: 'create', resource: res, namespace: ns, name, status: 409, reason: 'AlreadyExists', message: `${res.plural} "${name}" already exists` });
     }
