@@ -3,7 +3,7 @@
  * and caches Debian trixie's CRIU), or say exactly why it cannot run here, so tests
  * skip loudly with that reason instead of failing or passing silently.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { locateCriu, type CriuCommand } from './locate.js';
@@ -22,10 +22,10 @@ export async function ensureCriu(env: NodeJS.ProcessEnv = process.env): Promise<
   // Through the script even when a root exists (a no-op when cached): it also
   // refreshes the wrapper and the socket-option shim.
   if (!env['SNAPSHOTCTL_CRIU']) {
-    const r = spawnSync('bash', [SETUP_SCRIPT], { env, encoding: 'utf8', timeout: 10 * 60_000 });
-    if (r.status !== 0) {
-      const tail = `${r.stderr ?? ''}${r.error ? r.error.message : ''}`.trim().split('\n').slice(-8).join(' | ');
-      return { ok: false, reason: `scripts/setup-criu.sh failed (exit ${String(r.status)}): ${tail}` };
+    const r = await runSetup(env);
+    if (r.code !== 0) {
+      const tail = r.stderr.trim().split('\n').slice(-8).join(' | ');
+      return { ok: false, reason: `scripts/setup-criu.sh failed (exit ${String(r.code)}): ${tail}` };
     }
     found = locateCriu(env);
   }
@@ -33,4 +33,22 @@ export async function ensureCriu(env: NodeJS.ProcessEnv = process.env): Promise<
   const probe = await probeCriu(found);
   if (!probe.ok) return { ok: false, reason: probe.reason ?? 'criu check failed' };
   return { ok: true, cmd: found, version: probe.version ?? '?' };
+}
+
+/** Run the setup script without blocking the event loop (the first run takes a minute or two). */
+function runSetup(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', [SETUP_SCRIPT], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-20_000)));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 10 * 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, stderr: err.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
 }
