@@ -59,7 +59,7 @@ describe('process runtime', () => {
   it.each([
     ['exit 0 → Succeeded', 'exit 0', undefined, 'Succeeded', 0],
     ['exit 3 → Failed with the code', 'exit 3', undefined, 'Failed', 3],
-    ['SIGUSR1 trapped → exit 0', 'trap "exit 0" USR1; while true; do sleep 0.05; done', 'SIGUSR1', 'Succeeded', 0],
+    ['SIGUSR1 trapped → exit 0', 'trap "exit 0" USR1; : > trapped; while true; do sleep 0.05; done', 'SIGUSR1', 'Succeeded', 0],
     ['SIGKILL → Failed 137', 'exec sleep 30', 'SIGKILL', 'Failed', 137],
   ] as const)('%s', async (title, script, sig, want, code) => {
     const name = `pe-${title.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}`;
@@ -67,6 +67,8 @@ describe('process runtime', () => {
     const h = await waitFor(() => api.nodes.containerFor('default', name));
     if (sig) {
       await waitFor(() => phase(name) === 'Running');
+      // Signal only once the shell has set its trap (it writes `trapped` right after).
+      if (script.includes('trapped')) await waitFor(() => existsSync(join(h.workDir!, 'trapped')), 5000, 'trap set');
       expect(h.signal(sig)).toBe(true);
     }
     await waitFor(() => phase(name) === want, 5000, `phase ${want}`);
