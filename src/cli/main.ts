@@ -135,7 +135,12 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       });
       return;
     }
-    if (name === 'checkpoint') {
+    if (name === 'checkpoint' && (await import('../commands/dynamo-checkpoint.js')).usesIdentity(raw)) {
+      const dckpt = await import('../commands/dynamo-checkpoint.js');
+      const opts = await dckpt.complete(raw, deps);
+      dckpt.validate(opts);
+      outcome = await dckpt.run(opts, deps);
+    } else if (name === 'checkpoint') {
       const checkpoint = await import('../commands/checkpoint.js');
       const opts = await checkpoint.complete(raw, deps);
       checkpoint.validate(opts);

@@ -35,6 +35,7 @@ export function resultObject(result: OperationResult): Record<string, unknown> {
     events: rest.events,
     ...(rest.reason !== undefined ? { reason: rest.reason } : {}),
     ...(rest.deleted !== undefined ? { deleted: rest.deleted } : {}),
+    ...(rest.dynamoCheckpoint !== undefined ? { dynamoCheckpoint: rest.dynamoCheckpoint, identityHash: rest.identityHash ?? null, reused: rest.reused === true } : {}),
   };
 }
 
@@ -47,6 +48,7 @@ export function formatResult(result: OperationResult, format: OutputFormat): str
     case 'yaml':
       return stringify(resultObject(result));
     case 'name':
+      if (result.dynamoCheckpoint !== undefined) return `dynamocheckpoint.nvidia.com/${result.dynamoCheckpoint}\n`;
       return (result.kind === 'checkpoint' ? `job.batch/${result.checkpointJob}` : `pod/${result.restorePod}`) + '\n';
   }
 }

@@ -29,6 +29,12 @@ Examples:
 
   # v1.0.x spellings keep working
   snapshotctl checkpoint -manifest worker.yaml -namespace ml -timeout 1h30m
+
+  # Through a DynamoCheckpoint (Dynamo's operator): reused at once when one with the
+  # same identity hash is Ready, else created and awaited until Ready
+  snapshotctl checkpoint --identity qwen3-checkpoint.yaml -n ml
+  snapshotctl checkpoint --model Qwen/Qwen3-0.6B --backend-framework vllm --dtype bfloat16 \
+    --max-model-len 2048 --manifest worker.yaml -n ml
 `;
 
 const RESTORE_EXAMPLES = `
@@ -107,7 +113,17 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
         '--disable-cuda-checkpoint-job-file',
         'do not wrap the command in `cuda-checkpoint --launch-job` (needed with NVIDIA\'s public cuda-checkpoint 580.x)',
       )
-      .option('--resume', 'wait on the checkpoint Job an earlier, interrupted run left behind instead of creating one'),
+      .option('--resume', 'wait on the checkpoint Job an earlier, interrupted run left behind instead of creating one')
+      .option('--identity <file>', 'checkpoint through a DynamoCheckpoint: its identity from this DynamoCheckpoint or DynamoGraphDeployment file (- for stdin)')
+      .option('--service <name>', 'with --identity and a DynamoGraphDeployment: the service whose checkpoint.identity to use')
+      .option('--model <name>', 'DynamoCheckpoint identity: model (with --backend-framework and --manifest)')
+      .option('--backend-framework <name>', 'DynamoCheckpoint identity: vllm, sglang or trtllm')
+      .option('--dynamo-version <version>', 'DynamoCheckpoint identity: Dynamo version')
+      .option('--tp <n>', 'DynamoCheckpoint identity: tensor parallel size')
+      .option('--pp <n>', 'DynamoCheckpoint identity: pipeline parallel size')
+      .option('--dtype <dtype>', 'DynamoCheckpoint identity: dtype, e.g. bfloat16')
+      .option('--max-model-len <n>', 'DynamoCheckpoint identity: maximum model length')
+      .option('--extra <key=value>', 'DynamoCheckpoint identity: extra parameter (repeatable)', (v: string, prev: string[] = []) => [...prev, v]),
   )
     .addHelpText('after', CHECKPOINT_EXAMPLES)
     .action(async (raw: Record<string, unknown>) => onAction('checkpoint', raw));

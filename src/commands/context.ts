@@ -61,7 +61,7 @@ export interface CommandDeps {
 
 /** One object this run created; deleted again on failure unless --keep-on-failure. */
 export interface CreatedObject {
-  kind: 'Job' | 'Pod';
+  kind: 'Job' | 'Pod' | 'DynamoCheckpoint';
   namespace: string;
   name: string;
   uid?: string;
@@ -94,6 +94,10 @@ export interface OperationResult {
   reason?: string;
   /** Objects deleted by cleanup, as `kind/name`. */
   deleted?: string[];
+  /** `checkpoint --identity`: the DynamoCheckpoint, its identity hash, and whether it already existed. */
+  dynamoCheckpoint?: string;
+  identityHash?: string;
+  reused?: boolean;
 }
 
 /** Dry-run: the objects that would be sent, in order. */

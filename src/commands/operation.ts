@@ -21,6 +21,7 @@ export function timeoutOrNoLimit(ms: number): number {
 
 /** `job.batch/x` or `pod/x`, as kubectl names them. */
 export function qualifiedName(obj: Pick<CreatedObject, 'kind' | 'name'>): string {
+  if (obj.kind === 'DynamoCheckpoint') return `dynamocheckpoint.nvidia.com/${obj.name}`;
   return obj.kind === 'Job' ? `job.batch/${obj.name}` : `pod/${obj.name}`;
 }
 
@@ -35,12 +36,12 @@ export async function cleanupCreated(
 ): Promise<string[]> {
   const deleted: string[] = [];
   for (const obj of [...created].reverse()) {
-    const res = obj.kind === 'Job' ? RESOURCES.jobs : RESOURCES.pods;
+    const res = obj.kind === 'Job' ? RESOURCES.jobs : obj.kind === 'DynamoCheckpoint' ? RESOURCES.dynamocheckpoints : RESOURCES.pods;
     const label = `${qualifiedName(obj)} in namespace "${obj.namespace}"`;
     deps.reporter.phase(`cleaning up: deleting ${label}`);
     try {
       await client.delete(res, obj.namespace, obj.name, {
-        propagationPolicy: obj.kind === 'Job' ? 'Foreground' : 'Background',
+        propagationPolicy: obj.kind === 'Pod' ? 'Background' : 'Foreground',
         ...(obj.uid ? { uid: obj.uid } : {}),
       });
     } catch (err) {
@@ -48,7 +49,7 @@ export async function cleanupCreated(
         deleted.push(qualifiedName(obj));
         continue;
       }
-      const kind = obj.kind === 'Job' ? 'job' : 'pod';
+      const kind = obj.kind === 'Job' ? 'job' : obj.kind === 'DynamoCheckpoint' ? 'dckpt' : 'pod';
       deps.reporter.warn(
         `could not delete ${label}: ${(err as Error).message}; delete it with: kubectl delete ${kind} ${obj.name} -n ${obj.namespace}`,
       );
@@ -167,7 +168,7 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
     if (outcome.verdict.state === 'completed') return await finish('completed', 'Completed', node ? { node } : {});
     let reason = outcome.verdict.state === 'failed' ? outcome.verdict.reason : 'unknown';
     const agentSays = await agentFailureMessage(client, base.namespace, args.eventNames);
-    if (agentSays) reason = `${reason}: ${agentSays}`;
+    if (agentSays && !reason.includes(agentSays)) reason = `${reason}: ${agentSays}`;
     failure = new OperationFailed(`${base.kind} of ${base.namespace}/${base.name} failed: ${reason}`, failureHint(base));
     phase = 'Failed';
   } catch (err) {
