@@ -4,7 +4,8 @@
  * from the manifest and in place into the sample placeholder, prints each step with its
  * time and the engine that did the work, cleans up, and exits 0 only if every step did.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { EXIT } from '../errors.js';
@@ -34,8 +35,11 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
   const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const say = (line: string) => io.stdout(`${line}\n`);
   say('snapshotctl demo: checkpoint and restore on the embedded dev cluster (no Kubernetes, no GPU needed)');
+  // Real engines save real processes: they need the process runtime and the CPU worker.
+  const real = opts.engine !== undefined && opts.engine !== 'sim';
   const cluster = await startDevCluster({
     nodes: opts.nodes,
+    ...(real ? { runtime: 'process' as const } : {}),
     ...(opts.engine !== undefined ? { engine: opts.engine as 'sim' } : {}),
     log: (line, level) => {
       if (opts.verbose || level === 'warn' || level === 'error') io.stderr(`  ${line}\n`);
@@ -46,13 +50,16 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
     say(`[${secs()}] dev cluster up at ${cluster.url}: ${opts.nodes} nodes, applied manifests/ (${cluster.applied.length} objects)`);
     say(`[${secs()}] snapshot agents Ready on ${[...cluster.agents.keys()].join(', ')}; ${describeEngine(cluster.engine)}`);
     const ns = cluster.namespace;
-    const worker = join(MANIFESTS_DIR, 'samples', 'worker.yaml');
-    const placeholderFile = join(MANIFESTS_DIR, 'samples', 'placeholder.yaml');
+    const samples = real ? await cpuSamples(cluster.dir, MANIFESTS_DIR) : undefined;
+    const worker = samples?.worker ?? join(MANIFESTS_DIR, 'samples', 'worker.yaml');
+    const placeholderFile = samples?.placeholder ?? join(MANIFESTS_DIR, 'samples', 'placeholder.yaml');
     const placeholder = parse(await readFile(placeholderFile, 'utf8')) as KubeObject;
     const id = `demo-${Date.now()}`;
-    const common = ['--kubeconfig', cluster.kubeconfigPath, '-n', ns, '--timeout', '60s', '--no-color'];
+    const common = ['--kubeconfig', cluster.kubeconfigPath, '-n', ns, '--timeout', '90s', '--no-color'];
+    // The CPU worker runs as a plain local process: no cuda-checkpoint to wrap it in.
+    const wrap = real ? ['--disable-cuda-checkpoint-job-file'] : [];
     const steps: Step[] = [
-      { title: 'checkpoint the sample worker', args: ['checkpoint', '--manifest', worker, '--checkpoint-id', id, ...common] },
+      { title: 'checkpoint the sample worker', args: ['checkpoint', '--manifest', worker, '--checkpoint-id', id, ...wrap, ...common] },
       { title: 'restore it into a new pod from the manifest', args: ['restore', '--manifest', worker, '--checkpoint-id', id, ...common] },
       {
         title: `restore it in place into placeholder pod ${placeholder.metadata?.name ?? ''}`,
@@ -61,12 +68,18 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
     ];
     for (const [i, step] of steps.entries()) {
       if (i === 2) {
-        // The placeholder a user would `kubectl apply` before restoring in place.
         const { createKubeClient } = await import('../kube/client.js');
         const { RESOURCES } = await import('../kube/types.js');
         const client = await createKubeClient({ kubeconfig: cluster.kubeconfigPath });
+        if (samples) {
+          // Without a PID namespace a second restore needs the same PIDs: end the first.
+          await client.delete(RESOURCES.pods, ns, 'cpu-worker', { gracePeriodSeconds: 0 });
+          await waitUntil(async () => !(await askWorker(samples.port).then(() => true, () => false)), 20_000);
+          say(`[${secs()}] deleted the restored pod cpu-worker (the next restore reuses its process IDs)`);
+        }
+        // The placeholder a user would `kubectl apply` before restoring in place.
         await client.create(RESOURCES.pods, ns, placeholder);
-        say(`[${secs()}] created placeholder pod ${placeholder.metadata?.name ?? ''} from manifests/samples/placeholder.yaml`);
+        say(`[${secs()}] created placeholder pod ${placeholder.metadata?.name ?? ''} from manifests/samples/${samples ? 'cpu-placeholder' : 'placeholder'}.yaml`);
       }
       const started = Date.now();
       say(`[${secs()}] step ${i + 1}/${steps.length}: ${step.title}`);
@@ -83,6 +96,21 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
       if (err.trim()) for (const line of err.trimEnd().split('\n')) io.stderr(`           ${line}\n`);
       const took = ((Date.now() - started) / 1000).toFixed(2);
       say(`         ${stepCode === 0 ? 'ok' : `FAILED (exit ${stepCode})`} in ${took}s, ${cluster.engine.name} engine${cluster.engine.simulated ? ' (simulated)' : ''}`);
+      if (samples && stepCode === 0 && i > 0) {
+        // The proof that matters: the restored process still holds the warmed-up state.
+        const a = await askWorker(samples.port).catch((err: Error) => ({ error: err.message }));
+        if ('error' in a) {
+          say(`         the restored worker does not answer: ${a.error}`);
+          code = EXIT.failed;
+          break;
+        }
+        say(`         restored worker: checksum ${a.checksum.slice(0, 16)}... over its ${a.mb ?? '?'} MiB state, warm-ups run: ${a.warmups} (the state survived; warm-up did not run again)`);
+        if (a.warmups !== 1 || a.checksum !== a.warmupChecksum) {
+          say('         STATE LOST: the checksum or the warm-up count differs');
+          code = EXIT.failed;
+          break;
+        }
+      }
       if (stepCode !== 0) {
         code = stepCode;
         break;
@@ -93,5 +121,64 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
     say(`[${secs()}] dev cluster stopped and its files removed`);
   }
   say(code === 0 ? `demo finished in ${secs()}: checkpoint, restore from manifest and restore in place all completed` : `demo failed after ${secs()}`);
+  if (code === 0 && cluster.engine.simulated) {
+    say('for real checkpoints of a real process (root, Linux): scripts/setup-criu.sh, then snapshotctl demo --engine criu');
+  }
   return code;
+}
+
+interface WorkerAnswer {
+  checksum: string;
+  warmupChecksum: string;
+  warmups: number;
+  mb?: number;
+}
+
+/** Ask the CPU sample worker for its checksum over 127.0.0.1:`port`. */
+function askWorker(port: number): Promise<WorkerAnswer> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write('checksum\n'));
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5s')));
+    socket.setEncoding('utf8').on('data', (t: string) => (text += t));
+    socket.on('end', () => {
+      try {
+        resolve(JSON.parse(text) as WorkerAnswer);
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the restored worker to exit');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The CPU sample worker and its placeholder, written into `dir` with the worker script
+ * of this installation and a free port (the process runtime runs them on this machine).
+ */
+async function cpuSamples(dir: string, manifestsDir: string): Promise<{ worker: string; placeholder: string; port: number }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+  const root = join(manifestsDir, '..');
+  const worker = (await readFile(join(manifestsDir, 'samples', 'cpu-worker.yaml'), 'utf8'))
+    .replaceAll('/opt/snapshotctl/', `${root}/`)
+    .replace(/(name: CPU_WORKER_PORT\s+value: )"\d+"/, `$1"${port}"`);
+  const out = { worker: join(dir, 'cpu-worker.yaml'), placeholder: join(dir, 'cpu-placeholder.yaml'), port };
+  await writeFile(out.worker, worker);
+  await writeFile(out.placeholder, await readFile(join(manifestsDir, 'samples', 'cpu-placeholder.yaml'), 'utf8'));
+  return out;
 }
