@@ -17,7 +17,7 @@ import { startAgent, type AgentLogLevel, type RunningAgent } from './agent/agent
 import { locateNoIoUring } from './agent/criu/locate.js';
 import type { NodeRuntime } from './agent/engine.js';
 import { chooseEngine, createEngine, ENGINE_NAMES, unavailableEngine, type EngineName } from './agent/engines.js';
-import { startApiServer, type DevApiServer, type NodeSpec } from './api/index.js';
+import { startApiServer, type DevApiServer, type ImageToolsRule, type NodeSpec } from './api/index.js';
 import { startDckptController, type RunningDckptController } from './dckpt-controller.js';
 import { dynamoCheckpointCrd } from './dckpt-crd.js';
 import { DEFAULT_PVC_NAME } from '../protocol/constants.js';
@@ -49,6 +49,12 @@ export interface DevClusterOptions {
   readyDelayMs?: number;
   /** Log lines from the agents and the cluster. */
   log?: (line: string, level: AgentLogLevel) => void;
+  /**
+   * Which tools each image has when `snapshotctl preflight` probes it (first matching
+   * pattern wins; see src/dev/api/probe-tools.ts). Default: images whose name contains
+   * `placeholder` have every tool, any other image only `sleep`.
+   */
+  imageTools?: readonly ImageToolsRule[];
 }
 
 /** A running dev cluster. */
@@ -154,6 +160,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     launcher: seccompLauncher(),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.readyDelayMs !== undefined ? { readyDelayMs: opts.readyDelayMs } : {}),
+    ...(opts.imageTools ? { imageTools: opts.imageTools } : {}),
   });
   // The checkpoint PVC of manifests/ is storageRoot, so the short-lived reader and
   // remover pods of `describe` and `delete --artifacts` see what the agents wrote.

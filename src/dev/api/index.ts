@@ -1,7 +1,7 @@
 /**
  * The embedded Kubernetes API server of the dev cluster: an in-memory store served
  * over plain HTTP on 127.0.0.1, with the built-in controllers (Job, DaemonSet,
- * scheduler, garbage collector/namespace) and simulated nodes. Real clients
+ * scheduler, garbage collector/namespace, PVC binder) and simulated nodes. Real clients
  * (`kubectl`, `@kubernetes/client-node`) work against it unchanged.
  *
  * ```ts
@@ -24,16 +24,20 @@ import { ALLOW_ALL, Authenticator, type AuthRule } from './auth.js';
 import { startDaemonSetController } from './controllers/daemonset.js';
 import { startGarbageCollector } from './controllers/gc.js';
 import { startJobController } from './controllers/job.js';
+import { startPvcController } from './controllers/pvc.js';
 import { startScheduler } from './controllers/scheduler.js';
 import { FaultInjector, RequestLog } from './faults.js';
 import { createHandler } from './http.js';
 import { Nodes, type KubeletOptions, type NodeSpec } from './kubelet.js';
 import { Store } from './store.js';
+import type { ImageToolsRule } from './probe-tools.js';
 
 export type { AuthRule } from './auth.js';
 export type { Fault, FaultEffect, FaultMatch, FaultRule, FaultVerb, RequestLogEntry, RequestLogFilter } from './faults.js';
 export { FaultInjector, RequestLog } from './faults.js';
 export type { NodeSpec, PodMatch } from './kubelet.js';
+export type { ImageTool, ImageToolsRule } from './probe-tools.js';
+export { DEFAULT_IMAGE_TOOLS } from './probe-tools.js';
 export { Nodes, NEVER_READY_ANNOTATION } from './kubelet.js';
 export type { ContainerExit, ContainerHandle } from './runtime.js';
 export type { DeleteOptions, DeleteResult, ListOptions, ResourceRef, StoreEvent, WriteOptions } from './store.js';
@@ -76,6 +80,11 @@ export interface ApiServerOptions {
   launcher?: KubeletOptions['launcher'];
   /** Start the built-in controllers (default true). */
   controllers?: boolean;
+  /**
+   * Which tools each image has when `snapshotctl preflight` probes it (probe-tools.ts):
+   * first matching pattern wins. Default: `*placeholder*` has all, anything else only `sleep`.
+   */
+  imageTools?: readonly ImageToolsRule[];
 }
 
 /** A running dev API server. */
@@ -123,7 +132,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
 
   const stops: (() => void)[] = [];
   if (opts.controllers !== false) {
-    stops.push(startScheduler(store), startJobController(store), startDaemonSetController(store), startGarbageCollector(store));
+    stops.push(startScheduler(store), startJobController(store), startDaemonSetController(store), startGarbageCollector(store), startPvcController(store));
   }
   const nodes = new Nodes(store, opts.nodes ?? 1, {
     runtime: opts.runtime ?? 'sim',
@@ -133,6 +142,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
     maxGraceMs: opts.maxGraceMs ?? 2000,
     ...(opts.workRoot ? { workRoot: opts.workRoot } : {}),
     ...(opts.launcher ? { launcher: opts.launcher } : {}),
+    ...(opts.imageTools ? { imageTools: opts.imageTools } : {}),
   });
   nodes.start();
 

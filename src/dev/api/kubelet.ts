@@ -12,6 +12,7 @@ import { isTerminal } from './controllers/nodematch.js';
 import { recordEvent } from './events.js';
 import { ProcessContainer, runExecProbe, SimContainer, type ContainerExit, type ContainerHandle } from './runtime.js';
 import { fileToolContainer, FileToolContainer, type VolumeResolver } from './file-tools.js';
+import { DEFAULT_IMAGE_TOOLS, probeContainer, ProbeContainer, type ImageToolsRule } from './probe-tools.js';
 import type { Store, StoreEvent } from './store.js';
 import { nowTimestamp, type KubeObject } from './types.js';
 
@@ -50,6 +51,8 @@ export interface KubeletOptions {
    * seccomp profile (see scripts/no-io-uring.c).
    */
   launcher?: (pod: KubeObject, container: any) => string[] | undefined;
+  /** Which tools each image has, for `snapshotctl preflight`'s probe (see probe-tools.ts). Default DEFAULT_IMAGE_TOOLS. */
+  imageTools?: readonly ImageToolsRule[];
 }
 
 /** A pod selector for fault hooks. */
@@ -240,7 +243,10 @@ export class Nodes {
   private startContainer(run: PodRun, c: ContainerRun, pod: KubeObject): void {
     const launcher = this.opts.launcher?.(pod, c.spec);
     const launch = { namespace: run.namespace, podName: run.name, podUid: run.uid, nodeName: run.node, spec: c.spec, env: this.envOf(pod, run, c.spec), ...(launcher ? { launcher } : {}) };
-    c.handle = fileToolContainer(launch, pod.spec, this.volumeResolver) ?? (this.runtimeOf(run) === 'process' ? new ProcessContainer(launch, this.opts.workRoot) : new SimContainer(launch));
+    c.handle =
+      fileToolContainer(launch, pod.spec, this.volumeResolver) ??
+      probeContainer(launch, String(c.image ?? ''), this.opts.imageTools ?? DEFAULT_IMAGE_TOOLS) ??
+      (this.runtimeOf(run) === 'process' ? new ProcessContainer(launch, this.opts.workRoot) : new SimContainer(launch));
     c.startedAt = nowTimestamp();
     c.terminated = undefined;
     c.started = !c.spec.startupProbe;
@@ -325,7 +331,7 @@ export class Nodes {
     c.timers = [];
     c.ready = false;
     c.started = false;
-    const message = handle instanceof FileToolContainer ? handle.terminationMessage : undefined;
+    const message = handle instanceof FileToolContainer || handle instanceof ProbeContainer ? handle.terminationMessage : undefined;
     c.terminated = { exitCode: exit.exitCode, reason: exit.reason, ...(message !== undefined ? { message } : {}), startedAt: c.startedAt, finishedAt: nowTimestamp(), containerID: handle.containerID, ...(exit.signal ? { signal: exit.signal } : {}) };
     if (run.terminating) {
       this.maybeFinishTermination(run);
