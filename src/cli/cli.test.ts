@@ -8,7 +8,7 @@ import { FakeKubeClient } from '../commands/testing/fake-client.js';
 import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';
 import type { Job, KubeObject, Pod } from '../protocol/index.js';
-import { main } from './main.js';
+import { runCli, seedAgent, type CliRunOptions } from './testing/run-cli.js';
 
 const WORKER = `apiVersion: v1
 kind: Pod
@@ -25,69 +25,15 @@ spec:
         exec: {command: [cat, /tmp/ready-for-checkpoint]}
 `;
 
-interface RunOptions {
-  client?: FakeKubeClient;
-  files?: Record<string, string>;
-  stdin?: string;
-  signal?: AbortSignal;
-  now?: () => number;
-}
-
-async function run(args: string[], o: RunOptions = {}) {
-  let stdout = '';
-  let stderr = '';
-  let kubeCalls = 0;
-  const code = await main(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    isTTY: false,
-    env: {},
-    signal: o.signal ?? new AbortController().signal,
-    readStdin: async () => o.stdin ?? '',
-    readFile: async (p) => {
-      const text = (o.files ?? { 'worker.yaml': WORKER })[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-      return text;
-    },
-    now: o.now ?? (() => Date.parse('2026-11-23T12:00:00Z')),
-    nowNanos: () => 1743712345678901234n,
-    kube: async () => {
-      kubeCalls += 1;
-      if (!o.client) throw new Error('test: no cluster expected');
-      return o.client;
-    },
-    contextNamespace: async () => o.client?.contextNamespace,
-  });
-  return { code, stdout, stderr, kubeCalls };
+/** The real program on fakes, with the sample worker manifest readable as worker.yaml. */
+function run(args: string[], o: CliRunOptions = {}) {
+  return runCli(args, { ...o, files: { 'worker.yaml': WORKER, ...(o.files ?? {}) } });
 }
 
 /** A cluster with the agent DaemonSet and Ready agent pods on the given nodes. */
 function clusterWithAgent(nodes: string[] = ['node-1'], ns = 'default'): FakeKubeClient {
   const client = new FakeKubeClient(ns);
-  client.seed(RESOURCES.daemonsets, {
-    apiVersion: 'apps/v1',
-    kind: 'DaemonSet',
-    metadata: { name: 'snapshot-agent', namespace: ns, labels: { 'app.kubernetes.io/component': 'snapshot-agent' } },
-    spec: {
-      selector: { matchLabels: { app: 'snapshot-agent' } },
-      template: {
-        metadata: { labels: { app: 'snapshot-agent' } },
-        spec: {
-          containers: [{ name: 'agent', image: 'agent', volumeMounts: [{ name: 'checkpoints', mountPath: '/checkpoints' }] }],
-          volumes: [{ name: 'checkpoints', persistentVolumeClaim: { claimName: 'snapshot-pvc' } }],
-        },
-      },
-    },
-  });
-  nodes.forEach((node, i) =>
-    client.seed(RESOURCES.pods, {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: `snapshot-agent-${i}`, namespace: ns, labels: { app: 'snapshot-agent' } },
-      spec: { nodeName: node, containers: [{ name: 'agent' }] },
-      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
-    }),
-  );
+  seedAgent(client, ns, nodes);
   return client;
 }
 

@@ -1,4 +1,4 @@
-/** Test helpers for the catalogue commands: run the real program on a fake cluster. */
+/** Test helpers for command tests: run the real program on a fake cluster. */
 import { FakeKubeClient } from '../../commands/testing/fake-client.js';
 import { RESOURCES } from '../../kube/types.js';
 import type { KubeObject } from '../../protocol/index.js';
@@ -12,21 +12,27 @@ export interface CliRunOptions {
   /** The answer to a confirmation prompt. */
   answer?: string;
   now?: number;
+  /** Aborts like Ctrl-C. */
+  signal?: AbortSignal;
 }
 
 export const NOW = Date.parse('2026-11-23T12:00:00Z');
 
-/** Run `snapshotctl args` with fakes; returns exit code, stdout, stderr and the prompts shown. */
+/**
+ * Run `snapshotctl args` with fakes; returns exit code, stdout, stderr, the prompts shown
+ * and how often a cluster client was asked for (0 proves nothing could be sent).
+ */
 export async function runCli(args: string[], o: CliRunOptions = {}) {
   let stdout = '';
   let stderr = '';
+  let kubeCalls = 0;
   const prompts: string[] = [];
   const code = await main(args, {
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
     isTTY: false,
     env: {},
-    signal: new AbortController().signal,
+    signal: o.signal ?? new AbortController().signal,
     readStdin: async () => o.stdin ?? '',
     readFile: async (p) => {
       const text = (o.files ?? {})[p];
@@ -36,6 +42,7 @@ export async function runCli(args: string[], o: CliRunOptions = {}) {
     now: () => o.now ?? NOW,
     nowNanos: () => 1743712345678901234n,
     kube: async () => {
+      kubeCalls += 1;
       if (!o.client) throw new Error('test: no cluster expected');
       return o.client;
     },
@@ -46,7 +53,7 @@ export async function runCli(args: string[], o: CliRunOptions = {}) {
       return o.answer ?? 'n';
     },
   });
-  return { code, stdout, stderr, prompts };
+  return { code, stdout, stderr, prompts, kubeCalls };
 }
 
 /** ISO time `minutes` before NOW. */
