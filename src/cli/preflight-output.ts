@@ -67,7 +67,9 @@ export function formatChecklist(result: PreflightResult, color?: ChecklistColors
     if (onlyProblems && (c.status === 'pass' || c.status === 'skip')) continue;
     out.push(`${paint(c.status, MARKS[c.status])} ${c.title}: ${c.detail}\n`);
     for (const item of c.items ?? []) {
-      if (c.status !== 'pass' || !item.ok) out.push(`    ${paint(item.ok ? 'pass' : c.status, item.ok ? MARKS.pass : MARKS[c.status === 'warn' ? 'warn' : 'fail'])} ${item.name}\n`);
+      if (c.status === 'pass' && item.ok) continue;
+      const mark = item.ok ? 'pass' : item.warning || c.status === 'warn' ? 'warn' : 'fail';
+      out.push(`    ${paint(mark, MARKS[mark])} ${item.name}\n`);
     }
     if (c.fix && c.status !== 'pass' && c.status !== 'skip') out.push(`    fix: ${c.fix}\n`);
   }

@@ -155,6 +155,18 @@ describe('preflight', () => {
     expect(r2.stdout).toContain('check_image=pass\n');
   });
 
+  it('manifest warnings warn (exit 0); warnings beside errors keep their ! mark', async () => {
+    const obj = parse(WORKER) as { spec: Record<string, unknown> };
+    obj.spec['restartPolicy'] = 'Always';
+    const r = await runCli(['preflight', '--manifest', 'w.yaml', '--skip-probe'], { client: cluster(), files: { 'w.yaml': stringify(obj) } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/! manifest w\.yaml is a usable worker Pod: 1 warning\n {4}! SNAP\d+ spec\.restartPolicy/);
+    (obj.spec['containers'] as Array<Record<string, unknown>>)[0]!['image'] = RAW_IMAGE;
+    const r2 = await runCli(['preflight', '--manifest', 'w.yaml', '--skip-probe'], { client: cluster(), files: { 'w.yaml': stringify(obj) } });
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/✗ manifest w\.yaml is a usable worker Pod: 1 error\n {4}✗ SNAP02[23] .*\n {4}! SNAP\d+ spec\.restartPolicy/);
+  });
+
   it('RBAC: each denied verb is named, with the Role to apply; exit 1', async () => {
     const c = cluster();
     c.accessReview = (a) => !((a.resource === 'jobs' && a.verb === 'create') || (a.resource === 'pods' && a.verb === 'patch'));

@@ -25,6 +25,8 @@ export type CheckId = 'manifest' | 'rbac' | 'storage' | 'pvc' | 'agent' | 'secco
 export interface CheckItem {
   name: string;
   ok: boolean;
+  /** Not ok, but only a warning (shown with `!`). */
+  warning?: boolean;
 }
 
 /** One line of the checklist. */

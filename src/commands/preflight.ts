@@ -17,6 +17,7 @@ import { checkManifestOrThrow, readManifest } from './manifest-input.js';
 import { checkAgent, checkPermissions, checkPvc, checkStorage, isUnreachable, type AccessCheck, type CheckId, type PreflightCheck } from './preflight-checks.js';
 import { buildProbePod, runProbePod, type ProbeOutcome, type ProbeTools } from './preflight-probe.js';
 import { resolveNamespace } from './common-options.js';
+import { throwIfInterrupted } from './operation.js';
 
 export type { CheckId, CheckItem, CheckStatus, PreflightCheck } from './preflight-checks.js';
 
@@ -131,18 +132,18 @@ async function checkManifest(opts: PreflightOptions, deps: CommandDeps): Promise
     );
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    const lines = [...err.findings.map(findingLine), ...warnings];
+
     const image = err.findings.some((f) => f.rule === 'SNAP022' || f.rule === 'SNAP023') ? '; --skip-image-check accepts an image outside the placeholder-image policy' : '';
     return {
       ...base,
       status: 'fail',
       detail: `${err.findings.length} error${err.findings.length === 1 ? '' : 's'}`,
       fix: `fix the fields named; \`snapshotctl validate ${opts.manifestSource}\` explains every rule${image}`,
-      items: lines.map((name, i) => ({ name, ok: i >= err.findings.length })),
+      items: [...err.findings.map((f) => ({ name: findingLine(f), ok: false })), ...warnings.map((name) => ({ name, ok: false, warning: true }))],
     };
   }
   if (warnings.length > 0) {
-    return { ...base, status: 'warn', detail: `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`, fix: `\`snapshotctl validate ${opts.manifestSource}\` explains each`, items: warnings.map((name) => ({ name, ok: false })) };
+    return { ...base, status: 'warn', detail: `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`, fix: `\`snapshotctl validate ${opts.manifestSource}\` explains each`, items: warnings.map((name) => ({ name, ok: false, warning: true })) };
   }
   return { ...base, status: 'pass', detail: 'the checkpoint rules pass' };
 }
@@ -285,6 +286,7 @@ export async function run(opts: PreflightOptions, deps: CommandDeps): Promise<Pr
   try {
     facts = await checkCluster(client, opts, deps);
   } catch (err) {
+    throwIfInterrupted(deps.signal);
     if (!isUnreachable(err)) throw err;
     // No answer at all: every cluster check fails the same way (exit 3).
     const { message, hint } = explainApiError(err);
@@ -299,6 +301,8 @@ export async function run(opts: PreflightOptions, deps: CommandDeps): Promise<Pr
     result.checks.push(...titles.map(([id, title]): PreflightCheck => ({ id, title, status: 'fail', detail: message, fix: hint, clusterError: true })));
     return result;
   }
+  // A request cut short by Ctrl-C reads as a failed check: say interrupted instead.
+  throwIfInterrupted(deps.signal);
   result.checks.push(...facts.checks);
   result.permissions = facts.permissions;
   result.storage = facts.storage;
@@ -325,6 +329,7 @@ export async function run(opts: PreflightOptions, deps: CommandDeps): Promise<Pr
       outcome = await runProbePod(client, pod, { signal: deps.signal, timeoutMs: opts.timeoutMs, reporter: deps.reporter });
     } catch (err) {
       if (err instanceof Interrupted) throw err;
+      throwIfInterrupted(deps.signal);
       const { message, hint } = err instanceof SnapshotError ? { message: err.message, hint: err.hint ?? '' } : explainApiError(err);
       result.checks.push(
         { id: 'seccomp', title: SECCOMP_TITLE, status: 'fail', detail: `the probe pod could not be run: ${message}`, fix: hint, clusterError: true },
