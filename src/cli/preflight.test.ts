@@ -341,6 +341,16 @@ describe('preflight', () => {
     expect(podWrites(c)).toEqual([]);
   });
 
+  it('a manifest that is not YAML: the manifest check fails, the probe is not run, the cluster checks still are', async () => {
+    const c = cluster();
+    const r = await runCli(['preflight', '--manifest', 'w.yaml'], { client: c, files: { 'w.yaml': 'spec: [unclosed\n' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/✗ manifest w\.yaml is a usable worker Pod: 1 error\n {4}✗ SNAP\d+ .*YAML/);
+    expect(r.stderr).toContain('- image has criu, cuda-checkpoint, /usr/local/bin/nsrestore and sleep: not run: the manifest could not be parsed\n');
+    expect(r.stdout).toContain('check_agent=pass\n');
+    expect(podWrites(c)).toEqual([]);
+  });
+
   it('bad input: no --manifest, an unreadable file, a bad --output are exit 2 without a request', async () => {
     const c = cluster();
     expect((await runCli(['preflight'], { client: c })).code).toBe(2);

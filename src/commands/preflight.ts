@@ -311,6 +311,8 @@ export async function run(opts: PreflightOptions, deps: CommandDeps): Promise<Pr
   const where = probeNodes(opts, facts.agent);
   if (opts.skipProbe) {
     result.checks.push(skipped('seccomp', SECCOMP_TITLE, 'not run: --skip-probe'), skipped('image', IMAGE_TITLE, 'not run: --skip-probe'));
+  } else if (obj === undefined) {
+    result.checks.push(skipped('seccomp', SECCOMP_TITLE, 'not run: the manifest could not be parsed'), skipped('image', IMAGE_TITLE, 'not run: the manifest could not be parsed'));
   } else if (image === null) {
     result.checks.push(skipped('seccomp', SECCOMP_TITLE, 'not run: the manifest names no image'), { id: 'image', title: IMAGE_TITLE, status: 'fail', detail: 'the manifest names no image (spec.containers[0].image)', fix: 'set the placeholder image in the manifest' });
   } else if ('none' in where) {
