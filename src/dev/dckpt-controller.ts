@@ -11,11 +11,12 @@
  * plays a separate, out-of-process component (the operator), so its writes must go
  * through what a real operator's go through — validation, the status subresource,
  * ownerReferences and garbage collection, watches, the request log and injected API
- * faults — and it would run unchanged against a real cluster.
+ * faults — and it would run unchanged against a real cluster. It watches
+ * DynamoCheckpoints and reads each unfinished one's Job with `get` on a short beat.
  */
 import { isApiStatus } from '../kube/errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
-import { EVENT_CHECKPOINT_FAILED, LABEL_CHECKPOINT_ID } from '../protocol/constants.js';
+import { EVENT_CHECKPOINT_FAILED } from '../protocol/constants.js';
 import {
   buildDynamoCheckpointJob,
   dynamoCheckpointJobName,
@@ -37,7 +38,7 @@ export interface DckptControllerOptions {
    * cluster turns it off for real processes, where no cuda-checkpoint binary exists.
    */
   wrapCudaCheckpoint?: boolean;
-  /** Re-check of every known object, ms (covers missed events); default 1000. */
+  /** Re-check of every unfinished object (its Job's verdict), ms; default 500. */
   resyncMs?: number;
   now?: () => number;
   log?: (message: string) => void;
@@ -61,7 +62,6 @@ class Controller {
   private readonly client: KubeClient;
   private readonly abort = new AbortController();
   private readonly checkpoints = new Map<string, DynamoCheckpointObject>();
-  private readonly jobs = new Map<string, Job>();
   private readonly tasks = new Set<Promise<void>>();
   /** Keys waiting for a reconcile, and the one loop that works them off in order. */
   private readonly dirty = new Set<string>();
@@ -101,29 +101,11 @@ class Controller {
         },
       }),
     );
-    this.track(
-      runInformer<Job>({
-        client: this.client,
-        resource: RESOURCES.jobs,
-        namespace: this.opts.namespace,
-        labelSelector: LABEL_CHECKPOINT_ID,
-        signal,
-        log: (m) => this.log(m),
-        onList: (items) => {
-          this.jobs.clear();
-          for (const j of items) this.jobs.set(key(j), j);
-          for (const d of this.checkpoints.keys()) this.enqueue(d);
-        },
-        onEvent: (type, j) => {
-          if (type === 'DELETED') this.jobs.delete(key(j));
-          else this.jobs.set(key(j), j);
-          for (const d of this.ownersOf(j)) this.enqueue(d);
-        },
-      }),
-    );
+    // Jobs are read with `get` on this beat, not watched: the dev server's request log
+    // and its injected faults on Job list/watch then stay the CLI's own (tests count them).
     this.timer = setInterval(() => {
-      for (const k of this.checkpoints.keys()) this.enqueue(k);
-    }, this.opts.resyncMs ?? 1000);
+      for (const [k, d] of this.checkpoints) if (d.status?.phase !== 'Ready' && d.status?.phase !== 'Failed') this.enqueue(k);
+    }, this.opts.resyncMs ?? 500);
   }
 
   async stop(): Promise<void> {
@@ -136,16 +118,6 @@ class Controller {
   private track(p: Promise<void>): void {
     const task = p.catch((err) => this.log(`unexpected: ${errorText(err)}`)).finally(() => this.tasks.delete(task));
     this.tasks.add(task);
-  }
-
-  /** DynamoCheckpoints a Job belongs to: its owner, or any whose Job name it has. */
-  private ownersOf(job: Job): string[] {
-    const ns = job.metadata.namespace ?? '';
-    const owners = (job.metadata.ownerReferences ?? []).filter((r) => r.kind === 'DynamoCheckpoint').map((r) => `${ns}/${r.name}`);
-    const byName = [...this.checkpoints.values()]
-      .filter((d) => d.metadata.namespace === ns && d.status?.jobName === job.metadata.name)
-      .map(key);
-    return [...new Set([...owners, ...byName])];
   }
 
   private enqueue(k: string): void {
@@ -199,8 +171,7 @@ class Controller {
       }
       const job = buildDynamoCheckpointJob(d, { hash, wrapCudaCheckpoint: this.opts.wrapCudaCheckpoint !== false });
       try {
-        const created = await this.client.create<Job>(RESOURCES.jobs, ns, job, { signal: this.abort.signal });
-        this.jobs.set(key(created), created);
+        await this.client.create<Job>(RESOURCES.jobs, ns, job, { signal: this.abort.signal });
         this.log(`dynamocheckpoint ${ns}/${name}: created job.batch/${jobName} (checkpoint ID ${hash})`);
       } catch (err) {
         // A Job of that name already exists (a restart, or another object of the same
@@ -211,15 +182,13 @@ class Controller {
       return;
     }
 
-    let job = this.jobs.get(`${ns}/${jobName}`);
-    if (!job) {
-      try {
-        job = await this.client.get<Job>(RESOURCES.jobs, ns, jobName, { signal: this.abort.signal });
-      } catch (err) {
-        if (!isApiStatus(err, 404)) throw err;
-        await this.setStatus(d, { phase: 'Failed', message: `the checkpoint Job ${jobName} was deleted before the snapshot agent gave a verdict` });
-        return;
-      }
+    let job: Job;
+    try {
+      job = await this.client.get<Job>(RESOURCES.jobs, ns, jobName, { signal: this.abort.signal });
+    } catch (err) {
+      if (!isApiStatus(err, 404)) throw err;
+      await this.setStatus(d, { phase: 'Failed', message: `the checkpoint Job ${jobName} was deleted before the snapshot agent gave a verdict` });
+      return;
     }
     const verdict = jobVerdict(job);
     if (verdict.state === 'completed') {
