@@ -71,6 +71,13 @@ describe('hash', () => {
     expect(one.stdout).toBe('96429b2725761a09\n');
   });
 
+  it('a file with an alias to a missing anchor: exit 2 with a HASH009 finding, no stack trace', async () => {
+    const r = await runCli(['hash', '-f', 'bad.yaml'], { files: { 'bad.yaml': 'spec: *missing\n' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: no usable checkpoint identity in bad\.yaml\n {2}HASH009 .*Unresolved alias/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('missing fields and bad flags: exit 2, every problem named with its flag', async () => {
     const r = await runCli(['hash', '--backend-framework', 'tgi', '--tp', 'two', '--extra', 'novalue']);
     expect(r.code).toBe(2);

@@ -118,7 +118,14 @@ export async function complete(raw: RawHashOptions, deps: Pick<CommandDeps, 'rea
       findings.push(...doc.errors.map((e) => ({ rule: 'HASH009', severity: 'error' as const, path: '', message: `not YAML: ${e.message}` })));
       continue;
     }
-    const obj: unknown = doc.toJS();
+    let obj: unknown;
+    try {
+      obj = doc.toJS();
+    } catch (err) {
+      // An alias to a missing anchor, or one that expands too far (yaml's maxAliasCount).
+      findings.push({ rule: 'HASH009', severity: 'error', path: '', message: `not YAML: ${(err as Error).message}` });
+      continue;
+    }
     if (obj === null || obj === undefined) continue;
     const r = identitiesInObject(obj);
     found.push(...r.found);

@@ -132,6 +132,17 @@ describe('parsePodManifest: refused manifests (nothing returned, every problem l
     }
   });
 
+  it.each([
+    ['an alias to an anchor that does not exist', 'apiVersion: v1\nkind: Pod\nmetadata: *missing\n', /Unresolved alias/],
+    ['an alias expanding past the alias limit (billion laughs)', `a: &a [x, x, x, x]\n${'bcdefghij'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghij'[i]}`).join(', ')}]`).join('\n')}\n`, /alias/i],
+  ])('%s: a document finding, not an exception', (_why, text, message) => {
+    const result = parsePodManifest(text);
+    expect(result.pod).toBeUndefined();
+    expect(result.findings).toHaveLength(1);
+    expect(result.findings[0]?.rule).toBe(RULES.document);
+    expect(result.findings[0]?.message).toMatch(message);
+  });
+
   it('the Deployment refusal names the kind it got', () => {
     const [f] = parsePodManifest(fixture('deployment.yaml')).findings;
     expect(f?.message).toContain('Deployment');

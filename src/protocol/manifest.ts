@@ -60,7 +60,14 @@ export function parsePodManifest(text: string): ParsedManifest {
       findings: [finding(RULES.document, '', `the manifest holds ${nonEmpty.length} documents; give exactly one Pod`)],
     };
   }
-  const value: unknown = first.toJS();
+  let value: unknown;
+  try {
+    value = first.toJS();
+  } catch (err) {
+    // Parsing succeeded but building the value did not: an alias to an anchor that
+    // does not exist, or one that expands too far (yaml's maxAliasCount).
+    return { pod: undefined, findings: [finding(RULES.document, '', `not valid YAML: ${(err as Error).message}`)] };
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { pod: undefined, findings: [finding(RULES.document, '', 'the manifest is not an object; give one Pod')] };
   }

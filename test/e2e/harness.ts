@@ -44,6 +44,8 @@ export interface RunCliOptions {
   signalAfter?: { signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL'; when: () => boolean | Promise<boolean> };
   /** Text on stdin (otherwise stdin is closed). */
   stdin?: string;
+  /** Called with the spawned process (e.g. to signal it from a cluster event hook). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Every process this file spawned, so a test can prove none outlived it. */
@@ -71,6 +73,7 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
   const started = Date.now();
   const child = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   children.add(child);
+  opts.onSpawn?.(child);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (t: string) => (stdout += t));

@@ -1,0 +1,121 @@
+/**
+ * The chaos matrix: flow × step × fault → the outcome the CLI must reach (cli.md
+ * "Exit codes", "Cleanup", "Behaviour a user can rely on"). The same step × fault table
+ * holds for the three flows; they differ only in what "cleanup" means: checkpoint and
+ * restore --manifest delete the Job / pod they created, restore --pod never deletes its
+ * target (it existed before the run).
+ *
+ * | step \ fault      | 503 ×2 | 503 always | 429 RA:1 | reset      | watch closed | 410 Gone | 403          | agent failed | agent silent | pod evicted | SIGINT / SIGTERM        |
+ * |-------------------|--------|------------|----------|------------|--------------|----------|--------------|--------------|--------------|-------------|-------------------------|
+ * | discovery         | 0      | 3 unavail. | 0        | 0          | -            | -        | 3 forbidden  | -            | -            | -           | 130, nothing created    |
+ * | create (patch)    | 0      | -          | 0        | 3 reset    | -            | -        | 3 forbidden  | -            | -            | -           | 130, cleaned up         |
+ * | first watch       | 0      | -          | 0        | 0          | 0            | 0        | 0 (polls)    | -            | -            | -           | 130, cleaned up         |
+ * | mid-wait          | 0      | -          | 0        | 0          | 0            | 0        | 0 (polls)    | -            | -            | 1           | 130, cleaned up         |
+ * | verdict           | 0      | -          | 0        | 0          | 0            | 0        | 0 (polls)    | 1            | 4            | -           | 0 or 130 (a race)       |
+ *
+ * Why the dashes: discovery and create open no watch (watch closed, 410 Gone); a
+ * persistent 503 is only asked of discovery (the client's give-up path is the same for
+ * every call and each case costs its retries); nothing of the agent's exists before
+ * the first write (agent faults, eviction); agent failed / silent are verdicts, so they
+ * belong to the verdict step; an eviction at the verdict has nothing left to judge.
+ * `reset` on create/patch ends in 3 by design: writes are not retried after a lost
+ * answer (the server may have acted on it), only after 429, 503 or a refused connection.
+ */
+
+export const FLOWS = ['checkpoint', 'restore --manifest', 'restore --pod'] as const;
+export type Flow = (typeof FLOWS)[number];
+
+export const STEPS = ['discovery', 'create', 'first watch', 'mid-wait', 'verdict'] as const;
+export type Step = (typeof STEPS)[number];
+
+export const FAULTS = [
+  '503',
+  '503 always',
+  '429 Retry-After',
+  'connection reset',
+  'watch closed',
+  '410 Gone',
+  '403',
+  'agent failed',
+  'agent silent',
+  'pod evicted',
+  'SIGINT',
+  'SIGTERM',
+] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/** What a run must end in. */
+export type Outcome =
+  | 'completed'
+  | 'completed, polling'
+  | 'forbidden'
+  | 'unavailable'
+  | 'connection reset'
+  | 'agent failed'
+  | 'evicted'
+  | 'timed out'
+  | 'interrupted before create'
+  | 'interrupted'
+  | 'completed or interrupted';
+
+/** Exit codes each outcome allows (cli.md "Exit codes"). */
+export const EXIT_CODES: Record<Outcome, readonly number[]> = {
+  completed: [0],
+  'completed, polling': [0],
+  forbidden: [3],
+  unavailable: [3],
+  'connection reset': [3],
+  'agent failed': [1],
+  evicted: [1],
+  'timed out': [4],
+  'interrupted before create': [130],
+  interrupted: [130],
+  'completed or interrupted': [0, 130],
+};
+
+const TRANSIENT = { '503': 'completed', '429 Retry-After': 'completed', 'connection reset': 'completed' } as const;
+const WATCH_FAULTS = { ...TRANSIENT, 'watch closed': 'completed', '410 Gone': 'completed', '403': 'completed, polling' } as const;
+const SIGNALS = { SIGINT: 'interrupted', SIGTERM: 'interrupted' } as const;
+
+/** The table above; a missing entry is a combination that makes no sense. */
+export const EXPECTED: Record<Step, Partial<Record<Fault, Outcome>>> = {
+  discovery: {
+    ...TRANSIENT,
+    '503 always': 'unavailable',
+    '403': 'forbidden',
+    SIGINT: 'interrupted before create',
+    SIGTERM: 'interrupted before create',
+  },
+  create: { '503': 'completed', '429 Retry-After': 'completed', 'connection reset': 'connection reset', '403': 'forbidden', ...SIGNALS },
+  'first watch': { ...WATCH_FAULTS, ...SIGNALS },
+  'mid-wait': { ...WATCH_FAULTS, 'pod evicted': 'evicted', ...SIGNALS },
+  verdict: {
+    ...WATCH_FAULTS,
+    'agent failed': 'agent failed',
+    'agent silent': 'timed out',
+    SIGINT: 'completed or interrupted',
+    SIGTERM: 'completed or interrupted',
+  },
+};
+
+export interface MatrixCase {
+  id: number;
+  flow: Flow;
+  step: Step;
+  fault: Fault;
+  outcome: Outcome;
+}
+
+/** Every meaningful combination, numbered (the number makes object names unique). */
+export function matrixCases(): MatrixCase[] {
+  const cases: MatrixCase[] = [];
+  for (const flow of FLOWS) {
+    for (const step of STEPS) {
+      for (const fault of FAULTS) {
+        const outcome = EXPECTED[step][fault];
+        if (outcome) cases.push({ id: cases.length + 1, flow, step, fault, outcome });
+      }
+    }
+  }
+  return cases;
+}
