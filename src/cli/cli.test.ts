@@ -324,6 +324,17 @@ describe('checkpoint against a cluster', () => {
     expect(client.writes()).toEqual([]);
   });
 
+  it('--timeout also bounds the look-ups: an API server that keeps failing cannot hold the run', async () => {
+    const client = clusterWithAgent();
+    // Like the real client retrying 503s with Retry-After: it only gives up when its signal aborts.
+    client.list = (_res, _ns, opts) =>
+      new Promise((_resolve, reject) => opts?.signal?.addEventListener('abort', () => reject(new Error('503 Service Unavailable, retrying')), { once: true }));
+    const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--timeout', '300ms'], { client });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/error: timed out after 300ms while looking for the snapshot agent in namespace "default": the last error was .*503 Service Unavailable, retrying/);
+    expect(client.writes()).toEqual([]);
+  });
+
   it('an existing Job is an error naming it; nothing is deleted', async () => {
     const client = clusterWithAgent();
     client.seed(RESOURCES.jobs, { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'worker-checkpoint', namespace: 'default' } });

@@ -23,7 +23,7 @@ import { formatDuration } from './duration.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createdResult, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawCheckpointOptions extends RawCommonOptions {
@@ -106,15 +106,19 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
     return { dryRun: 'client', objects: [job as unknown as Record<string, unknown>] };
   }
   const client = await deps.kube(opts, deps.logger);
+  const budget = startBudget(client, deps, opts.timeoutMs);
   let basePath = opts.basePath;
   if (basePath === undefined || opts.agentAffinity) {
-    deps.reporter.phase(`looking for the snapshot agent in namespace "${opts.namespace}"`);
-    const found = await findStorage(client, opts.namespace);
-    basePath ??= found.storage.basePath;
-    if (opts.agentAffinity) {
-      const nodes = await placementNodes(client, opts.namespace, found.daemonSet, opts.node, deps.reporter);
-      if (nodes) job = { ...job, spec: { ...job.spec, template: { ...job.spec.template, spec: withAgentAffinity(job.spec.template.spec, nodes) } } };
-    }
+    const what = `looking for the snapshot agent in namespace "${opts.namespace}"`;
+    deps.reporter.phase(what);
+    basePath = await budget.guard(what, async (look) => {
+      const found = await findStorage(look, opts.namespace);
+      if (opts.agentAffinity) {
+        const nodes = await placementNodes(look, opts.namespace, found.daemonSet, opts.node, deps.reporter);
+        if (nodes) job = { ...job, spec: { ...job.spec, template: { ...job.spec.template, spec: withAgentAffinity(job.spec.template.spec, nodes) } } };
+      }
+      return opts.basePath ?? found.storage.basePath;
+    });
   }
   if (opts.dryRun === 'client') return { dryRun: 'client', objects: [job as unknown as Record<string, unknown>] };
 

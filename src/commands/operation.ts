@@ -9,6 +9,7 @@ import { waitForObject } from '../kube/wait.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import { EVENT_CHECKPOINT_FAILED, EVENT_RESTORE_FAILED, type KubeObject, type Verdict } from '../protocol/index.js';
 import type { CommandDeps, CommonOptions, CreatedObject, EventSummary, OperationResult } from './context.js';
+import { formatDuration } from './duration.js';
 
 /** Bound on waiting for a deleted object to disappear during cleanup. */
 const CLEANUP_WAIT_MS = 30_000;
@@ -98,6 +99,61 @@ export async function collectEvents(client: KubeClient, namespace: string, names
     }
   }
   return events.sort((a, b) => a.sort.localeCompare(b.sort) || a.rv - b.rv).map(({ sort: _sort, rv: _rv, ...e }) => e);
+}
+
+/**
+ * `--timeout` covers the whole run, not only the wait: the look-ups before the first
+ * write (storage discovery, agent nodes, the pod to restore into) share it, so an API
+ * server that keeps answering 503 with a long Retry-After cannot hold the run past it.
+ */
+export interface RunBudget {
+  /** Client whose reads stop when the budget runs out or Ctrl-C comes; writes are untouched. */
+  client: KubeClient;
+  /** What is left for the wait, ms (`0`: no limit). */
+  remainingMs(): number;
+  /** The error to throw for a failed look-up: a timeout or interrupt when that is what it was. */
+  explain(err: unknown, what: string): unknown;
+  /** Run look-ups with the budgeted client; failures go through `explain`. */
+  guard<T>(what: string, lookups: (client: KubeClient) => Promise<T>): Promise<T>;
+}
+
+export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal' | 'now'>, timeoutMs: number): RunBudget {
+  const started = deps.now();
+  const signal = timeoutMs > 0 ? AbortSignal.any([deps.signal, AbortSignal.timeout(timeoutOrNoLimit(timeoutMs))]) : deps.signal;
+  // Reads only: aborting a create mid-flight could leave an object we never learn about.
+  const budgeted: KubeClient = {
+    contextNamespace: client.contextNamespace,
+    contextName: client.contextName,
+    get: (res, ns, name, opts) => client.get(res, ns, name, { ...opts, signal: opts?.signal ?? signal }),
+    list: (res, ns, opts) => client.list(res, ns, { ...opts, signal: opts?.signal ?? signal }),
+    create: (res, ns, body, opts) => client.create(res, ns, body, opts),
+    patch: (res, ns, name, body, type, opts) => client.patch(res, ns, name, body, type, opts),
+    delete: (res, ns, name, opts) => client.delete(res, ns, name, opts),
+    watch: (res, ns, opts, sig) => client.watch(res, ns, opts, sig),
+  };
+  const budget: RunBudget = {
+    client: budgeted,
+    remainingMs: () => (timeoutMs > 0 ? Math.max(1, timeoutMs - (deps.now() - started)) : 0),
+    async guard(what, lookups) {
+      try {
+        return await lookups(budgeted);
+      } catch (err) {
+        throw budget.explain(err, what);
+      }
+    },
+    explain(err, what) {
+      if (deps.signal.aborted) return new Interrupted(`interrupted while ${what}; nothing was created`);
+      if (signal.aborted) {
+        const cause = err instanceof Error ? `: the last error was ${err.message}` : '';
+        return new TimeoutError(
+          `timed out after ${formatDuration(timeoutMs)} while ${what}${cause}`,
+          'the API server did not answer in time; check it is healthy (`kubectl get --raw /readyz`), or raise --timeout',
+        );
+      }
+      return err;
+    },
+  };
+  return budget;
 }
 
 /** Stop before the first write when Ctrl-C came during the look-ups: nothing to clean up. */

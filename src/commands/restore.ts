@@ -25,7 +25,7 @@ import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createdResult, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawRestoreOptions extends RawCommonOptions {
@@ -122,12 +122,16 @@ async function restoreFromManifest(
     return { dryRun: 'client', objects: [build({ pvcName: opts.pvc, basePath: opts.basePath }) as unknown as Record<string, unknown>] };
   }
   const client = await deps.kube(opts, deps.logger);
-  const { storage, daemonSet } = await storageFor(client, opts, deps, opts.agentAffinity);
-  let pod = build(storage);
-  if (opts.agentAffinity && daemonSet) {
-    const nodes = await placementNodes(client, opts.namespace, daemonSet, opts.node, deps.reporter);
-    if (nodes) pod = { ...pod, spec: withAgentAffinity(pod.spec, nodes) };
-  }
+  const budget = startBudget(client, deps, opts.timeoutMs);
+  const { storage, pod } = await budget.guard(`looking for the snapshot agent in namespace "${opts.namespace}"`, async (look) => {
+    const { storage, daemonSet } = await storageFor(look, opts, deps, opts.agentAffinity);
+    let pod = build(storage);
+    if (opts.agentAffinity && daemonSet) {
+      const nodes = await placementNodes(look, opts.namespace, daemonSet, opts.node, deps.reporter);
+      if (nodes) pod = { ...pod, spec: withAgentAffinity(pod.spec, nodes) };
+    }
+    return { storage, pod };
+  });
   if (opts.dryRun === 'client') return { dryRun: 'client', objects: [pod as unknown as Record<string, unknown>] };
 
   const name = pod.metadata.name ?? '';
@@ -179,42 +183,46 @@ async function restoreInPlace(
 ): Promise<OperationResult | DryRunResult> {
   const startedMs = deps.now();
   const client = await deps.kube(opts, deps.logger);
-  let pod: Pod;
-  try {
-    pod = await client.get<Pod>(RESOURCES.pods, opts.namespace, opts.podName);
-  } catch (err) {
-    if (isApiStatus(err, 404)) {
-      throw new ClusterError(
-        `pod "${opts.podName}" not found in namespace "${opts.namespace}"`,
-        'create the placeholder pod first (see manifests/samples/placeholder.yaml), or use --manifest to create a new restore pod',
-        404,
+  const budget = startBudget(client, deps, opts.timeoutMs);
+  const { pod, storage } = await budget.guard(`reading pod "${opts.podName}" and the snapshot agent in namespace "${opts.namespace}"`, async (look) => {
+    let pod: Pod;
+    try {
+      pod = await look.get<Pod>(RESOURCES.pods, opts.namespace, opts.podName);
+    } catch (err) {
+      if (isApiStatus(err, 404)) {
+        throw new ClusterError(
+          `pod "${opts.podName}" not found in namespace "${opts.namespace}"`,
+          'create the placeholder pod first (see manifests/samples/placeholder.yaml), or use --manifest to create a new restore pod',
+          404,
+        );
+      }
+      throw toClusterError(err, `get pod "${opts.podName}" in namespace "${opts.namespace}"`);
+    }
+    const { storage, daemonSet } = await storageFor(look, opts, deps, opts.agentAffinity);
+    const problems = checkRestoreInPlace(pod, storage);
+    if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
+      problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
+    }
+    if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
+    if (problems.length > 0) {
+      throw new ValidationError(
+        `pod "${opts.podName}" in namespace "${opts.namespace}" cannot be restored in place (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+        problems.map((message) => ({ rule: 'SNAP020', severity: 'error' as const, path: `pod/${opts.podName}`, message })),
+        'create placeholder pods from manifests/samples/placeholder.yaml, or use --manifest to create a new restore pod',
       );
     }
-    throw toClusterError(err, `get pod "${opts.podName}" in namespace "${opts.namespace}"`);
-  }
-  const { storage, daemonSet } = await storageFor(client, opts, deps, opts.agentAffinity);
-  const problems = checkRestoreInPlace(pod, storage);
-  if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
-    problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
-  }
-  if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
-  if (problems.length > 0) {
-    throw new ValidationError(
-      `pod "${opts.podName}" in namespace "${opts.namespace}" cannot be restored in place (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
-      problems.map((message) => ({ rule: 'SNAP020', severity: 'error' as const, path: `pod/${opts.podName}`, message })),
-      'create placeholder pods from manifests/samples/placeholder.yaml, or use --manifest to create a new restore pod',
-    );
-  }
-  if (opts.agentAffinity && daemonSet) {
-    const nodes = await findAgentNodes(client, opts.namespace, daemonSet);
-    const node = pod.spec.nodeName;
-    if (nodes !== undefined && node !== undefined && !nodes.includes(node)) {
-      throw new ClusterError(
-        `pod "${opts.podName}" runs on node "${node}", where no snapshot agent is Ready (ready on: ${nodes.join(', ') || 'none'})`,
-        'restore into a placeholder pod on an agent node, or use --manifest to create one there (--no-agent-affinity skips this check)',
-      );
+    if (opts.agentAffinity && daemonSet) {
+      const nodes = await findAgentNodes(look, opts.namespace, daemonSet);
+      const node = pod.spec.nodeName;
+      if (nodes !== undefined && node !== undefined && !nodes.includes(node)) {
+        throw new ClusterError(
+          `pod "${opts.podName}" runs on node "${node}", where no snapshot agent is Ready (ready on: ${nodes.join(', ') || 'none'})`,
+          'restore into a placeholder pod on an agent node, or use --manifest to create one there (--no-agent-affinity skips this check)',
+        );
+      }
     }
-  }
+    return { pod, storage };
+  });
   const patch = buildRestoreInPlacePatch(pod, opts.checkpointId);
   if (opts.dryRun === 'client') {
     return { dryRun: 'client', objects: [applyMergePatch(pod, patch) as unknown as Record<string, unknown>], patch };
