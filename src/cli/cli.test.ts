@@ -330,8 +330,9 @@ describe('checkpoint against a cluster', () => {
     client.list = (_res, _ns, opts) =>
       new Promise((_resolve, reject) => opts?.signal?.addEventListener('abort', () => reject(new Error('503 Service Unavailable, retrying')), { once: true }));
     const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--timeout', '300ms'], { client });
-    expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/error: timed out after 300ms while looking for the snapshot agent in namespace "default": the last error was .*503 Service Unavailable, retrying/);
+    // Still a cluster error (exit 3), but within --timeout, with the last answer.
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/error: gave up after 300ms \(--timeout\) while looking for the snapshot agent in namespace "default": the last error was .*503 Service Unavailable, retrying/);
     expect(client.writes()).toEqual([]);
   });
 

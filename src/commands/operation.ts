@@ -3,10 +3,10 @@
  * verdict, build the result, and on failure, timeout or interrupt delete what this run
  * created (cli.md "Cleanup"), never anything else.
  */
-import { Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
+import { ClusterError, Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
 import { isApiStatus, toClusterError } from '../kube/errors.js';
 import { waitForObject } from '../kube/wait.js';
-import { RESOURCES, type KubeClient } from '../kube/types.js';
+import { RESOURCES, type KubeClient, type ListOptions, type RequestOptions, type ResourceType } from '../kube/types.js';
 import { EVENT_CHECKPOINT_FAILED, EVENT_RESTORE_FAILED, type KubeObject, type Verdict } from '../protocol/index.js';
 import type { CommandDeps, CommonOptions, CreatedObject, EventSummary, OperationResult } from './context.js';
 import { formatDuration } from './duration.js';
@@ -120,12 +120,20 @@ export interface RunBudget {
 export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal' | 'now'>, timeoutMs: number): RunBudget {
   const started = deps.now();
   const signal = timeoutMs > 0 ? AbortSignal.any([deps.signal, AbortSignal.timeout(timeoutOrNoLimit(timeoutMs))]) : deps.signal;
+  // A read aborted while backing off from a failing server: report what the server said.
+  const lastAnswer = (err: unknown): never => {
+    throw (err as { lastFailure?: unknown }).lastFailure ?? err;
+  };
   // Reads only: aborting a create mid-flight could leave an object we never learn about.
   const budgeted: KubeClient = {
     contextNamespace: client.contextNamespace,
     contextName: client.contextName,
-    get: (res, ns, name, opts) => client.get(res, ns, name, { ...opts, signal: opts?.signal ?? signal }),
-    list: (res, ns, opts) => client.list(res, ns, { ...opts, signal: opts?.signal ?? signal }),
+    get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string, opts?: RequestOptions) {
+      return client.get<T>(res, ns, name, { ...opts, signal: opts?.signal ?? signal }).catch(lastAnswer);
+    },
+    list<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, opts?: ListOptions) {
+      return client.list<T>(res, ns, { ...opts, signal: opts?.signal ?? signal }).catch(lastAnswer);
+    },
     create: (res, ns, body, opts) => client.create(res, ns, body, opts),
     patch: (res, ns, name, body, type, opts) => client.patch(res, ns, name, body, type, opts),
     delete: (res, ns, name, opts) => client.delete(res, ns, name, opts),
@@ -142,15 +150,17 @@ export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal'
       }
     },
     explain(err, what) {
-      if (deps.signal.aborted) return new Interrupted(`interrupted while ${what}; nothing was created`);
-      if (signal.aborted) {
-        const cause = err instanceof Error ? `: the last error was ${err.message}` : '';
-        return new TimeoutError(
-          `timed out after ${formatDuration(timeoutMs)} while ${what}${cause}`,
-          'the API server did not answer in time; check it is healthy (`kubectl get --raw /readyz`), or raise --timeout',
-        );
+      if (deps.signal.aborted) return new Interrupted('interrupted before anything was created; nothing to clean up');
+      if (!signal.aborted) return err;
+      // The cluster kept failing for the whole --timeout: still a cluster error (exit 3),
+      // with the last answer; a look-up that simply never came back is a timeout (exit 4).
+      if (err instanceof ClusterError && !/aborted/i.test(err.message)) {
+        return new ClusterError(`gave up after ${formatDuration(timeoutMs)} (--timeout) while ${what}: the last error was ${err.message}`, err.hint, err.status);
       }
-      return err;
+      return new TimeoutError(
+        `timed out after ${formatDuration(timeoutMs)} while ${what}`,
+        'the API server did not answer in time; check it is healthy (`kubectl get --raw /readyz`), or raise --timeout',
+      );
     },
   };
   return budget;

@@ -391,7 +391,11 @@ class HttpKubeClient implements KubeClient {
       const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
       // Half fixed, half jitter, so many clients hitting one throttled server spread out.
       const delay = retryAfterMs !== undefined ? Math.min(retryAfterMs, this.retry.maxDelayMs * 6) : Math.round(backoff / 2 + (this.retry.random() * backoff) / 2);
-      await this.retry.sleep(delay, spec.signal);
+      await this.retry.sleep(delay, spec.signal).catch((err: unknown) => {
+        // Aborted while backing off: keep what the server last said, for the caller.
+        if (err instanceof Error) (err as Error & { lastFailure?: ApiError }).lastFailure = failure;
+        throw err;
+      });
     }
   }
 
