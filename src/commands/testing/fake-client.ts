@@ -3,6 +3,7 @@
  * merge patches with resourceVersion preconditions, and watches that replay history.
  * Every call is recorded so a test can assert that nothing was sent.
  */
+import { matchesFields, matchesLabels, objectKey } from '../../kube/testing/selectors.js';
 import { ApiError, type Verb } from '../../kube/errors.js';
 import type {
   DeleteOptions,
@@ -29,37 +30,6 @@ export interface RecordedCall {
 
 type Listener = () => void;
 
-function key(res: ResourceType, ns: string | undefined, name: string): string {
-  return `${res.plural}/${res.namespaced ? (ns ?? '') : ''}/${name}`;
-}
-
-function matchesLabels(obj: KubeObject, selector: string | undefined): boolean {
-  if (!selector) return true;
-  const labels = obj.metadata?.labels ?? {};
-  return selector.split(',').every((term) => {
-    // Existence (`key`, `!key`), inequality (`key!=v`) and equality (`key=v`, `key==v`).
-    if (term.startsWith('!')) return labels[term.slice(1)] === undefined;
-    const ne = term.split('!=');
-    if (ne.length === 2) return labels[ne[0]!] !== ne[1];
-    if (!term.includes('=')) return labels[term] !== undefined;
-    const [k, v] = term.split(/==?/);
-    return k !== undefined && labels[k] === v;
-  });
-}
-
-function fieldValue(obj: KubeObject, path: string): unknown {
-  let cur: unknown = obj;
-  for (const part of path.split('.')) cur = (cur as Record<string, unknown> | undefined)?.[part];
-  return cur;
-}
-
-function matchesFields(obj: KubeObject, selector: string | undefined): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const [k, v] = term.split('=');
-    return k !== undefined && String(fieldValue(obj, k) ?? '') === v;
-  });
-}
 
 export class FakeKubeClient implements KubeClient {
   readonly contextNamespace: string;
@@ -92,7 +62,7 @@ export class FakeKubeClient implements KubeClient {
 
   /** Change an object as another actor would (agent, kubelet). */
   update(res: ResourceType, namespace: string | undefined, name: string, mutate: (obj: KubeObject) => void): void {
-    const current = this.objects.get(key(res, namespace, name));
+    const current = this.objects.get(objectKey(res, namespace, name));
     if (!current) throw new Error(`fake: no ${res.plural} ${namespace}/${name}`);
     const next = structuredClone(current);
     mutate(next);
@@ -100,7 +70,7 @@ export class FakeKubeClient implements KubeClient {
   }
 
   peek<T extends KubeObject = KubeObject>(res: ResourceType, namespace: string | undefined, name: string): T | undefined {
-    const obj = this.objects.get(key(res, namespace, name));
+    const obj = this.objects.get(objectKey(res, namespace, name));
     return obj ? (structuredClone(obj) as T) : undefined;
   }
 
@@ -114,7 +84,7 @@ export class FakeKubeClient implements KubeClient {
     obj.metadata = { ...(obj.metadata ?? {}), resourceVersion: String(this.rv) };
     if (!obj.metadata.uid) obj.metadata.uid = `uid-${++this.uidSeq}`;
     if (!obj.metadata.creationTimestamp) obj.metadata.creationTimestamp = new Date(0).toISOString();
-    this.objects.set(key(res, obj.metadata.namespace, obj.metadata.name ?? ''), obj);
+    this.objects.set(objectKey(res, obj.metadata.namespace, obj.metadata.name ?? ''), obj);
     this.history.push({ rv: this.rv, res: res.plural, type, object: structuredClone(obj) });
     for (const l of this.listeners) l();
     return obj;
@@ -137,7 +107,7 @@ export class FakeKubeClient implements KubeClient {
 
   async get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string): Promise<T> {
     this.record({ verb: 'get', resource: res.plural, namespace: ns, name });
-    const obj = this.objects.get(key(res, ns, name));
+    const obj = this.objects.get(objectKey(res, ns, name));
     if (!obj) throw this.notFound('get', res, ns, name);
     return structuredClone(obj) as T;
   }
@@ -161,7 +131,7 @@ export class FakeKubeClient implements KubeClient {
       const attrs = ((body['spec'] as { resourceAttributes?: unknown } | undefined)?.resourceAttributes ?? {}) as { verb: string; group: string; resource: string; namespace?: string };
       return { ...structuredClone(body), status: { allowed: this.accessReview(attrs) } } as unknown as T;
     }
-    if (this.objects.has(key(res, ns, name))) {
+    if (this.objects.has(objectKey(res, ns, name))) {
       throw new ApiError({ verb: 'create', resource: res, namespace: ns, name, status: 409, reason: 'AlreadyExists', message: `${res.plural} "${name}" already exists` });
     }
     const obj = structuredClone(body);
@@ -181,7 +151,7 @@ export class FakeKubeClient implements KubeClient {
     opts: WriteOptions = {},
   ): Promise<T> {
     this.record({ verb: 'patch', resource: res.plural, namespace: ns, name, body: structuredClone(body), dryRun: opts.dryRun === true, options: { type } });
-    const current = this.objects.get(key(res, ns, name));
+    const current = this.objects.get(objectKey(res, ns, name));
     if (!current) throw this.notFound('patch', res, ns, name);
     const wanted = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
     if (wanted && wanted !== current.metadata?.resourceVersion) {
@@ -196,7 +166,7 @@ export class FakeKubeClient implements KubeClient {
 
   async delete(res: ResourceType, ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
     this.record({ verb: 'delete', resource: res.plural, namespace: ns, name, options: opts, dryRun: opts.dryRun === true });
-    const k = key(res, ns, name);
+    const k = objectKey(res, ns, name);
     const current = this.objects.get(k);
     if (!current) throw this.notFound('delete', res, ns, name);
     if (opts.uid && current.metadata?.uid !== opts.uid) {

@@ -4,6 +4,7 @@
  * that resume from a version (410 once history is compacted), plus hooks to drop
  * streams and inject errors. Small on purpose; the dev API server is the real stand-in.
  */
+import { matchesFields, matchesLabels, objectKey } from '../../../kube/testing/selectors.js';
 import { randomUUID } from 'node:crypto';
 import { applyMergePatch, type MergePatch } from '../../../protocol/objects.js';
 import type { KubeObject } from '../../../protocol/types.js';
@@ -49,41 +50,6 @@ interface Watcher {
   end(): void;
 }
 
-function keyOf(res: ResourceType, ns: string | undefined, name: string): string {
-  return `${res.plural}/${res.namespaced ? (ns ?? '') : ''}/${name}`;
-}
-
-function matchesLabels(obj: KubeObject, selector: string | undefined): boolean {
-  if (!selector) return true;
-  const labels = obj.metadata?.labels ?? {};
-  return selector.split(',').every((term) => {
-    const t = term.trim();
-    if (t === '') return true;
-    const ne = t.split('!=');
-    if (ne.length === 2) return labels[ne[0]!] !== ne[1];
-    const eq = t.split(/==?/);
-    if (eq.length === 2) return labels[eq[0]!] === eq[1];
-    if (t.startsWith('!')) return !(t.slice(1) in labels);
-    return t in labels;
-  });
-}
-
-function fieldValue(obj: KubeObject, path: string): unknown {
-  let cur: unknown = obj;
-  for (const part of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
-function matchesFields(obj: KubeObject, selector: string | undefined): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const [path, value] = term.split('=') as [string, string | undefined];
-    return String(fieldValue(obj, path) ?? '') === (value ?? '');
-  });
-}
 
 /** The fake client plus test hooks. */
 export class FakeKube implements KubeClient {
@@ -117,7 +83,7 @@ export class FakeKube implements KubeClient {
 
   /** Current object or undefined, without recording a call. */
   peek<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string): T | undefined {
-    const o = this.objects.get(keyOf(res, ns, name));
+    const o = this.objects.get(objectKey(res, ns, name));
     return o ? (structuredClone(o) as T) : undefined;
   }
 
@@ -128,7 +94,7 @@ export class FakeKube implements KubeClient {
 
   /** Change an object as a controller or kubelet would (bumps resourceVersion, notifies watchers). */
   mutate<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string, fn: (obj: T) => void): T {
-    const current = this.objects.get(keyOf(res, ns, name));
+    const current = this.objects.get(objectKey(res, ns, name));
     if (!current) throw new Error(`fake: ${res.plural} ${ns}/${name} not found`);
     const next = structuredClone(current) as T;
     fn(next);
@@ -149,7 +115,7 @@ export class FakeKube implements KubeClient {
     const meta = obj.metadata ?? {};
     meta.resourceVersion = String(this.rv);
     obj.metadata = meta;
-    const key = keyOf(res, meta.namespace, meta.name ?? '');
+    const key = objectKey(res, meta.namespace, meta.name ?? '');
     if (type === 'DELETED') this.objects.delete(key);
     else this.objects.set(key, structuredClone(obj));
     const entry: HistoryEntry = { rv: this.rv, type, resource: res.plural, object: structuredClone(obj) };
@@ -165,7 +131,7 @@ export class FakeKube implements KubeClient {
   async get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string): Promise<T> {
     this.calls.push({ verb: 'get', resource: res.plural, namespace: ns, name });
     this.take('get', res);
-    const o = this.objects.get(keyOf(res, ns, name));
+    const o = this.objects.get(objectKey(res, ns, name));
     if (!o) throw this.notFound('get', res, name);
     return structuredClone(o) as T;
   }
@@ -187,7 +153,7 @@ export class FakeKube implements KubeClient {
     if (res.namespaced) meta.namespace = ns ?? meta.namespace ?? 'default';
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomUUID().slice(0, 5)}`;
     if (!meta.name) throw apiError('create', res, 422, 'Invalid', 'metadata.name: Required value');
-    if (this.objects.has(keyOf(res, meta.namespace, meta.name))) {
+    if (this.objects.has(objectKey(res, meta.namespace, meta.name))) {
       throw apiError('create', res, 409, 'AlreadyExists', `${res.plural} "${meta.name}" already exists`, meta.name);
     }
     meta.uid = meta.uid ?? randomUUID();
@@ -206,7 +172,7 @@ export class FakeKube implements KubeClient {
     this.calls.push({ verb: 'patch', resource: res.plural, namespace: ns, name, body: structuredClone(body) });
     this.take('patch', res);
     if (type !== 'merge') throw apiError('patch', res, 415, 'UnsupportedMediaType', `fake: only merge patches (got ${type})`);
-    const current = this.objects.get(keyOf(res, ns, name));
+    const current = this.objects.get(objectKey(res, ns, name));
     if (!current) throw this.notFound('patch', res, name);
     const patch = structuredClone(body) as MergePatch;
     const patchMeta = patch['metadata'];
@@ -225,7 +191,7 @@ export class FakeKube implements KubeClient {
   async delete(res: ResourceType, ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
     this.calls.push({ verb: 'delete', resource: res.plural, namespace: ns, name, body: opts });
     this.take('delete', res);
-    const current = this.objects.get(keyOf(res, ns, name));
+    const current = this.objects.get(objectKey(res, ns, name));
     if (!current) throw this.notFound('delete', res, name);
     if (opts.uid && current.metadata?.uid !== opts.uid) {
       throw apiError('delete', res, 409, 'Conflict', `Precondition failed: UID in precondition: ${opts.uid}, UID in object meta: ${current.metadata?.uid}`);
