@@ -10,10 +10,9 @@
  * message, and with `terminationMessagePolicy: FallbackToLogsOnError` a failure's
  * output becomes the message. Any other command runs in the node's normal runtime.
  */
-import { randomBytes } from 'node:crypto';
 import { cp, readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative } from 'node:path';
-import type { ContainerExit, ContainerHandle, ContainerLaunch } from './runtime.js';
+import { OneShotContainer, type ContainerLaunch } from './runtime.js';
 
 /** Local directory backing PVC `claimName` in `namespace`, or undefined if none. */
 export type VolumeResolver = (namespace: string, claimName: string) => string | undefined;
@@ -72,57 +71,31 @@ export function fileToolContainer(launch: ContainerLaunch, podSpec: any, resolve
 }
 
 /** Runs one file tool and ends; see the file comment. */
-export class FileToolContainer implements ContainerHandle {
-  readonly runtime = 'sim' as const;
-  readonly containerID = `containerd://${randomBytes(32).toString('hex')}`;
-  readonly pid = undefined;
-  readonly workDir = undefined;
-  readonly namespace: string;
-  readonly podName: string;
-  readonly podUid: string;
-  readonly name: string;
-  readonly nodeName: string;
-  readonly exited: Promise<ContainerExit>;
+export class FileToolContainer extends OneShotContainer {
   /** What the container wrote to its termination message path (or its failure output). */
   terminationMessage: string | undefined;
   /** stdout/stderr, as `kubectl logs` would show them. */
   output = '';
-  private done = false;
 
   constructor(
     l: ContainerLaunch,
     private readonly mounts: LocalMount[],
-    tool: { op: 'cp' | 'cat' | 'rm'; args: string[] },
+    private readonly tool: { op: 'cp' | 'cat' | 'rm'; args: string[] },
     private readonly terminationPath: string,
-    fallbackToLogs: boolean,
+    private readonly fallbackToLogs: boolean,
   ) {
-    this.namespace = l.namespace;
-    this.podName = l.podName;
-    this.podUid = l.podUid;
-    this.name = l.spec.name;
-    this.nodeName = l.nodeName;
-    this.exited = (async () => {
-      // Let the kubelet report Running first, as a real short-lived container does.
-      await new Promise((r) => setTimeout(r, 20));
-      let code = 0;
-      try {
-        await this.execute(tool);
-      } catch (err) {
-        code = 1;
-        this.output += `${tool.op}: ${(err as Error).message}\n`;
-      }
-      this.done = true;
-      if (code !== 0 && fallbackToLogs && this.terminationMessage === undefined) this.terminationMessage = this.output.slice(-MESSAGE_LIMIT);
-      return { exitCode: code, signal: null, reason: code === 0 ? 'Completed' : 'Error' } satisfies ContainerExit;
-    })();
+    super(l);
   }
 
-  get running(): boolean {
-    return !this.done;
-  }
-
-  signal(_sig: NodeJS.Signals): boolean {
-    return !this.done;
+  protected async work(): Promise<number> {
+    try {
+      await this.execute(this.tool);
+      return 0;
+    } catch (err) {
+      this.output += `${this.tool.op}: ${(err as Error).message}\n`;
+      if (this.fallbackToLogs && this.terminationMessage === undefined) this.terminationMessage = this.output.slice(-MESSAGE_LIMIT);
+      return 1;
+    }
   }
 
   /** `path` in the container → local path and whether it may be written. */

@@ -13,8 +13,7 @@
  * `startDevCluster({ imageTools })`, e.g. a placeholder built on the public
  * cuda-checkpoint 580.x: `{ image: '*:580-placeholder', tools: ['criu', 'cuda-checkpoint', 'nsrestore', 'sleep'] }`.
  */
-import { randomBytes } from 'node:crypto';
-import type { ContainerExit, ContainerHandle, ContainerLaunch } from './runtime.js';
+import { OneShotContainer, type ContainerLaunch } from './runtime.js';
 
 /**
  * First line of the probe script. A copy of `PROBE_MARKER` in
@@ -70,41 +69,16 @@ export function probeContainer(launch: ContainerLaunch, image: string, rules: re
 }
 
 /** Answers the probe and ends with exit 0; see the file comment. */
-export class ProbeContainer implements ContainerHandle {
-  readonly runtime = 'sim' as const;
-  readonly containerID = `containerd://${randomBytes(32).toString('hex')}`;
-  readonly pid = undefined;
-  readonly workDir = undefined;
-  readonly namespace: string;
-  readonly podName: string;
-  readonly podUid: string;
-  readonly name: string;
-  readonly nodeName: string;
-  readonly exited: Promise<ContainerExit>;
+export class ProbeContainer extends OneShotContainer {
   /** The line the script writes to its termination message path. */
   readonly terminationMessage: string;
-  private done = false;
 
   constructor(l: ContainerLaunch, line: string) {
-    this.namespace = l.namespace;
-    this.podName = l.podName;
-    this.podUid = l.podUid;
-    this.name = l.spec.name;
-    this.nodeName = l.nodeName;
+    super(l);
     this.terminationMessage = line;
-    this.exited = (async () => {
-      // Let the kubelet report Running first, as a real short-lived container does.
-      await new Promise((r) => setTimeout(r, 20));
-      this.done = true;
-      return { exitCode: 0, signal: null, reason: 'Completed' } satisfies ContainerExit;
-    })();
   }
 
-  get running(): boolean {
-    return !this.done;
-  }
-
-  signal(_sig: NodeJS.Signals): boolean {
-    return !this.done;
+  protected async work(): Promise<number> {
+    return 0;
   }
 }

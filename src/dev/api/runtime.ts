@@ -64,6 +64,52 @@ function signalNumber(sig: NodeJS.Signals): number {
   return (constants.signals as Record<string, number>)[sig] ?? 9;
 }
 
+/**
+ * A container that does one quick job in-process and exits, for the dev cluster's
+ * helper pods (file tools, the preflight probe). Subclasses implement `work()`, which
+ * returns the exit code.
+ */
+export abstract class OneShotContainer implements ContainerHandle {
+  readonly runtime = 'sim' as const;
+  readonly containerID = newContainerId();
+  readonly pid = undefined;
+  readonly workDir = undefined;
+  readonly namespace: string;
+  readonly podName: string;
+  readonly podUid: string;
+  readonly name: string;
+  readonly nodeName: string;
+  readonly exited: Promise<ContainerExit>;
+  private done = false;
+
+  constructor(l: ContainerLaunch) {
+    this.namespace = l.namespace;
+    this.podName = l.podName;
+    this.podUid = l.podUid;
+    this.name = l.spec.name;
+    this.nodeName = l.nodeName;
+    this.exited = (async () => {
+      // Let the kubelet report Running first, as a real short-lived container does
+      // (and let the subclass finish constructing before its work starts).
+      await new Promise((r) => setTimeout(r, 20));
+      const code = await this.work();
+      this.done = true;
+      return { exitCode: code, signal: null, reason: code === 0 ? 'Completed' : 'Error' };
+    })();
+  }
+
+  /** The job; resolves to the exit code. */
+  protected abstract work(): Promise<number>;
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  signal(_sig: NodeJS.Signals): boolean {
+    return !this.done;
+  }
+}
+
 /** A container with no process behind it. */
 export class SimContainer implements ContainerHandle {
   readonly runtime = 'sim' as const;
