@@ -26,6 +26,7 @@ import ctypes
 import json
 import mmap
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -202,6 +203,9 @@ class Bench:
             r = Path(a.criu_root)
             self.criu = [str(r / "lib64/ld-linux-x86-64.so.2"), "--library-path",
                          f"{r}/usr/lib/x86_64-linux-gnu:{r}/lib/x86_64-linux-gnu", str(r / "usr/sbin/criu")]
+        # CRIU with our parallel page restore patch (scripts/setup-criu.sh --parallel-restore)
+        par = Path(a.parallel_root) if a.parallel_root else REPO / ".criu-carry-parallel"
+        self.criu_parallel = [str(par / "criu")] if (par / "criu").exists() else None
         self.drv = cuda_ckpt.Driver()
         self.nvml = cuda_ckpt.Nvml()
         self.gpu_uuid = self.nvml.gpus()[0]["uuid"]
@@ -221,6 +225,8 @@ class Bench:
             "driverVersion": self.drv.version(),
             "gpus": [cuda_ckpt.public(g) for g in self.nvml.gpus()],
             "criu": sh(" ".join(self.criu) + " --version", check=False).strip().splitlines()[-1:],
+            "criuParallel": (sh(" ".join(self.criu_parallel) + " --version", check=False).strip().splitlines()[-1:]
+                             if self.criu_parallel else None),
             "disk": sh(f"df -h {self.data} | tail -1", check=False).strip(),
         }
         log(f"environment: {json.dumps(env)}")
@@ -393,14 +399,18 @@ print(json.dumps(res))
         return out
 
     # ---------- restore ----------
-    def restore(self, images: Path, need: int, reference: dict, name: str, prefetch: bool = False, keep_log: bool = False, engine_order: bool = False) -> dict:
+    def restore(self, images: Path, need: int, reference: dict, name: str, prefetch: bool = False, keep_log: bool = False, engine_order: bool = False,
+                criu: list[str] | None = None, threads: int | None = None) -> dict:
         helper = ServeHelper() if engine_order else None  # started before criu: overlaps it
         free = cuda_ckpt.check_free(self.nvml, need, [self.gpu_uuid])[0]["freeBytes"]
         work = self.data / "restore-work"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         pidfile = work / "pid"
-        args = self.criu + ["restore", "-D", str(images), "-W", str(work), "-o", "restore.log", "-v4",
+        env = dict(os.environ)
+        if threads is not None:
+            env["SNAPSHOTCTL_CRIU_READ_THREADS"] = str(threads)
+        args = (criu or self.criu) + ["restore", "-D", str(images), "-W", str(work), "-o", "restore.log", "-v4",
                             "--restore-detached", "--pidfile", str(pidfile)] + (["--leave-stopped"] if engine_order else []) + [a for a in self.extra_dump if a in ("--ext-unix-sk", "--file-locks", "--tcp-established")]
         pf = None
         t0 = time.perf_counter()
@@ -408,7 +418,7 @@ print(json.dumps(res))
             files = sorted((p for p in images.iterdir() if p.name.startswith("pages-")), key=lambda p: -p.stat().st_size)
             pf = threading.Thread(target=read_files, args=(files, 8))
             pf.start()
-        r = subprocess.run(args, capture_output=True, text=True)
+        r = subprocess.run(args, capture_output=True, text=True, env=env)
         t1 = time.perf_counter()
         if pf:
             pf.join()
@@ -434,10 +444,12 @@ print(json.dumps(res))
         t3 = time.perf_counter()
         equal = ans["forwardSha256"] == reference["forwardSha256"] and ans["weightsSha256"] == reference["weightsSha256"]
         reap(pid)
-        out = {"variant": name, "criuRestoreSeconds": t1 - t0, "cudaRestoreSeconds": res["restoreSeconds"],
+        m = re.findall(r"Read (\d+) bytes of pages in \d+ chunks with (\d+) threads", logtxt)
+        read_threads = max((int(t) for _, t in m), default=1)
+        out = {"variant": name, "criuRestoreSeconds": t1 - t0, "readThreads": read_threads, "cudaRestoreSeconds": res["restoreSeconds"],
                "cudaUnlockSeconds": res["unlockSeconds"], "restoreSeconds": t2 - t0, "firstAnswerSeconds": t3 - t2,
                "outputEqual": equal, "gpuFreeBeforeBytes": free, "thpCoverage": coverage}
-        log(f"  restore {name}: {t2 - t0:.2f} s (criu {t1 - t0:.2f} + cuda {res['restoreSeconds']:.2f} + unlock {res['unlockSeconds']:.3f}), THP coverage {coverage}, output equal: {equal}")
+        log(f"  restore {name}: {t2 - t0:.2f} s (criu {t1 - t0:.2f} + cuda {res['restoreSeconds']:.2f} + unlock {res['unlockSeconds']:.3f}), page-reading threads {read_threads}, THP coverage {coverage}, output equal: {equal}")
         return out
 
     def warm(self, images: Path) -> None:
@@ -448,18 +460,23 @@ print(json.dumps(res))
         rows = []
         tag = f"{gib:g}g"
 
-        def run(name: str, thp: str, cold: bool = False, prefetch: bool = False, where: Path = images, keep: bool = False, engine_order: bool = False) -> None:
+        def run(name: str, thp: str, cold: bool = False, prefetch: bool = False, where: Path = images, keep: bool = False, engine_order: bool = False,
+                parallel: bool = False, threads: int | None = None) -> None:
+            if parallel and not self.criu_parallel:
+                return
             thp_set(thp)
             if cold:
                 drop_caches()
             else:
                 self.warm(where)
             try:
-                r = self.restore(where, need, ref, f"{name}-{tag}", prefetch=prefetch, keep_log=keep, engine_order=engine_order)
+                r = self.restore(where, need, ref, f"{name}-{tag}", prefetch=prefetch, keep_log=keep, engine_order=engine_order,
+                                 criu=self.criu_parallel if parallel else None, threads=threads)
                 r["variant"] = name
                 r["thp"] = thp
                 r["pageCache"] = "dropped" if cold else "warm"
                 r["images"] = "tmpfs" if where != images else "disk"
+                r["criu"] = "parallel-restore patch" if parallel else "debian"
                 rows.append(r)
             except Exception as e:  # noqa: BLE001
                 log(f"  restore {name} FAILED: {e}")
@@ -485,7 +502,16 @@ print(json.dumps(res))
         run(f"thp-{other}+tmpfs", other, where=dst, keep=full)
         rows[-1]["stagingSeconds"] = staged
         shutil.rmtree(dst, ignore_errors=True)
+        # CRIU with the parallel page restore patch: default threads (CPUs, at most 8)
+        run("parallel", found, parallel=True, keep=full)
+        run(f"thp-{other}+parallel", other, parallel=True)
+        run(f"thp-{other}+parallel+engine-order", other, parallel=True, engine_order=True, keep=full)
         if full:
+            # the patched binary told to read with one thread: the patch alone changes nothing
+            run("parallel-1-thread", found, parallel=True, threads=1)
+            run(f"thp-{other}+parallel-4-threads", other, parallel=True, threads=4)
+            run(f"thp-{other}+parallel-16-threads", other, parallel=True, threads=16)
+            run("parallel-cold", found, parallel=True, cold=True)
             run("stock-repeat", found)
         thp_set(found)
         return rows
@@ -601,6 +627,7 @@ def main() -> int:
     ap.add_argument("--out", default=os.environ.get("OUT", "bench-out"))
     ap.add_argument("--data", default="/var/tmp/snapbench")
     ap.add_argument("--criu-root", default="")
+    ap.add_argument("--parallel-root", default="", help="CRIU built with scripts/criu-parallel-restore.patch (default .criu-carry-parallel)")
     ap.add_argument("--leave-running-check", action="store_true", help="also run the engine's --leave-running checkpoint path once (first size)")
     ap.add_argument("--prefetch", action="store_true", help="also measure parallel read-ahead of the images during a cold-cache restore")
     a = ap.parse_args()
