@@ -5,20 +5,32 @@
  * one is gone, in place into a placeholder. Each restored process must serve the same
  * checksum, recomputed over its memory, with the same per-process ID and without a
  * second warm-up, so a restore that loses state, or a cold start passed off as one,
- * fails here. Skipped, loudly, only where CRIU cannot run at all.
+ * fails here. Runs twice: with Debian trixie's CRIU, and with CRIU built with our
+ * parallel page restore patch (scripts/criu-parallel-restore.patch), which must read the
+ * worker's pages with the threads it is told to use and leave exactly the same memory.
+ * Skipped, loudly, only where CRIU cannot run at all.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ensureCriu } from '../../src/dev/agent/criu/testing.js';
+import { CRIU_ROOT_ENV } from '../../src/dev/agent/criu/locate.js';
+import { ensureCriu, type CriuAvailability } from '../../src/dev/agent/criu/testing.js';
 import type { KubeObject } from '../../src/dev/api/index.js';
 import { closedPort, kvLines, ROOT, runCli, useCluster, waitFor, writeManifest } from './harness.js';
 
-const criu = await ensureCriu();
-if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU end-to-end test: ${criu.reason}\n`);
+const READ_THREADS = 4;
+const builds: Array<{ label: string; criu: CriuAvailability; env: Record<string, string> }> = [];
+for (const build of ['debian', 'parallel'] as const) {
+  const criu = await ensureCriu(process.env, build);
+  const label = build === 'debian' ? "Debian's CRIU" : 'patched CRIU (parallel restore)';
+  if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU end-to-end test with ${label}: ${criu.reason}\n`);
+  const env: Record<string, string> = criu.ok && criu.root ? { [CRIU_ROOT_ENV]: criu.root } : {};
+  if (build === 'parallel') env['SNAPSHOTCTL_CRIU_READ_THREADS'] = String(READ_THREADS);
+  builds.push({ label, criu, env });
+}
 
 const CPU_WORKER = join(ROOT, 'manifests/samples/cpu-worker.yaml');
 const CPU_PLACEHOLDER = join(ROOT, 'manifests/samples/cpu-placeholder.yaml');
@@ -52,11 +64,25 @@ function ask(port: number, what: 'checksum' | 'info'): Promise<Answer> {
 
 const listening = (port: number) => ask(port, 'info').then(() => true, () => false);
 
-describe.skipIf(!criu.ok)('real CRIU end to end (criu engine, process runtime)', () => {
+describe.each(builds)('real CRIU end to end (criu engine, process runtime): $label', ({ label, criu, env }) => {
+  const saved: Record<string, string | undefined> = {};
+  beforeAll(() => {
+    for (const [k, v] of Object.entries(env)) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+  });
+  afterAll(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  const parallel = 'SNAPSHOTCTL_CRIU_READ_THREADS' in env;
   const engineLines: string[] = [];
   const cluster = useCluster({ engine: 'criu', runtime: 'process', nodes: 1, log: (line) => void (/criu: /.test(line) && engineLines.push(line)) });
 
-  it('checkpoint, the worker exits, restore from the manifest and in place: same memory, no second warm-up', { timeout: 120_000 }, async () => {
+  it.skipIf(!criu.ok)('checkpoint, the worker exits, restore from the manifest and in place: same memory, no second warm-up', { timeout: 120_000 }, async () => {
     const c = cluster();
     expect(c.engine).toMatchObject({ name: 'criu', simulated: false });
     const port = await closedPort();
@@ -130,9 +156,18 @@ describe.skipIf(!criu.ok)('real CRIU end to end (criu engine, process runtime)',
     expect(pod?.metadata.annotations?.['nvidia.com/snapshot-restore-status']).toBe('completed');
     expect(last.served).toBeGreaterThanOrEqual(1);
 
+    // Which CRIU ran: the patched one reads the 256 MiB worker with the threads it was
+    // told to use, for both restores; Debian's never logs a parallel read.
+    const reads = engineLines.filter((l) => /restored pid/.test(l));
+    expect(reads).toHaveLength(2);
+    for (const line of reads) {
+      if (parallel) expect(line).toMatch(new RegExp(`\\d{8,} bytes of pages read with ${READ_THREADS} thread\\(s\\)`));
+      else expect(line).not.toMatch(/pages read with/);
+    }
+
     const d = meta.engine.details;
     console.log(
-      `criu e2e: warm-up ${warmupSeconds} s; dump ${String(d['dumpSeconds'])} s, images ${(Number(d['imageBytes']) / 2 ** 20).toFixed(0)} MiB; ` +
+      `criu e2e (${label}): warm-up ${warmupSeconds} s; dump ${String(d['dumpSeconds'])} s, images ${(Number(d['imageBytes']) / 2 ** 20).toFixed(0)} MiB; ` +
         `restore (CLI, until Ready) from manifest ${(manifestRestoreMs / 1000).toFixed(1)} s, in place ${(inPlaceRestoreMs / 1000).toFixed(1)} s\n` +
         engineLines.join('\n'),
     );

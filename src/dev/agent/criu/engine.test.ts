@@ -16,7 +16,7 @@ import { locateNoIoUring } from './locate.js';
 import { isAlive } from './proc.js';
 import { ensureCriu } from './testing.js';
 
-const criu = await ensureCriu();
+const criu = await ensureCriu(process.env, 'debian');
 if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU engine tests: ${criu.reason}\n`);
 /** Node's libuv opens an io_uring CRIU cannot dump; refuse it as the seccomp profile does. */
 const noIoUring = locateNoIoUring();

@@ -275,14 +275,18 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
           until: async () => /Restore finished successfully/.test(await readFile(logPath, 'utf8').catch(() => '')),
         });
         const restoreSeconds = (performance.now() - started) / 1000;
+        const reads = pageReads(await readFile(logPath, 'utf8').catch(() => ''));
         restoredPid = Number((await readFile(pidFile, 'utf8')).trim());
         if (restoredPid !== meta.root) throw new Error(`criu restored pid ${restoredPid}, expected ${meta.root}`);
         opts.runtime.adopt(ctx.placeholder, restoredPid, run.exited);
         const tree = { root: meta.root, pids: meta.pids, tids: meta.tids };
         await opts.phases?.afterRestore?.(tree, ctx);
         for (const pid of meta.pids) process.kill(pid, 'SIGCONT');
-        ctx.log(`${name}: restored pid ${restoredPid} in ${restoreSeconds.toFixed(2)} s; waiting for the readiness probe`);
-        return { details: { pid: restoredPid, restoreSeconds: round(restoreSeconds), criuVersion: meta.criuVersion } };
+        const how = reads ? `; ${reads.bytes} bytes of pages read with ${reads.threads} thread(s)` : '';
+        ctx.log(`${name}: restored pid ${restoredPid} in ${restoreSeconds.toFixed(2)} s${how}; waiting for the readiness probe`);
+        const details: Record<string, string | number | boolean> = { pid: restoredPid, restoreSeconds: round(restoreSeconds), criuVersion: meta.criuVersion };
+        if (reads) Object.assign(details, { pageReadThreads: reads.threads, pageReadBytes: reads.bytes });
+        return { details };
       } catch (err) {
         // A tree restored but not handed over must not linger stopped.
         if (restoredPid === undefined) {
@@ -305,6 +309,21 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       }
     },
   };
+}
+
+/**
+ * What the parallel page restore patch (scripts/criu-parallel-restore.patch) logged: one
+ * line per restored process that it read in parallel. Undefined for a CRIU without the
+ * patch, or when every process was small enough for the one-thread loop.
+ */
+export function pageReads(log: string): { threads: number; bytes: number } | undefined {
+  let threads = 0;
+  let bytes = 0;
+  for (const m of log.matchAll(/Read (\d+) bytes of pages in \d+ chunks with (\d+) threads/g)) {
+    bytes += Number(m[1]);
+    threads = Math.max(threads, Number(m[2]));
+  }
+  return threads > 0 ? { threads, bytes } : undefined;
 }
 
 function round(s: number): number {

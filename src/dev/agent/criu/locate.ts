@@ -1,8 +1,9 @@
 /**
  * Where CRIU is. In order: `SNAPSHOTCTL_CRIU` (a criu binary or a wrapper script),
  * the trixie root that `scripts/setup-criu.sh` builds (`SNAPSHOTCTL_CRIU_ROOT`, default
- * `~/.cache/snapshotctl/criu-trixie`), run through that root's own loader and
- * libraries, then `criu` on PATH.
+ * `~/.cache/snapshotctl/criu-trixie-parallel` when `setup-criu.sh --parallel-restore`
+ * made it, else `~/.cache/snapshotctl/criu-trixie`), run through that root's own loader
+ * and libraries, then `criu` on PATH.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -29,9 +30,31 @@ export interface CriuCommand {
   source: string;
 }
 
-/** Default root: `${XDG_CACHE_HOME:-~/.cache}/snapshotctl/criu-trixie`. */
+/** Marker that `setup-criu.sh --parallel-restore` leaves in a root (the patch's sha256). */
+export const ROOT_PARALLEL_MARKER = 'snapshotctl/parallel-restore.sha256';
+
+/** Roots that `setup-criu.sh` makes: with `--parallel-restore`, and with Debian's CRIU alone. */
+export function setupCriuRoots(env: NodeJS.ProcessEnv = process.env): { parallel: string; debian: string } {
+  const cache = join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'snapshotctl');
+  return { parallel: join(cache, 'criu-trixie-parallel'), debian: join(cache, 'criu-trixie') };
+}
+
+function hasCriu(root: string): boolean {
+  return existsSync(join(root, ROOT_CRIU)) && existsSync(join(root, ROOT_LOADER));
+}
+
+/**
+ * Default root: the one with the parallel page restore patch when it was built
+ * (`setup-criu.sh --parallel-restore`), else Debian's (`setup-criu.sh`).
+ */
 export function defaultCriuRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'snapshotctl', 'criu-trixie');
+  const roots = setupCriuRoots(env);
+  return hasCriu(roots.parallel) ? roots.parallel : roots.debian;
+}
+
+/** Does this root's criu carry the parallel page restore patch? */
+export function hasParallelRestore(root: string): boolean {
+  return existsSync(join(root, ROOT_PARALLEL_MARKER));
 }
 
 /** The command line that runs criu from a root with its own loader and libraries. */
@@ -40,7 +63,7 @@ export function rootCommand(root: string): CriuCommand {
   const shim = join(root, ROOT_SOCKOPT_SHIM);
   if (existsSync(shim)) argv.push('--preload', shim);
   argv.push(join(root, ROOT_CRIU));
-  return { argv, source: `${root} (trixie root)` };
+  return { argv, source: `${root} (${hasParallelRestore(root) ? 'trixie root, parallel page restore' : 'trixie root'})` };
 }
 
 /** The no-io-uring launcher built by scripts/setup-criu.sh, when there is one. */
@@ -56,7 +79,7 @@ export function locateCriu(env: NodeJS.ProcessEnv = process.env): CriuCommand | 
     return existsSync(explicit) ? { argv: [explicit], source: `${CRIU_ENV}=${explicit}` } : { reason: `${CRIU_ENV}=${explicit} does not exist` };
   }
   const root = env[CRIU_ROOT_ENV] || defaultCriuRoot(env);
-  if (existsSync(join(root, ROOT_CRIU)) && existsSync(join(root, ROOT_LOADER))) return rootCommand(root);
+  if (hasCriu(root)) return rootCommand(root);
   for (const dir of (env['PATH'] ?? '').split(delimiter)) {
     if (dir && existsSync(join(dir, 'criu'))) return { argv: [join(dir, 'criu')], source: join(dir, 'criu') };
   }
