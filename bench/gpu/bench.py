@@ -630,6 +630,7 @@ def main() -> int:
     ap.add_argument("--parallel-root", default="", help="CRIU built with scripts/criu-parallel-restore.patch (default .criu-carry-parallel)")
     ap.add_argument("--leave-running-check", action="store_true", help="also run the engine's --leave-running checkpoint path once (first size)")
     ap.add_argument("--prefetch", action="store_true", help="also measure parallel read-ahead of the images during a cold-cache restore")
+    ap.add_argument("--weights-only", action="store_true", help="only write the weights file for the largest size (for engine-check.mjs), then exit")
     a = ap.parse_args()
     OUT = Path(a.out)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -638,6 +639,9 @@ def main() -> int:
     b.found_thp = thp_get()["enabled"]
     results: dict = {"startedAt": time.time(), "environment": b.environment(), "rows": [], "bandwidths": {}}
     sizes = [float(s) for s in a.sizes.split(",")]
+    if a.weights_only:
+        b.gen_weights(max(sizes))
+        return 0
     try:
         b.gen_weights(max(sizes))
         results["bandwidths"] = b.bandwidths()

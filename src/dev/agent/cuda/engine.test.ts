@@ -172,6 +172,23 @@ describe('cuda engine: restore', () => {
     expect(calls).toEqual(['helper:ready', 'helper:gpus', 'criu:restore', `helper:resume ${TREE.root} pairs=[] need=${need}`, 'criu:continue', 'helper:close']);
     expect(r.details?.['cuda']).toMatchObject({ pids: [TREE.root], gpus: [OLD], remapped: [], restoreSeconds: expect.any(Number) });
     expect(logs.join('\n')).toMatch(/transparent huge pages are 'madvise'/);
+    // The fake CRIU reports no parallel page read: the engine names the faster CRIU.
+    expect(logs.join('\n')).toMatch(/copied the 17\.00 GiB of host memory back with one thread; .*setup-criu\.sh --parallel-restore/);
+  });
+
+  it('no hint about the page copy when the patched CRIU read the pages with several threads', async () => {
+    await writeMeta();
+    const calls: string[] = [];
+    const helper = new FakeHelper(calls, [gpu(0, OLD, 60)]);
+    const base = fakeCriu(calls);
+    const parallelCriu = (o: CriuEngineOptions): SnapshotEngine => {
+      const e = base(o);
+      return { ...e, restore: async (ctx) => ({ details: { ...(await e.restore(ctx)).details, pageReadThreads: 8, pageReadBytes: 17 * GiB } }) };
+    };
+    const engine = createCudaEngine({ helper: () => helper, criuEngine: parallelCriu, readThp: () => '[always] madvise never' });
+    const r = await engine.restore(restoreCtx());
+    expect(r.details).toMatchObject({ pageReadThreads: 8 });
+    expect(logs.join('\n')).not.toMatch(/one thread|transparent huge pages/);
   });
 
   it('refuses before CRIU runs when the target GPU lacks the memory, naming the figures', async () => {
