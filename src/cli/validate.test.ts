@@ -5,11 +5,12 @@
  * exit codes, and that no Kubernetes client is touched.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../testing/temp-dir.js';
 import { RULE_REGISTRY } from '../validate/index.js';
 import { main } from './main.js';
 
@@ -117,7 +118,7 @@ describe('text output', () => {
   });
 
   it('warnings pass, unless --strict (exit 1)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'validate-'));
+    const dir = tempDir('validate-');
     const file = join(dir, 'w.yaml');
     writeFileSync(file, readFileSync(join(ROOT, FIXTURES, 'good/worker.yaml'), 'utf8').replace('restartPolicy: Never', 'restartPolicy: Always'));
     const lax = await run(['validate', file]);
@@ -284,7 +285,7 @@ describe('no Kubernetes client code is loaded', () => {
   const bin = join(ROOT, 'bin/snapshotctl.js');
   /** An --import module whose resolve hook reports, on stderr, every Kubernetes client module that is loaded. */
   function hookFile(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'validate-hook-'));
+    const dir = tempDir('validate-hook-');
     writeFileSync(
       join(dir, 'hook.mjs'),
       `export async function resolve(specifier, context, next) {

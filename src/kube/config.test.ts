@@ -1,13 +1,13 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ClusterError, UsageError } from '../errors.js';
 import { loadKubeConfig } from './config.js';
+import { tempDir } from '../testing/temp-dir.js';
 import { writeKubeconfig } from './testing/scripted-server.js';
 
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'snapctl-cfg-'));
+  return tempDir('snapctl-cfg-');
 }
 
 describe('loadKubeConfig', () => {

@@ -1,10 +1,10 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../testing/temp-dir.js';
 import { readContextNamespace } from './context-namespace.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ctxns-'));
+const dir = tempDir('ctxns-');
 function kubeconfig(name: string, current: string | undefined, contexts: Array<[string, string | undefined]>): string {
   const path = join(dir, name);
   const lines = ['apiVersion: v1', 'kind: Config'];
@@ -32,7 +32,7 @@ describe('readContextNamespace (no client-node)', () => {
   });
 
   it('reads ~/.kube/config', () => {
-    const home = mkdtempSync(join(tmpdir(), 'ctxns-home-'));
+    const home = tempDir('ctxns-home-');
     mkdirSync(join(home, '.kube'));
     copyFileSync(a, join(home, '.kube', 'config'));
     expect(readContextNamespace({ env: { HOME: home } })).toBe('ml');

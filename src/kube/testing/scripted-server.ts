@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { tempDir } from '../../testing/temp-dir.js';
 
 /** What one request must look like. */
 export interface ExpectedRequest {
@@ -197,7 +197,7 @@ export interface KubeconfigSpec {
 }
 
 /** Writes a kubeconfig (JSON, which is YAML) into a fresh temp dir; returns its path. */
-export function writeKubeconfig(spec: KubeconfigSpec, dir: string = fs.mkdtempSync(path.join(os.tmpdir(), 'snapctl-kc-'))): string {
+export function writeKubeconfig(spec: KubeconfigSpec, dir: string = tempDir('snapctl-kc-')): string {
   const ctxs = ['test', ...(spec.extraContexts ?? [])];
   const cfg = {
     apiVersion: 'v1',

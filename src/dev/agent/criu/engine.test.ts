@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ import { ensureCriu } from './testing.js';
 
 const criu = await ensureCriu(process.env, 'debian');
 if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU engine tests: ${criu.reason}\n`);
+const parallel = await ensureCriu(process.env, 'parallel');
+if (!parallel.ok) console.warn(`\n!!! SKIPPING the parallel page restore engine tests: ${parallel.reason}\n`);
 /** Node's libuv opens an io_uring CRIU cannot dump; refuse it as the seccomp profile does. */
 const noIoUring = locateNoIoUring();
 const launcher = noIoUring ? [noIoUring] : [];
@@ -101,7 +103,8 @@ function ctxBase(artifactDir: string, lines: string[]) {
 }
 
 afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
+  // Last in, first out: what a test set up last (a restored tree) goes first.
+  for (const c of cleanups.splice(0).reverse()) await c();
   for (const b of boxes.splice(0)) {
     if (b.child.exitCode === null && b.child.signalCode === null && b.child.pid) {
       try {
@@ -201,5 +204,134 @@ describe.skipIf(!criu.ok)('criu engine (real CRIU)', () => {
     expect((err as Error).message).toMatch(/Error \(criu\//);
     expect(runtime.adopted).toEqual([]);
     expect(JSON.parse(await readFile(join(artifact, META_FILE), 'utf8'))).toMatchObject({ engine: 'criu', shellJob: false });
+  });
+});
+
+/**
+ * A worker holding STATE_MIB MiB of random state; with CHILD=1 it starts a child that
+ * holds its own. On SIGUSR2 each writes sum-<pid>: the checksum taken at start-up and
+ * one taken now, over its whole state. NODE_THREADS_MIN=1 keeps Node to few threads.
+ */
+const BIG_WORKER = `
+const fs = require('node:fs'), cp = require('node:child_process'), crypto = require('node:crypto');
+const state = crypto.randomFillSync(Buffer.alloc(Number(process.env.STATE_MIB) * 2 ** 20));
+const sum = () => crypto.createHash('sha256').update(state).digest('hex');
+const first = sum();
+process.on('SIGUSR2', () => fs.writeFileSync('sum-' + process.pid, JSON.stringify({ first, now: sum() })));
+if (process.env.CHILD === '1') {
+  const c = cp.spawn(process.execPath, process.execArgv, { env: { ...process.env, CHILD: '0' }, stdio: 'ignore' });
+  fs.writeFileSync('child', String(c.pid));
+}
+fs.writeFileSync('ready-' + process.pid, '1');
+setInterval(() => {}, 1e9);
+`;
+const NODE_FEW_THREADS = ['--single-threaded', '--v8-pool-size=0'];
+
+/** Both checksums of every process, asked with SIGUSR2, read from `dir`. */
+async function sums(pids: number[], dir: string): Promise<Array<{ first: string; now: string }>> {
+  for (const pid of pids) await rm(join(dir, `sum-${pid}`), { force: true });
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  await until('the checksums', () => pids.every((pid) => existsSync(join(dir, `sum-${pid}`))), 20_000);
+  return Promise.all(pids.map(async (pid) => JSON.parse(await readFile(join(dir, `sum-${pid}`), 'utf8')) as { first: string; now: string }));
+}
+
+/** A pids cgroup of our own (v1 `pids` hierarchy or v2 with the pids controller), or why not. */
+async function pidsCgroup(): Promise<{ dir: string } | { reason: string }> {
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const name = `snapshotctl-test-${process.pid}-${Date.now()}`;
+  try {
+    if (existsSync('/sys/fs/cgroup/pids/cgroup.procs')) {
+      const dir = join('/sys/fs/cgroup/pids', name);
+      await mkdir(dir);
+      return { dir };
+    }
+    if (readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes('pids')) {
+      writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', '+pids');
+      const dir = join('/sys/fs/cgroup', name);
+      await mkdir(dir);
+      return { dir };
+    }
+    return { reason: 'no pids cgroup controller on this machine' };
+  } catch (err) {
+    return { reason: `cannot make a pids cgroup: ${(err as Error).message}` };
+  }
+}
+
+describe.skipIf(!parallel.ok)('criu engine with the parallel page restore patch (real CRIU)', () => {
+  const cmd = parallel.ok ? parallel.cmd : undefined;
+
+  /** Checkpoint the worker in `worker`, end it, restore it into a fresh placeholder. */
+  async function roundTrip(worker: Box, pids: number[], threads: number, beforeRestore?: () => Promise<void>) {
+    const placeholder = await startBox(['sleep', 'infinity']);
+    const runtime = fakeRuntime({ src: worker, dst: placeholder });
+    const engine = createCriuEngine({ criu: cmd!, runtime, env: { ...process.env, SNAPSHOTCTL_CRIU_READ_THREADS: String(threads) } });
+    const artifact = await mkdtemp(join(tmpdir(), 'snapshotctl-criu-artifact-'));
+    cleanups.push(() => rm(artifact, { recursive: true, force: true }));
+    const lines: string[] = [];
+    const before = await sums(pids, worker.workDir);
+    await engine.checkpoint({ ...ctxBase(artifact, lines), container: ref('src', worker) } as CheckpointContext);
+    process.kill(-worker.child.pid!, 'SIGKILL');
+    await until('the worker tree to go', () => pids.every((pid) => !existsSync(`/proc/${pid}`)));
+    await beforeRestore?.();
+    const r = await engine.restore({ ...ctxBase(artifact, lines), placeholder: ref('dst', placeholder), manifest: {} } as RestoreContext);
+    cleanups.push(() => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone.
+        }
+      }
+    });
+    const after = await sums(pids, placeholder.workDir);
+    return { before, after, details: r.details ?? {}, lines };
+  }
+
+  it("reads a two-process worker's pages with the threads it is told to use; both come back byte for byte", async () => {
+    const worker = await startBox([...launcher, process.execPath, '-e', BIG_WORKER], { STATE_MIB: '96', CHILD: '1' });
+    await until('the worker and its child', () => existsSync(join(worker.workDir, 'child')) && existsSync(join(worker.workDir, `ready-${worker.child.pid!}`)));
+    const child = Number(await readFile(join(worker.workDir, 'child'), 'utf8'));
+    await until('the child', () => existsSync(join(worker.workDir, `ready-${child}`)));
+    const { before, after, details, lines } = await roundTrip(worker, [worker.child.pid!, child], 3);
+    for (const [i, b] of before.entries()) {
+      expect(b.now).toBe(b.first);
+      // The restored process recomputes its checksum over memory CRIU's helpers filled.
+      expect(after[i]).toEqual(b);
+    }
+    expect(details).toMatchObject({ pageReadThreads: 3, pageReadHelpersNotStarted: 0 });
+    expect(details['pageReadBytes']).toBeGreaterThan(2 * 96 * 2 ** 20);
+    expect(lines.join('\n')).toMatch(/bytes of pages read with 3 thread\(s\)/);
+  });
+
+  it('a PID limit that leaves no room for every helper: fewer threads, said in the log, the state intact', async () => {
+    const cg = await pidsCgroup();
+    if ('reason' in cg) {
+      console.warn(`\n!!! SKIPPING the PID-limit case of the parallel page restore: ${cg.reason}\n`);
+      return;
+    }
+    cleanups.push(async () => {
+      await until('the cgroup to empty', async () => (await readFile(join(cg.dir, 'cgroup.procs'), 'utf8')).trim() === '').catch(() => undefined);
+      const { rmdirSync } = await import('node:fs');
+      try {
+        rmdirSync(cg.dir);
+      } catch {
+        // Gone already.
+      }
+    });
+    // One Node process with few threads, started inside the cgroup (CRIU puts the
+    // restored tree back into it).
+    const worker = await startBox(['sh', '-c', 'echo $$ > "$0" && exec "$@"', join(cg.dir, 'cgroup.procs'), ...launcher, process.execPath, ...NODE_FEW_THREADS, '-e', BIG_WORKER], {
+      STATE_MIB: '96',
+    });
+    await until('the worker', () => existsSync(join(worker.workDir, `ready-${worker.child.pid!}`)));
+    const tasks = Number((await readFile(join(cg.dir, 'pids.current'), 'utf8')).trim());
+    // Room for the restored tree and not one task more: at page-reading time its threads
+    // do not exist yet, so fewer helpers than asked for fit.
+    expect(tasks).toBeLessThan(8);
+    const { before, after, details, lines } = await roundTrip(worker, [worker.child.pid!], 8, () => writeFile(join(cg.dir, 'pids.max'), String(tasks)));
+    expect(after[0]).toEqual(before[0]);
+    expect(details['pageReadHelpersNotStarted']).toBeGreaterThanOrEqual(1);
+    expect(details['pageReadThreads']).toBeLessThan(8);
+    expect(lines.join('\n')).toMatch(/could not start a page-reading helper .*PID limit/);
   });
 });

@@ -56,7 +56,7 @@ export interface CriuEngineOptions {
   runtime?: NodeRuntime;
   /** How to run criu; default `locateCriu()`. */
   criu?: CriuCommand;
-  /** Environment for `locateCriu` (tests). */
+  /** Environment for `locateCriu` and for criu itself (default ours). */
   env?: NodeJS.ProcessEnv;
   phases?: CriuPhases;
   /** Engine name (a wrapping engine passes its own). */
@@ -198,7 +198,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       const started = performance.now();
       let ok = false;
       try {
-        await runCriu(cmd, args, { logPath, signal: ctx.signal });
+        await runCriu(cmd, args, { logPath, signal: ctx.signal, ...(opts.env ? { env: opts.env } : {}) });
         ok = true;
       } finally {
         await opts.phases?.afterDump?.(tree, ctx, ok);
@@ -252,6 +252,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       const pidFile = join(workDir, 'restored.pid');
       const logPath = join(workDir, 'restore.log');
       let restoredPid: number | undefined;
+      let criuRun: Awaited<ReturnType<typeof runCriu>> | undefined;
       try {
         for (const r of meta.remap) {
           let to: string | undefined;
@@ -268,12 +269,13 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
         const started = performance.now();
         // criu stays as the parent of the restored tree (no --restore-detached): it reaps
         // the worker when it exits, and its own exit tells the runtime the container ended.
-        const run = await runCriu(cmd, args, {
+        const run = (criuRun = await runCriu(cmd, args, {
           logPath,
           fds,
           signal: ctx.signal,
+          ...(opts.env ? { env: opts.env } : {}),
           until: async () => /Restore finished successfully/.test(await readFile(logPath, 'utf8').catch(() => '')),
-        });
+        }));
         const restoreSeconds = (performance.now() - started) / 1000;
         const reads = pageReads(await readFile(logPath, 'utf8').catch(() => ''));
         restoredPid = Number((await readFile(pidFile, 'utf8')).trim());
@@ -284,8 +286,13 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
         for (const pid of meta.pids) process.kill(pid, 'SIGCONT');
         const how = reads ? `; ${reads.bytes} bytes of pages read with ${reads.threads} thread(s)` : '';
         ctx.log(`${name}: restored pid ${restoredPid} in ${restoreSeconds.toFixed(2)} s${how}; waiting for the readiness probe`);
+        if (reads && reads.helpersNotStarted > 0) {
+          ctx.log(
+            `${name}: CRIU could not start a page-reading helper (${reads.helpersNotStarted} time(s); a PID limit on the pod or node?), so it read with fewer threads than it was given`,
+          );
+        }
         const details: Record<string, string | number | boolean> = { pid: restoredPid, restoreSeconds: round(restoreSeconds), criuVersion: meta.criuVersion };
-        if (reads) Object.assign(details, { pageReadThreads: reads.threads, pageReadBytes: reads.bytes });
+        if (reads) Object.assign(details, { pageReadThreads: reads.threads, pageReadBytes: reads.bytes, pageReadHelpersNotStarted: reads.helpersNotStarted });
         return { details };
       } catch (err) {
         // A tree restored but not handed over must not linger stopped.
@@ -305,25 +312,50 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
         throw err;
       } finally {
         for (const fd of fds) closeSync(fd);
-        await rm(workDir, { recursive: true, force: true });
+        // A criu that stays as the restored tree's parent keeps its cgroup yard (a mount
+        // under the work dir, when the tree lives in a cgroup) until it exits.
+        if (criuRun && (await mountedUnder(workDir))) {
+          const clean = () => removeWorkDir(workDir);
+          void criuRun.exited.then(clean, clean);
+        } else {
+          await removeWorkDir(workDir);
+        }
       }
     },
   };
 }
 
 /**
- * What the parallel page restore patch (scripts/criu-parallel-restore.patch) logged: one
- * line per restored process that it read in parallel. Undefined for a CRIU without the
- * patch, or when every process was small enough for the one-thread loop.
+ * Remove criu's work directory, unless something is still mounted under it (a criu that
+ * died before unmounting its cgroup yard): a recursive delete must never walk into a
+ * cgroup hierarchy.
  */
-export function pageReads(log: string): { threads: number; bytes: number } | undefined {
+async function removeWorkDir(dir: string): Promise<void> {
+  if (await mountedUnder(dir)) return;
+  await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+}
+
+async function mountedUnder(dir: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return mounts.split('\n').some((l) => pathUnder(l.split(' ')[4] ?? '', dir));
+}
+
+/**
+ * What the parallel page restore patch (scripts/criu-parallel-restore.patch) logged: one
+ * line per restored process that it read in parallel, and a warning for each helper it
+ * could not start (a PID limit, say; it then goes on with fewer threads). Undefined for
+ * a CRIU without the patch, or when every process was small enough for the one-thread
+ * loop.
+ */
+export function pageReads(log: string): { threads: number; bytes: number; helpersNotStarted: number } | undefined {
   let threads = 0;
   let bytes = 0;
   for (const m of log.matchAll(/Read (\d+) bytes of pages in \d+ chunks with (\d+) threads/g)) {
     bytes += Number(m[1]);
     threads = Math.max(threads, Number(m[2]));
   }
-  return threads > 0 ? { threads, bytes } : undefined;
+  const helpersNotStarted = [...log.matchAll(/Can't start a page-reading helper/g)].length;
+  return threads > 0 ? { threads, bytes, helpersNotStarted } : undefined;
 }
 
 function round(s: number): number {

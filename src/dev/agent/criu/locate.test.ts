@@ -52,9 +52,10 @@ describe('pageReads (what the patched restorer logged)', () => {
     const log = [
       '(00.191521) pie: 23756: Read 314580992 bytes of pages in 20 chunks with 8 threads',
       '(00.300000) pie: 23756: Preadv 0x420000:4096... (3 iovs)',
+      "(00.400000) pie: 23751: Warn  (criu/pie/restorer.c:1693): Can't start a page-reading helper (-11); going on with 6",
       '(00.607382) pie: 23751: Read 1073750016 bytes of pages in 66 chunks with 6 threads',
     ].join('\n');
-    expect(pageReads(log)).toEqual({ threads: 8, bytes: 314580992 + 1073750016 });
+    expect(pageReads(log)).toEqual({ threads: 8, bytes: 314580992 + 1073750016, helpersNotStarted: 1 });
   });
 
   it("is undefined for Debian's CRIU, which reads with one preadv loop", () => {

@@ -57,6 +57,8 @@ export interface RunCriuOptions {
    * the restored tree's parent). The returned `exited` settles when it ends.
    */
   until?: () => Promise<boolean>;
+  /** criu's environment (default ours): e.g. SNAPSHOTCTL_CRIU_READ_THREADS for the patched CRIU. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface CriuRun {
@@ -75,6 +77,7 @@ export async function runCriu(cmd: CriuCommand, args: string[], opts: RunCriuOpt
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.fds ?? [])],
     // Its own session: the restored tree must not share our process group.
     detached: true,
+    env: opts.env ?? process.env,
   });
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (t: string) => (stderr += t));
