@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CRIU_ROOT_ENV } from '../../src/dev/agent/criu/locate.js';
+import { isAlive } from '../../src/dev/agent/criu/proc.js';
 import { ensureCriu, type CriuAvailability } from '../../src/dev/agent/criu/testing.js';
 import type { KubeObject } from '../../src/dev/api/index.js';
 import { closedPort, kvLines, ROOT, runCli, useCluster, waitFor, writeManifest } from './harness.js';
@@ -71,6 +72,12 @@ describe.each(builds)('real CRIU end to end (criu engine, process runtime): $lab
       saved[k] = process.env[k];
       process.env[k] = v;
     }
+  });
+  // Every restored worker ends with its cluster (useCluster closes it after each test).
+  const restoredPids: number[] = [];
+  afterAll(async () => {
+    await waitFor('the restored workers to end with their cluster', () => restoredPids.every((p) => !isAlive(p)), 5000).catch(() => undefined);
+    expect(restoredPids.filter((p) => isAlive(p)), 'restored workers still running after the cluster closed').toEqual([]);
   });
   afterAll(() => {
     for (const [k, v] of Object.entries(saved)) {
@@ -152,6 +159,7 @@ describe.each(builds)('real CRIU end to end (criu engine, process runtime): $lab
     expect(inPlace.stderr).not.toMatch(/error/i);
     expect(inPlace.code).toBe(0);
     const last = await expectSameWorker('in place');
+    restoredPids.push(last.pid);
     const pod = c.api.store.get('pods', c.namespace, 'cpu-placeholder');
     expect(pod?.metadata.annotations?.['nvidia.com/snapshot-restore-status']).toBe('completed');
     expect(last.served).toBeGreaterThanOrEqual(1);

@@ -1,8 +1,10 @@
 /** The `process` runtime: real child processes, exec probes, exit codes, signals, cleanup. */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type DevApiServer } from './index.js';
+import { ProcessContainer } from './runtime.js';
 import { waitFor } from './testutil.js';
 import type { KubeObject } from './types.js';
 
@@ -112,5 +114,23 @@ describe('startApiServer / close', () => {
     await new Promise((r) => setTimeout(r, 50));
     const after = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
     expect(after).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('process runtime: adopted (restored) processes', () => {
+  it('an adopted tree does not outlive its container: when the parent that reaps it ends, the tree is killed', async () => {
+    const c = new ProcessContainer({ namespace: 'default', podName: 'adopt', podUid: 'u1', nodeName: 'node-1', spec: { name: 'main', command: ['sleep', '30'] }, env: {} });
+    // Stands for a restored worker: its own process group, its parent (CRIU) elsewhere.
+    const restored = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const gone = new Promise((r) => restored.once('exit', r));
+    let parentEnds!: () => void;
+    c.adopt(restored.pid!, new Promise<void>((r) => (parentEnds = r)));
+    expect(c.pid).toBe(restored.pid);
+    expect(restored.exitCode).toBeNull();
+    // CRIU is killed (say, by the agent shutting down) while the worker still runs.
+    parentEnds();
+    expect(await c.exited).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    await expect(Promise.race([gone.then(() => 'killed'), new Promise((r) => setTimeout(() => r('still running'), 5000))])).resolves.toBe('killed');
+    c.dispose();
   });
 });

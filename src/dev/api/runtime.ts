@@ -279,6 +279,13 @@ export class ProcessContainer implements ContainerHandle {
     const finish = (): void => {
       if (this.done || this.adopted !== pid) return;
       this.done = true;
+      // The container ends with its parent's exit: nothing of the restored tree may
+      // outlive it (a criu killed under a still running worker would orphan it).
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Gone with it.
+      }
       const sig = this.adoptedKill;
       this.settle(sig ? { exitCode: 128 + signalNumber(sig), signal: sig, reason: 'Error' } : { exitCode: 0, signal: null, reason: 'Completed' });
     };

@@ -111,6 +111,9 @@ export async function runCriu(cmd: CriuCommand, args: string[], opts: RunCriuOpt
         if (opts.signal?.aborted) return await fail(null, 'aborted');
         if (await until()) {
           done = true;
+          // Handed over: from here the restored tree (and the criu that parents it) is
+          // the container runtime's to stop, not the operation's abort signal.
+          opts.signal?.removeEventListener('abort', onAbort);
           return { exited, pid: child.pid ?? 0 };
         }
       }
