@@ -144,6 +144,7 @@ const O_ACCMODE = 3;
 export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
   const name = opts.name ?? 'criu';
   const verbosity = String(opts.verbosity ?? 4);
+  const criuEnv = opts.env ? { env: opts.env } : {};
   const command = (): CriuCommand => {
     if (opts.criu) return opts.criu;
     const found = locateCriu(opts.env);
@@ -198,7 +199,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       const started = performance.now();
       let ok = false;
       try {
-        await runCriu(cmd, args, { logPath, signal: ctx.signal, ...(opts.env ? { env: opts.env } : {}) });
+        await runCriu(cmd, args, { logPath, signal: ctx.signal, ...criuEnv });
         ok = true;
       } finally {
         await opts.phases?.afterDump?.(tree, ctx, ok);
@@ -269,18 +270,18 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
         const started = performance.now();
         // criu stays as the parent of the restored tree (no --restore-detached): it reaps
         // the worker when it exits, and its own exit tells the runtime the container ended.
-        const run = (criuRun = await runCriu(cmd, args, {
+        criuRun = await runCriu(cmd, args, {
           logPath,
           fds,
           signal: ctx.signal,
-          ...(opts.env ? { env: opts.env } : {}),
+          ...criuEnv,
           until: async () => /Restore finished successfully/.test(await readFile(logPath, 'utf8').catch(() => '')),
-        }));
+        });
         const restoreSeconds = (performance.now() - started) / 1000;
         const reads = pageReads(await readFile(logPath, 'utf8').catch(() => ''));
         restoredPid = Number((await readFile(pidFile, 'utf8')).trim());
         if (restoredPid !== meta.root) throw new Error(`criu restored pid ${restoredPid}, expected ${meta.root}`);
-        opts.runtime.adopt(ctx.placeholder, restoredPid, run.exited);
+        opts.runtime.adopt(ctx.placeholder, restoredPid, criuRun.exited);
         const tree = { root: meta.root, pids: meta.pids, tids: meta.tids };
         await opts.phases?.afterRestore?.(tree, ctx);
         for (const pid of meta.pids) process.kill(pid, 'SIGCONT');
