@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cold start vs checkpoint/restore of a GPU inference worker (bench/gpu/worker.py),
 with CRIU (Debian trixie's 4.1.1, carried in .criu-carry/) and the CUDA checkpoint
-driver API (src/dev/agent/cuda/cuda_ckpt.py). Run as root on the GPU machine:
+driver API (src/agent/cuda/cuda_ckpt.py). Run as root on the GPU machine:
 
     python3 bench/gpu/bench.py --sizes 1,4,16 --out "$OUT"
 
@@ -37,7 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-sys.path.insert(0, str(REPO / "src/dev/agent/cuda"))
+sys.path.insert(0, str(REPO / "src/agent/cuda"))
 import cuda_ckpt  # noqa: E402
 
 GiB = 2**30
@@ -158,7 +158,7 @@ class ServeHelper:
     """cuda_ckpt.py in serve mode, as the TypeScript engine runs it (started early)."""
 
     def __init__(self) -> None:
-        self.p = subprocess.Popen([sys.executable, str(REPO / "src/dev/agent/cuda/cuda_ckpt.py"), "serve"],
+        self.p = subprocess.Popen([sys.executable, str(REPO / "src/agent/cuda/cuda_ckpt.py"), "serve"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.n = 0
         self.ready = None

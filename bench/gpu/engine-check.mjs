@@ -39,8 +39,8 @@ const { values: a } = parseArgs({
   },
 });
 
-const { createCudaEngine } = await import('../../dist/dev/agent/cuda/engine.js');
-const { createCriuEngine } = await import('../../dist/dev/agent/criu/engine.js');
+const { createCudaEngine } = await import('../../dist/agent/cuda/engine.js');
+const { createCriuEngine } = await import('../../dist/agent/criu/engine.js');
 
 const t0 = performance.now();
 const secs = (from) => Math.round((performance.now() - from) / 10) / 100;

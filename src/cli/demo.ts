@@ -26,7 +26,7 @@ interface Step {
 /** Run the demo; resolves to the exit code. */
 export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: string[], io: CliIO) => Promise<number>): Promise<number> {
   const { startDevCluster, describeEngine, MANIFESTS_DIR } = await import('../dev/cluster.js');
-  const { isEngineName } = await import('../dev/agent/engines.js');
+  const { isEngineName } = await import('../agent/engines.js');
   if (opts.engine !== undefined && !isEngineName(opts.engine)) {
     io.stderr(`error: unknown engine "${opts.engine}"\nhint: use sim, criu or cuda, or leave --engine out to pick the best one that works here\n`);
     return EXIT.usage;

@@ -26,8 +26,8 @@ import {
 import { identityHash, parseIdentity } from '../protocol/identity.js';
 import type { Job, KubeObject } from '../protocol/types.js';
 import { jobVerdict } from '../protocol/verdict.js';
-import { runInformer } from './agent/informer.js';
-import { errorText, kubeTime, sleep } from './agent/util.js';
+import { runInformer } from '../agent/informer.js';
+import { errorText, kubeTime, sleep } from '../agent/util.js';
 
 export interface DckptControllerOptions {
   client: KubeClient;

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { startDevCluster, type DevCluster } from '../../src/dev/cluster.js';
-import { resetFaults } from '../../src/dev/agent/faults.js';
+import { resetFaults } from '../../src/agent/faults.js';
 import type { RequestFacts } from '../../src/dev/api/faults.js';
 import { leftovers, runCli, waitFor, WORKER_MANIFEST } from '../e2e/harness.js';
 

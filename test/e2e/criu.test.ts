@@ -16,9 +16,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CRIU_ROOT_ENV } from '../../src/dev/agent/criu/locate.js';
-import { isAlive } from '../../src/dev/agent/criu/proc.js';
-import { ensureCriu, type CriuAvailability } from '../../src/dev/agent/criu/testing.js';
+import { CRIU_ROOT_ENV } from '../../src/agent/criu/locate.js';
+import { isAlive } from '../../src/agent/criu/proc.js';
+import { ensureCriu, type CriuAvailability } from '../../src/agent/criu/testing.js';
 import type { KubeObject } from '../../src/dev/api/index.js';
 import { closedPort, kvLines, ROOT, runCli, useCluster, waitFor, writeManifest } from './harness.js';
 

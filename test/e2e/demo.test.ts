@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ensureCriu } from '../../src/dev/agent/criu/testing.js';
+import { ensureCriu } from '../../src/agent/criu/testing.js';
 import { BIN } from './harness.js';
 
 const run = promisify(execFile);

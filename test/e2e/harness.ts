@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startDevCluster, type DevCluster, type DevClusterOptions } from '../../src/dev/cluster.js';
-import type { AgentFaults } from '../../src/dev/agent/faults.js';
+import type { AgentFaults } from '../../src/agent/faults.js';
 import type { KubeObject } from '../../src/dev/api/index.js';
 
 export const ROOT = join(import.meta.dirname, '../..');

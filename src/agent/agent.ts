@@ -28,10 +28,10 @@ import {
   RESTORE_STATUS_COMPLETED,
   RESTORE_STATUS_FAILED,
   RESTORE_STATUS_IN_PROGRESS,
-} from '../../protocol/constants.js';
-import { isPodReady } from '../../protocol/affinity.js';
-import type { Job, KubeObject, Pod } from '../../protocol/types.js';
-import { RESOURCES, type KubeClient } from '../../kube/types.js';
+} from '../protocol/constants.js';
+import { isPodReady } from '../protocol/affinity.js';
+import type { Job, KubeObject, Pod } from '../protocol/types.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
   artifactDir,
   artifactExists,

@@ -4,11 +4,11 @@
  * that resume from a version (410 once history is compacted), plus hooks to drop
  * streams and inject errors. Small on purpose; the dev API server is the real stand-in.
  */
-import { matchesFields, matchesLabels, objectKey } from '../../../kube/testing/selectors.js';
+import { matchesFields, matchesLabels, objectKey } from '../../kube/testing/selectors.js';
 import { randomUUID } from 'node:crypto';
-import { applyMergePatch, type MergePatch } from '../../../protocol/objects.js';
-import type { KubeObject } from '../../../protocol/types.js';
-import { ApiError, type Verb } from '../../../kube/errors.js';
+import { applyMergePatch, type MergePatch } from '../../protocol/objects.js';
+import type { KubeObject } from '../../protocol/types.js';
+import { ApiError, type Verb } from '../../kube/errors.js';
 import type {
   DeleteOptions,
   KubeClient,
@@ -19,7 +19,7 @@ import type {
   WatchEvent,
   WatchEventType,
   WatchOptions,
-} from '../../../kube/types.js';
+} from '../../kube/types.js';
 
 /** The error the real client throws, so code under test sees the same shape. */
 function apiError(verb: Verb, res: ResourceType, status: number, reason: string, message: string, name?: string): ApiError {

@@ -2,9 +2,9 @@
  * Core v1 Events the agent records on the Job (checkpoint) or the Pod (restore), the
  * way client-go's event recorder writes them, so `kubectl describe` shows them.
  */
-import { AGENT_EVENT_COMPONENT } from '../../protocol/constants.js';
-import type { KubeObject } from '../../protocol/types.js';
-import { RESOURCES, type KubeClient } from '../../kube/types.js';
+import { AGENT_EVENT_COMPONENT } from '../protocol/constants.js';
+import type { KubeObject } from '../protocol/types.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
 import { errorText, kubeTime } from './util.js';
 
 export type EventType = 'Normal' | 'Warning';

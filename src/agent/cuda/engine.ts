@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Pod } from '../../../protocol/types.js';
+import type { Pod } from '../../protocol/types.js';
 import { createCriuEngine, type CriuEngineOptions } from '../criu/engine.js';
 import type { ProcessTree } from '../criu/proc.js';
 import type { CheckpointContext, CheckpointResult, RestoreContext, RestoreResult, SnapshotEngine } from '../engine.js';

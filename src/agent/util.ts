@@ -1,5 +1,5 @@
 /** Small helpers shared by the agent's modules. */
-import { ApiError } from '../../kube/errors.js';
+import { ApiError } from '../kube/errors.js';
 
 /**
  * HTTP status of an error thrown by a `KubeClient` (its contract: `ApiError`), or

@@ -3,8 +3,8 @@
  * list, watch from the list's resourceVersion, resume from the last seen version when
  * a stream ends, re-list on `410 Gone`, back off on other errors. Runs until aborted.
  */
-import type { KubeObject } from '../../protocol/types.js';
-import type { KubeClient, ResourceType, WatchEventType } from '../../kube/types.js';
+import type { KubeObject } from '../protocol/types.js';
+import type { KubeClient, ResourceType, WatchEventType } from '../kube/types.js';
 import { apiStatus, errorText, sleep } from './util.js';
 
 export interface InformerOptions<T extends KubeObject> {

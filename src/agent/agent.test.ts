@@ -19,9 +19,9 @@ import {
   LABEL_IS_CHECKPOINT_SOURCE,
   LABEL_IS_RESTORE_TARGET,
   LABEL_JOB_NAME,
-} from '../../protocol/constants.js';
-import type { Job, KubeObject, Pod } from '../../protocol/types.js';
-import { RESOURCES } from '../../kube/types.js';
+} from '../protocol/constants.js';
+import type { Job, KubeObject, Pod } from '../protocol/types.js';
+import { RESOURCES } from '../kube/types.js';
 import { startAgent, type RunningAgent, type StartAgentOptions } from './agent.js';
 import { artifactDir } from './artifact.js';
 import type { SnapshotEngine } from './engine.js';

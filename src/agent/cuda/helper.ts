@@ -61,7 +61,7 @@ export function locateHelper(env: NodeJS.ProcessEnv = process.env): string | und
   const explicit = env[HELPER_ENV];
   if (explicit) return existsSync(explicit) ? explicit : undefined;
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, 'cuda_ckpt.py'), join(here, '../../../../src/dev/agent/cuda/cuda_ckpt.py')]) {
+  for (const p of [join(here, 'cuda_ckpt.py'), join(here, '../../../src/agent/cuda/cuda_ckpt.py')]) {
     if (existsSync(p)) return p;
   }
   return undefined;

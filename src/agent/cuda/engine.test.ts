@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Pod } from '../../../protocol/types.js';
+import type { Pod } from '../../protocol/types.js';
 import type { CriuEngineOptions } from '../criu/engine.js';
 import type { CheckpointContext, ContainerRef, RestoreContext, SnapshotEngine } from '../engine.js';
 import { CUDA_META_FILE, checkFreeMemory, createCudaEngine, resolveTargets, thpMode, visibleDevices, type CudaMeta } from './engine.js';

@@ -4,8 +4,8 @@
  * an agent restarted mid-dump). Owned by the Job, so the garbage collector removes
  * it with the Job if release never happens.
  */
-import type { KubeObject } from '../../protocol/types.js';
-import { RESOURCES, type KubeClient } from '../../kube/types.js';
+import type { KubeObject } from '../protocol/types.js';
+import { RESOURCES, type KubeClient } from '../kube/types.js';
 import { apiStatus, errorText, microTime } from './util.js';
 
 interface LeaseSpec {

@@ -21,9 +21,9 @@ import {
   type DaemonSet,
   type KubeObject,
   type Pod,
-} from '../../protocol/index.js';
+} from '../protocol/index.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../../manifests');
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../manifests');
 
 /** Kinds the dev cluster serves (dev-cluster.md); nothing else may appear. */
 const SERVED_KINDS = new Set([

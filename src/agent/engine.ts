@@ -6,7 +6,7 @@
  * directory and back. That split lets real engines (CRIU dump of a process tree, CUDA
  * checkpoint through the driver) plug in without touching the agent.
  */
-import type { Pod } from '../../protocol/types.js';
+import type { Pod } from '../protocol/types.js';
 
 /** Log sink handed to engines; lines end up in the agent's log. */
 export type EngineLog = (message: string) => void;

@@ -9,9 +9,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { createKubeClient } from '../../kube/client.js';
-import { RESOURCES, type KubeClient, type ResourceType } from '../../kube/types.js';
-import { waitForObject } from '../../kube/wait.js';
+import { createKubeClient } from '../kube/client.js';
+import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
+import { waitForObject } from '../kube/wait.js';
 import {
   AGENT_EVENT_COMPONENT,
   AGENT_SELECTOR_COMPONENT,
@@ -36,15 +36,15 @@ import {
   type Job,
   type KubeObject,
   type Pod,
-} from '../../protocol/index.js';
-import { startApiServer, type DevApiServer } from '../api/index.js';
-import { applyManifests } from '../cluster.js';
+} from '../protocol/index.js';
+import { startApiServer, type DevApiServer } from '../dev/api/index.js';
+import { applyManifests } from '../dev/cluster.js';
 import { startAgent, type RunningAgent } from './agent.js';
 import { artifactDir } from './artifact.js';
 import { createSimEngine } from './sim-engine.js';
 
 const NS = 'default';
-const manifestsDir = join(dirname(fileURLToPath(import.meta.url)), '../../../manifests');
+const manifestsDir = join(dirname(fileURLToPath(import.meta.url)), '../../manifests');
 
 let api: DevApiServer;
 let client: KubeClient;

@@ -6,7 +6,7 @@
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify, parse } from 'yaml';
-import { ARTIFACT_MANIFEST_FILE, ARTIFACT_VERSION } from '../../protocol/constants.js';
+import { ARTIFACT_MANIFEST_FILE, ARTIFACT_VERSION } from '../protocol/constants.js';
 
 /** Why a checkpoint ID cannot be a path segment, or undefined when it can (§7). */
 export function unsafeIdReason(id: string): string | undefined {

@@ -10,7 +10,7 @@ import { CRIU_ROOT_ENV, locateCriu, setupCriuRoots, type CriuCommand } from './l
 import { probeCriu } from './engine.js';
 
 /** scripts/setup-criu.sh of this checkout. */
-export const SETUP_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../../../scripts/setup-criu.sh');
+export const SETUP_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../../scripts/setup-criu.sh');
 
 /** `root`: the trixie root it runs from (set it as SNAPSHOTCTL_CRIU_ROOT to use this CRIU). */
 export type CriuAvailability = { ok: true; cmd: CriuCommand; version: string; root?: string } | { ok: false; reason: string };
