@@ -31,7 +31,7 @@ K8S_URLS=(
   "http://archive.debian.org/debian/pool/main/k/kubernetes/$K8S_TARBALL"
 )
 APT_PACKAGES=(golang-go etcd-server containerd runc containernetworking-plugins
-  golang-github-modern-go-reflect2-dev gcc libc6-dev openssl iproute2 util-linux curl)
+  golang-github-modern-go-reflect2-dev gcc libc6-dev openssl iproute2 util-linux curl busybox-static)
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -136,7 +136,461 @@ build() {
   log "built in $((SECONDS - t0)) s: $out"
 }
 
+# ---------------------------------------------------------------------------- images
+
+# Write an OCI image archive that `ctr images import` accepts, from a root-filesystem
+# directory: one uncompressed layer, no registry. Usage: oci_archive ROOTFS NAME OUT.tar ENTRY...
+oci_archive() {
+  local rootfs=$1 name=$2 out=$3; shift 3
+  local d; d=$(mktemp -d)
+  mkdir -p "$d/blobs/sha256"
+  tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C "$rootfs" -cf "$d/layer.tar" .
+  local layer; layer=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
+  mv "$d/layer.tar" "$d/blobs/sha256/$layer"
+  local entry="" a
+  for a in "$@"; do entry+="${entry:+,}\"$a\""; done
+  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":[%s],"Env":["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$entry" "$layer" >"$d/config.json"
+  local config; config=$(sha256sum "$d/config.json" | cut -d' ' -f1)
+  mv "$d/config.json" "$d/blobs/sha256/$config"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+    "$config" "$(stat -c %s "$d/blobs/sha256/$config")" "$layer" "$(stat -c %s "$d/blobs/sha256/$layer")" >"$d/manifest.json"
+  local manifest; manifest=$(sha256sum "$d/manifest.json" | cut -d' ' -f1)
+  local msize; msize=$(stat -c %s "$d/manifest.json")
+  mv "$d/manifest.json" "$d/blobs/sha256/$manifest"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+    "$manifest" "$msize" "$name" "${name##*:}" >"$d/index.json"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
+  tar -C "$d" -cf "$out" oci-layout index.json blobs
+  rm -rf "$d"
+}
+
+PAUSE_IMAGE=localhost/snapshotctl/pause:1
+TOOLS_IMAGE=localhost/snapshotctl/tools:1
+
+# The sandbox image (our static pause) and a tools image (static busybox: sh, cat, cp,
+# rm, sleep) for test workers and the CLI's helper pods.
+base_images() {
+  local out; out=$(bin_dir)
+  [ -f "$out/pause.tar" ] && [ -f "$out/tools.tar" ] && return 0
+  install_packages
+  local r; r=$(mktemp -d)
+  mkdir -p "$r/p" "$r/t/bin" "$r/t/tmp" "$r/t/etc"
+  cp "$out/pause" "$r/p/pause"
+  oci_archive "$r/p" "$PAUSE_IMAGE" "$out/pause.tar" /pause
+  cp /bin/busybox "$r/t/bin/busybox"
+  local a
+  for a in sh cat cp rm ls sleep touch mkdir echo test true false kill ps env mv sync stat; do ln -s busybox "$r/t/bin/$a"; done
+  cp "$out/pause" "$r/t/bin/pause"
+  chmod 1777 "$r/t/tmp"
+  echo 'root:x:0:0:root:/:/bin/sh' >"$r/t/etc/passwd"
+  oci_archive "$r/t" "$TOOLS_IMAGE" "$out/tools.tar" /bin/sh
+  rm -rf "$r"
+}
+
+# ---------------------------------------------------------------------------- up
+
+P_ETCD=$PORT_BASE P_ETCD_PEER=$((PORT_BASE + 1)) P_API=$((PORT_BASE + 3))
+P_KUBELET=$((PORT_BASE + 5)) P_KUBELET_HEALTH=$((PORT_BASE + 6))
+P_CM=$((PORT_BASE + 7)) P_SCHED=$((PORT_BASE + 8))
+ALL_PORTS=("$P_ETCD" "$P_ETCD_PEER" "$P_API" "$P_KUBELET" "$P_KUBELET_HEALTH" "$P_CM" "$P_SCHED")
+CGROUP_ROOT=/snapshotctl-real-cluster
+# Host paths the kubelet and containerd use whatever their flags say; `down` removes
+# the ones that did not exist before `up`.
+FIXED_PATHS=(/var/log/pods /var/log/containers /var/lib/kubelet /run/containerd)
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pki() {
+  local d=$STATE/pki
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=snapshotctl-real-cluster-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1
+  openssl genrsa -out "$d/sa.key" 2048 >/dev/null 2>&1
+  openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" >/dev/null 2>&1
+  # name  subject  [SANs]
+  cert apiserver "/CN=kube-apiserver" "IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  cert admin "/O=system:masters/CN=snapshotctl-admin"
+  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+  cert controller-manager "/CN=system:kube-controller-manager"
+  cert scheduler "/CN=system:kube-scheduler"
+  cert kubelet-client "/O=system:nodes/CN=system:node:$NODE"
+  cert kubelet "/CN=$NODE" "IP:127.0.0.1,DNS:localhost"
+}
+cert() {
+  local d=$STATE/pki name=$1 subj=$2 san=${3:-}
+  openssl genrsa -out "$d/$name.key" 2048 >/dev/null 2>&1
+  openssl req -new -key "$d/$name.key" -subj "$subj" -out "$d/$name.csr" >/dev/null 2>&1
+  local ext=$d/$name.ext
+  { echo "basicConstraints=CA:FALSE"; echo "keyUsage=digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=serverAuth,clientAuth"; [ -n "$san" ] && echo "subjectAltName=$san"; } >"$ext"
+  openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$ext" -out "$d/$name.crt" >/dev/null 2>&1
+  rm -f "$d/$name.csr" "$ext"
+}
+kubeconfig() { # name user
+  local d=$STATE/pki
+  cat >"$STATE/$1.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: real
+  cluster:
+    server: https://127.0.0.1:$P_API
+    certificate-authority: $d/ca.crt
+users:
+- name: $2
+  user:
+    client-certificate: $d/$2.crt
+    client-key: $d/$2.key
+contexts:
+- name: real
+  context: {cluster: real, user: $2, namespace: default}
+current-context: real
+KC
+}
+
+# start NAME BINARY CMD...: run CMD in the background in its own session (it execs into
+# BINARY), recording its PID and BINARY so that `down` signals exactly it and nothing else.
+start() {
+  local name=$1 exe; exe=$(readlink -f "$2"); shift 2
+  setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+  echo "$! $exe" >"$STATE/pids/$name"
+}
+# The recorded PID of NAME, only while it still runs the recorded binary.
+recorded_pid() {
+  local f=$STATE/pids/$1 pid exe now
+  [ -f "$f" ] || return 1
+  read -r pid exe <"$f"
+  now=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [ "${now% (deleted)}" = "$exe" ] || return 1
+  echo "$pid"
+}
+
+wait_for() { # what seconds cmd...
+  local what=$1 secs=$2; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $end ] && { log "$what not ready after ${secs} s; its log:"; tail -15 "$STATE/logs/$what.log" >&2 2>/dev/null; return 1; }
+    sleep 0.3
+  done
+}
+
+kctl() { kubectl --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
+
+# A failed `up` keeps the logs (in the cache dir) and removes everything else.
+fail_up() {
+  rm -rf "$CACHE/last-failed-up"; cp -r "$STATE/logs" "$CACHE/last-failed-up" 2>/dev/null || true
+  log "logs kept in $CACHE/last-failed-up"
+  down_quiet
+}
+
+up() {
+  need_root
+  if [ -f "$STATE/$MARKER" ] && recorded_pid kube-apiserver >/dev/null; then
+    log "already running"; echo "KUBECONFIG=$STATE/admin.kubeconfig"; return 0
+  fi
+  [ -e "$STATE" ] && [ ! -f "$STATE/$MARKER" ] && die "$STATE exists and was not made by this script; remove it or set SNAPSHOTCTL_REAL_DIR" 2
+  [ -f "$STATE/$MARKER" ] && down_quiet
+  local p
+  for p in "${ALL_PORTS[@]}"; do
+    port_taken "$p" && die "port $p on 127.0.0.1 is in use; stop what holds it or set SNAPSHOTCTL_REAL_PORT_BASE" 3
+  done
+  [ -S /run/containerd/containerd.sock ] && log "note: a host containerd runs at /run/containerd; ours uses its own socket"
+  build
+  base_images
+  command -v kubectl >/dev/null || die "kubectl is not installed (Debian trixie's kubectl works against v1.20)" 3
+  local bin; bin=$(bin_dir)
+  local t0=$SECONDS
+  mkdir -p "$STATE"/{pids,logs,etcd,containerd/root,containerd/state,cni/net.d,cni/bin,cni/ipam,kubelet,kubelet-plugins,seccomp,checkpoints,sysctl}
+  touch "$STATE/$MARKER"
+  : >"$STATE/created-paths"
+  for p in "${FIXED_PATHS[@]}"; do [ -e "$p" ] || echo "$p" >>"$STATE/created-paths"; done
+  for p in /run/containerd/s/*; do [ -e "$p" ] && echo "$p"; done >"$STATE/preexisting-shim-sockets" 2>/dev/null || true
+  pki
+  kubeconfig admin admin; kubeconfig controller-manager controller-manager
+  kubeconfig scheduler scheduler; kubeconfig kubelet kubelet-client
+
+  start etcd "$(command -v etcd)" etcd --name real --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$P_ETCD" --advertise-client-urls "http://127.0.0.1:$P_ETCD" \
+    --listen-peer-urls "http://127.0.0.1:$P_ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$P_ETCD_PEER" \
+    --initial-cluster "real=http://127.0.0.1:$P_ETCD_PEER" --listen-metrics-urls "" --log-level warn
+  wait_for etcd 30 curl -fsS "http://127.0.0.1:$P_ETCD/health" || { fail_up; die "etcd did not start" 3; }
+
+  local d=$STATE/pki
+  start kube-apiserver "$bin/kube-apiserver" "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$P_ETCD" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$P_API" --insecure-port 0 \
+    --tls-cert-file "$d/apiserver.crt" --tls-private-key-file "$d/apiserver.key" --client-ca-file "$d/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
+    --api-audiences https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction --allow-privileged=true --endpoint-reconciler-type none \
+    --kubelet-client-certificate "$d/apiserver-kubelet-client.crt" --kubelet-client-key "$d/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$d/ca.crt" --kubelet-preferred-address-types InternalIP,Hostname \
+    --profiling=false
+  wait_for kube-apiserver 90 kctl get --raw /readyz || { fail_up; die "kube-apiserver did not become ready" 3; }
+
+  start kube-controller-manager "$bin/kube-controller-manager" "$bin/kube-controller-manager" --kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$STATE/controller-manager.kubeconfig" --authorization-kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$P_CM" --port 0 --leader-elect=false --use-service-account-credentials \
+    --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" \
+    --cluster-signing-cert-file "$d/ca.crt" --cluster-signing-key-file "$d/ca.key" --controllers '*,-nodeipam,-cloud-node-lifecycle' \
+    --profiling=false
+  start kube-scheduler "$bin/kube-scheduler" "$bin/kube-scheduler" --kubeconfig "$STATE/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$STATE/scheduler.kubeconfig" --authorization-kubeconfig "$STATE/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$P_SCHED" --port 0 --leader-elect=false --profiling=false
+
+  start_containerd || { fail_up; die "containerd did not start" 3; }
+  start_kubelet || { fail_up; die "the kubelet did not start" 3; }
+  local end=$((SECONDS + 120))
+  until kctl get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -q True; do
+    [ $SECONDS -ge $end ] && { tail -20 "$STATE/logs/kubelet.log" >&2; fail_up; die "the node did not become Ready within 120 s" 3; }
+    sleep 0.5
+  done
+  # Pods wait for the default ServiceAccount, which the controller-manager makes.
+  end=$((SECONDS + 60))
+  until kctl get serviceaccount default >/dev/null 2>&1; do
+    [ $SECONDS -ge $end ] && { fail_up; die "no default ServiceAccount after 60 s" 3; }
+    sleep 0.3
+  done
+  storage
+  log "up in $((SECONDS - t0)) s: node $NODE Ready ($(kctl get node "$NODE" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}'))"
+  echo "KUBECONFIG=$STATE/admin.kubeconfig"
+}
+
+CTR_SOCK() { echo "$STATE/containerd/containerd.sock"; }
+ctr_() { ctr --address "$(CTR_SOCK)" -n k8s.io "$@"; }
+
+start_containerd() {
+  local c=$STATE/containerd
+  install -m 0755 "$HERE/real-cluster/cni-netns.sh" "$STATE/cni/bin/snapshotctl-netns"
+  cat >"$STATE/cni/net.d/10-snapshotctl.conf" <<CNI
+{"cniVersion":"0.4.0","name":"snapshotctl-loopback","type":"snapshotctl-netns","ipamDir":"$STATE/cni/ipam","subnet":"10.88.0"}
+CNI
+  cat >"$c/config.toml" <<TOML
+version = 2
+root = "$c/root"
+state = "$c/state"
+[grpc]
+  address = "$c/containerd.sock"
+[ttrpc]
+  address = "$c/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  disable_apparmor = true
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$STATE/cni/bin:/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+TOML
+  start containerd "$(command -v containerd)" containerd --config "$c/config.toml"
+  wait_for containerd 30 ctr --address "$(CTR_SOCK)" version || return 1
+  local bin; bin=$(bin_dir)
+  ctr_ images import "$bin/pause.tar" >/dev/null || return 1
+  ctr_ images import "$bin/tools.tar" >/dev/null || return 1
+  local img
+  for img in "${SNAPSHOTCTL_REAL_IMAGES[@]:-}"; do [ -n "$img" ] && { ctr_ images import "$img" >/dev/null || return 1; }; done
+  return 0
+}
+
+start_kubelet() {
+  local ctl
+  for ctl in /sys/fs/cgroup/*/; do
+    [ -L "${ctl%/}" ] && continue
+    mkdir -p "$ctl$CGROUP_ROOT" 2>/dev/null || continue
+    if [ -f "$ctl/cpuset.cpus" ]; then
+      cat "$ctl/cpuset.cpus" >"$ctl$CGROUP_ROOT/cpuset.cpus"; cat "$ctl/cpuset.mems" >"$ctl$CGROUP_ROOT/cpuset.mems"
+    fi
+  done
+  mkdir -p "$STATE/seccomp/profiles"
+  cp "$HERE/../manifests/seccomp/"*.json "$STATE/seccomp/profiles/" 2>/dev/null || true
+  local d=$STATE/pki
+  cat >"$STATE/kubelet.yaml" <<KCFG
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: $P_KUBELET
+healthzBindAddress: 127.0.0.1
+healthzPort: $P_KUBELET_HEALTH
+readOnlyPort: 0
+tlsCertFile: $d/kubelet.crt
+tlsPrivateKeyFile: $d/kubelet.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $d/ca.crt}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+cgroupRoot: $CGROUP_ROOT
+cgroupsPerQOS: true
+enforceNodeAllocatable: [pods]
+failSwapOn: false
+makeIPTablesUtilChains: false
+protectKernelDefaults: false
+volumePluginDir: $STATE/kubelet-plugins
+nodeStatusUpdateFrequency: 2s
+nodeStatusReportFrequency: 10s
+syncFrequency: 5s
+fileCheckFrequency: 5s
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: 1Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+serializeImagePulls: false
+KCFG
+  # The sysctls kubelet 1.20 insists on writing, as plain files in its own mount namespace.
+  echo 1 >"$STATE/sysctl/overcommit_memory"; echo 10 >"$STATE/sysctl/panic"; echo 1 >"$STATE/sysctl/panic_on_oops"
+  # Its root dir is shared, so the secret and token mounts it makes in its namespace reach runc.
+  mount --bind "$STATE/kubelet" "$STATE/kubelet" && mount --make-rshared "$STATE/kubelet"
+  echo "$STATE/kubelet" >"$STATE/mounted"
+  local bin; bin=$(bin_dir)
+  start kubelet "$bin/kubelet" unshare --mount --propagation unchanged -- /bin/sh -c '
+    mount --bind "$1/sysctl/overcommit_memory" /proc/sys/vm/overcommit_memory &&
+    mount --bind "$1/sysctl/panic" /proc/sys/kernel/panic &&
+    mount --bind "$1/sysctl/panic_on_oops" /proc/sys/kernel/panic_on_oops || exit 1
+    shift; exec "$@"' sh "$STATE" \
+    "$bin/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
+    --container-runtime remote --container-runtime-endpoint "unix://$(CTR_SOCK)" \
+    --containerd "$(CTR_SOCK)" --containerd-namespace k8s.io --root-dir "$STATE/kubelet" \
+    --cert-dir "$STATE/pki" --seccomp-profile-root "$STATE/seccomp" --hostname-override "$NODE" \
+    --pod-infra-container-image "$PAUSE_IMAGE" --image-pull-progress-deadline 10s --v 1
+  wait_for kubelet 60 curl -fsS "http://127.0.0.1:$P_KUBELET_HEALTH/healthz"
+}
+
+# The checkpoint storage: a hostPath PersistentVolume under the state dir, bound to
+# snapshot-pvc (what manifests/pvc.yaml names), so pods and the agent share it.
+storage() {
+  kctl apply -f - >/dev/null <<PV
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: snapshotctl-real-checkpoints
+  labels: {app.kubernetes.io/part-of: snapshotctl-real-cluster}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteOnce, ReadWriteMany, ReadOnlyMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: snapshotctl-real
+  hostPath: {path: $STATE/checkpoints, type: Directory}
+PV
+}
+
+# ---------------------------------------------------------------------------- down
+
+stop_recorded() {
+  local name=$1 pid
+  pid=$(recorded_pid "$name") || { rm -f "$STATE/pids/$name"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  local end=$((SECONDS + 15))
+  while [ -d "/proc/$pid" ] && [ $SECONDS -lt $end ]; do sleep 0.2; done
+  [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null
+  rm -f "$STATE/pids/$name"
+}
+
+# Every container and sandbox of our containerd, and the shims that serve them.
+remove_containers() {
+  recorded_pid containerd >/dev/null || return 0
+  local id
+  for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
+  sleep 0.5
+  for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$id" >/dev/null 2>&1 || true; done
+  for id in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$id" >/dev/null 2>&1 || true; done
+}
+kill_our_shims() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/exe" 2>/dev/null)" = "$(readlink -f "$(command -v containerd-shim-runc-v2 2>/dev/null || echo /nonexistent)")" ] || continue
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$(CTR_SOCK)" && kill -KILL "${p#/proc/}" 2>/dev/null
+  done
+  return 0
+}
+unmount_under_state() {
+  local m
+  # Deepest first; lazily, as a shim may still be exiting.
+  awk -v s="$STATE/" '{ gsub(/\\040/, " ", $5); if (index($5, s) == 1 || $5 == substr(s, 1, length(s) - 1)) print $5 }' /proc/self/mountinfo \
+    | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+remove_cgroups() {
+  local ctl
+  for ctl in /sys/fs/cgroup/*/; do
+    [ -d "$ctl$CGROUP_ROOT" ] || continue
+    find "$ctl$CGROUP_ROOT" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+}
+
+down_quiet() {
+  [ -f "$STATE/$MARKER" ] || return 0
+  local n
+  for n in kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop_recorded "$n"; done
+  remove_containers
+  stop_recorded containerd
+  kill_our_shims
+  stop_recorded etcd
+  unmount_under_state
+  sleep 0.2
+  remove_cgroups
+  local p
+  if [ -f "$STATE/created-paths" ]; then
+    while read -r p; do [ -n "$p" ] && rm -rf "$p"; done <"$STATE/created-paths"
+  fi
+  if [ -d /run/containerd/s ] && [ -f "$STATE/preexisting-shim-sockets" ]; then
+    for p in /run/containerd/s/*; do
+      [ -e "$p" ] || continue
+      grep -qxF "$p" "$STATE/preexisting-shim-sockets" || rm -f "$p"
+    done
+  fi
+  # Nothing may still be mounted inside before the tree goes.
+  if grep -qF " $STATE/" /proc/self/mountinfo; then
+    die "mounts under $STATE remain (see /proc/self/mountinfo); run down again" 1
+  fi
+  rm -rf "$STATE"
+}
+
+down() {
+  need_root
+  if [ ! -e "$STATE" ]; then log "not running"; return 0; fi
+  [ -f "$STATE/$MARKER" ] || die "$STATE was not made by this script; not touching it" 2
+  down_quiet
+  log "stopped; removed $STATE"
+}
+
+status() {
+  if [ ! -f "$STATE/$MARKER" ]; then echo "not running"; return 1; fi
+  local n pid rc=0
+  for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet; do
+    if pid=$(recorded_pid "$n"); then echo "$n: running (pid $pid)"; else echo "$n: not running"; rc=1; fi
+  done
+  local ready
+  ready=$(kctl get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+  echo "node $NODE: Ready=${ready:-unknown}"
+  [ "$ready" = True ] || rc=1
+  echo "KUBECONFIG=$STATE/admin.kubeconfig"
+  return $rc
+}
+
 case "${1:-}" in
-  build) need_root; build ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) [ -f "$STATE/$MARKER" ] || die "not running (scripts/real-cluster.sh up)" 1; echo "KUBECONFIG=$STATE/admin.kubeconfig" ;;
+  build) need_root; build; base_images ;;
+  images) base_images; echo "$(bin_dir)" ;;
   *) die "usage: $0 up|down|status|env|build" 2 ;;
 esac
