@@ -121,4 +121,9 @@ export interface NodeRuntime {
    * when `exited` settles.
    */
   adopt(ref: ContainerRef, pid: number, exited: Promise<unknown>): void;
+  /**
+   * Run `argv` inside the container, with the container's own namespaces, cgroups and
+   * privileges (a real node's runtime; the dev cluster has none). Rejects on failure.
+   */
+  exec?(ref: ContainerRef, argv: string[]): Promise<void>;
 }

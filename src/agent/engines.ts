@@ -26,7 +26,7 @@ export interface EngineDeps {
 
 /** A fresh engine by name. */
 export function createEngine(name: EngineName, deps: EngineDeps = {}): SnapshotEngine {
-  if (name === 'sim') return createSimEngine();
+  if (name === 'sim') return createSimEngine(deps.runtime ? { runtime: deps.runtime } : {});
   if (name === 'criu') return createCriuEngine(deps.runtime ? { runtime: deps.runtime } : {});
   if (name === 'cuda') return createCudaEngine(deps.runtime ? { runtime: deps.runtime } : {});
   return unavailableEngine(name, `the ${name} engine is not implemented in snapshotctl's dev agent; use the sim engine`);

@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckpointContext, CheckpointResult, RestoreContext, RestoreResult, SnapshotEngine } from './engine.js';
+import type { CheckpointContext, CheckpointResult, NodeRuntime, RestoreContext, RestoreResult, SnapshotEngine } from './engine.js';
 
 /** File the sim engine writes into the artifact directory. */
 export const SIM_STATE_FILE = 'sim-state.json';
@@ -25,7 +25,25 @@ export interface SimState {
 export interface SimEngineOptions {
   /** Clock for `savedAt`; injectable for deterministic tests. */
   now?: () => Date;
+  /**
+   * The node's container runtime. On a real node (one whose runtime can exec in a
+   * container) nothing simulates the placeholder's readiness probe, so after its
+   * simulated restore the engine writes the placeholder's ready file itself, inside
+   * the container: the pod then turns Ready through its own probe, as after a real
+   * restore. It says so in its log and result.
+   */
+  runtime?: NodeRuntime;
 }
+
+/** The ready file a placeholder's probe looks for (its env, else the protocol's default). */
+export function readyFileOf(pod: RestoreContext['pod']): string {
+  const env = (pod.spec.containers[0]?.['env'] ?? []) as Array<{ name?: string; value?: string }>;
+  const value = env.find((e) => e.name === READY_FILE_ENV)?.value;
+  return value && /^\/[A-Za-z0-9._\/-]+$/.test(value) && !value.split('/').includes('..') ? value : DEFAULT_READY_FILE;
+}
+
+const READY_FILE_ENV = 'DYN_READY_FOR_CHECKPOINT_FILE';
+const DEFAULT_READY_FILE = '/tmp/ready-for-checkpoint';
 
 /** The `sim` engine. Always available. */
 export function createSimEngine(opts: SimEngineOptions = {}): SnapshotEngine {
@@ -65,7 +83,14 @@ export function createSimEngine(opts: SimEngineOptions = {}): SnapshotEngine {
         throw new Error(`${SIM_STATE_FILE} belongs to checkpoint ${JSON.stringify(state.checkpointId)}, not ${JSON.stringify(ctx.checkpointId)}`);
       }
       ctx.log(`sim: "restored" ${state.namespace}/${state.pod} into ${ctx.placeholder.namespace}/${ctx.placeholder.podName} (nothing to restore)`);
-      return { details: { from: `${state.namespace}/${state.pod}` } };
+      const exec = opts.runtime?.exec;
+      if (!exec) return { details: { from: `${state.namespace}/${state.pod}` } };
+      const readyFile = readyFileOf(ctx.pod);
+      await exec.call(opts.runtime, ctx.placeholder, ['sh', '-c', ': > "$1"', 'sh', readyFile]).catch((err: unknown) => {
+        throw new Error(`sim: could not write the placeholder's ready file ${readyFile} inside its container: ${(err as Error).message}`);
+      });
+      ctx.log(`sim: wrote ${readyFile} in the placeholder so its readiness probe passes (SIMULATED: no worker runs there)`);
+      return { details: { from: `${state.namespace}/${state.pod}`, simulatedReadyFile: readyFile } };
     },
   };
 }
