@@ -149,7 +149,7 @@ oci_archive() {
   mv "$d/layer.tar" "$d/blobs/sha256/$layer"
   local entry="" a
   for a in "$@"; do entry+="${entry:+,}\"$a\""; done
-  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":[%s],"Env":["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":[%s],"Env":["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
     "$entry" "$layer" >"$d/config.json"
   local config; config=$(sha256sum "$d/config.json" | cut -d' ' -f1)
   mv "$d/config.json" "$d/blobs/sha256/$config"
@@ -166,13 +166,13 @@ oci_archive() {
 }
 
 PAUSE_IMAGE=localhost/snapshotctl/pause:1
-TOOLS_IMAGE=localhost/snapshotctl/tools:1
+TOOLS_IMAGE=localhost/snapshotctl/tools:2
 
 # The sandbox image (our static pause) and a tools image (static busybox: sh, cat, cp,
 # rm, sleep) for test workers and the CLI's helper pods.
 base_images() {
   local out; out=$(bin_dir)
-  [ -f "$out/pause.tar" ] && [ -f "$out/tools.tar" ] && return 0
+  [ -f "$out/pause.tar" ] && [ -f "$out/tools-2.tar" ] && return 0
   install_packages
   local r; r=$(mktemp -d)
   mkdir -p "$r/p" "$r/t/bin" "$r/t/tmp" "$r/t/etc"
@@ -180,11 +180,11 @@ base_images() {
   oci_archive "$r/p" "$PAUSE_IMAGE" "$out/pause.tar" /pause
   cp /bin/busybox "$r/t/bin/busybox"
   local a
-  for a in sh cat cp rm ls sleep touch mkdir echo test true false kill ps env mv sync stat; do ln -s busybox "$r/t/bin/$a"; done
+  for a in sh cat cp rm ls sleep touch mkdir echo test true false kill ps env mv sync stat ip hostname grep sed head tail wc seq awk dd od sha256sum md5sum setsid nohup date tr cut printf; do ln -s busybox "$r/t/bin/$a"; done
   cp "$out/pause" "$r/t/bin/pause"
   chmod 1777 "$r/t/tmp"
   echo 'root:x:0:0:root:/:/bin/sh' >"$r/t/etc/passwd"
-  oci_archive "$r/t" "$TOOLS_IMAGE" "$out/tools.tar" /bin/sh
+  oci_archive "$r/t" "$TOOLS_IMAGE" "$out/tools-2.tar" /bin/sh
   rm -rf "$r"
 }
 
@@ -365,6 +365,8 @@ ctr_() { ctr --address "$(CTR_SOCK)" -n k8s.io "$@"; }
 start_containerd() {
   local c=$STATE/containerd
   install -m 0755 "$HERE/real-cluster/cni-netns.sh" "$STATE/cni/bin/snapshotctl-netns"
+  # containerd's CRI always runs the loopback plugin too (one bin_dir, not a search path).
+  install -m 0755 /usr/lib/cni/loopback "$STATE/cni/bin/loopback"
   cat >"$STATE/cni/net.d/10-snapshotctl.conf" <<CNI
 {"cniVersion":"0.4.0","name":"snapshotctl-loopback","type":"snapshotctl-netns","ipamDir":"$STATE/cni/ipam","subnet":"10.88.0"}
 CNI
@@ -396,14 +398,14 @@ state = "$c/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$STATE/cni/bin:/usr/lib/cni"
+    bin_dir = "$STATE/cni/bin"
     conf_dir = "$STATE/cni/net.d"
 TOML
   start containerd "$(command -v containerd)" containerd --config "$c/config.toml"
   wait_for containerd 30 ctr --address "$(CTR_SOCK)" version || return 1
   local bin; bin=$(bin_dir)
   ctr_ images import "$bin/pause.tar" >/dev/null || return 1
-  ctr_ images import "$bin/tools.tar" >/dev/null || return 1
+  ctr_ images import "$bin/tools-2.tar" >/dev/null || return 1
   local img
   for img in "${SNAPSHOTCTL_REAL_IMAGES[@]:-}"; do [ -n "$img" ] && { ctr_ images import "$img" >/dev/null || return 1; }; done
   return 0

@@ -25,7 +25,8 @@ case "${CNI_COMMAND:-}" in
       ip addr add $ip/24 dev $CNI_IFNAME &&
       ip link set ${CNI_IFNAME}p up && ip link set $CNI_IFNAME up" >&2 \
       || { rm -f "$ipam/$ip"; exit 1; }
-    mac=$(nsenter --net="$CNI_NETNS" cat "/sys/class/net/$CNI_IFNAME/address")
+    # /sys shows the host's namespace here, so ask ip for the MAC.
+    mac=$(nsenter --net="$CNI_NETNS" ip -o link show "$CNI_IFNAME" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
     printf '{"cniVersion":"%s","interfaces":[{"name":"%s","mac":"%s","sandbox":"%s"}],"ips":[{"version":"4","address":"%s/24","interface":0}],"dns":{}}\n' \
       "$version" "$CNI_IFNAME" "$mac" "$CNI_NETNS" "$ip"
     ;;
