@@ -8,6 +8,7 @@
 #   scripts/real-cluster.sh status   what runs, exit 0 when the node is Ready
 #   scripts/real-cluster.sh env      print KUBECONFIG=... of the running cluster
 #   scripts/real-cluster.sh build    only build (or find) the Kubernetes binaries
+#   scripts/real-cluster.sh import F  import OCI image archives into the node's containerd
 #
 # Kubernetes v1.20.2 is the only release whose full source Debian's archive still ships
 # (bullseye's kubernetes source package); we build kube-apiserver, the controller-manager,
@@ -140,51 +141,25 @@ build() {
 
 # Write an OCI image archive that `ctr images import` accepts, from a root-filesystem
 # directory: one uncompressed layer, no registry. Usage: oci_archive ROOTFS NAME OUT.tar ENTRY...
-oci_archive() {
-  local rootfs=$1 name=$2 out=$3; shift 3
-  local d; d=$(mktemp -d)
-  mkdir -p "$d/blobs/sha256"
-  tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C "$rootfs" -cf "$d/layer.tar" .
-  local layer; layer=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-  mv "$d/layer.tar" "$d/blobs/sha256/$layer"
-  local entry="" a
-  for a in "$@"; do entry+="${entry:+,}\"$a\""; done
-  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":[%s],"Env":["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$entry" "$layer" >"$d/config.json"
-  local config; config=$(sha256sum "$d/config.json" | cut -d' ' -f1)
-  mv "$d/config.json" "$d/blobs/sha256/$config"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-    "$config" "$(stat -c %s "$d/blobs/sha256/$config")" "$layer" "$(stat -c %s "$d/blobs/sha256/$layer")" >"$d/manifest.json"
-  local manifest; manifest=$(sha256sum "$d/manifest.json" | cut -d' ' -f1)
-  local msize; msize=$(stat -c %s "$d/manifest.json")
-  mv "$d/manifest.json" "$d/blobs/sha256/$manifest"
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
-    "$manifest" "$msize" "$name" "${name##*:}" >"$d/index.json"
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
-  tar -C "$d" -cf "$out" oci-layout index.json blobs
-  rm -rf "$d"
-}
+# shellcheck source=lib/oci.sh
+. "$HERE/lib/oci.sh"
 
 PAUSE_IMAGE=localhost/snapshotctl/pause:1
-TOOLS_IMAGE=localhost/snapshotctl/tools:2
+TOOLS_IMAGE=localhost/snapshotctl/test-placeholder:3
 
 # The sandbox image (our static pause) and a tools image (static busybox: sh, cat, cp,
 # rm, sleep) for test workers and the CLI's helper pods.
 base_images() {
   local out; out=$(bin_dir)
-  [ -f "$out/pause.tar" ] && [ -f "$out/tools-2.tar" ] && return 0
+  [ -f "$out/pause.tar" ] && [ -f "$out/tools-3.tar" ] && return 0
   install_packages
   local r; r=$(mktemp -d)
-  mkdir -p "$r/p" "$r/t/bin" "$r/t/tmp" "$r/t/etc"
+  mkdir -p "$r/p"
   cp "$out/pause" "$r/p/pause"
   oci_archive "$r/p" "$PAUSE_IMAGE" "$out/pause.tar" /pause
-  cp /bin/busybox "$r/t/bin/busybox"
-  local a
-  for a in sh cat cp rm ls sleep touch mkdir echo test true false kill ps env mv sync stat ip hostname grep sed head tail wc seq awk dd od sha256sum md5sum setsid nohup date tr cut printf; do ln -s busybox "$r/t/bin/$a"; done
+  add_busybox "$r/t"
   cp "$out/pause" "$r/t/bin/pause"
-  chmod 1777 "$r/t/tmp"
-  echo 'root:x:0:0:root:/:/bin/sh' >"$r/t/etc/passwd"
-  oci_archive "$r/t" "$TOOLS_IMAGE" "$out/tools-2.tar" /bin/sh
+  oci_archive "$r/t" "$TOOLS_IMAGE" "$out/tools-3.tar" /bin/sh
   rm -rf "$r"
 }
 
@@ -354,7 +329,6 @@ up() {
     [ $SECONDS -ge $end ] && { fail_up; die "no default ServiceAccount after 60 s" 3; }
     sleep 0.3
   done
-  storage
   log "up in $((SECONDS - t0)) s: node $NODE Ready ($(kctl get node "$NODE" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}'))"
   echo "KUBECONFIG=$STATE/admin.kubeconfig"
 }
@@ -405,9 +379,8 @@ TOML
   wait_for containerd 30 ctr --address "$(CTR_SOCK)" version || return 1
   local bin; bin=$(bin_dir)
   ctr_ images import "$bin/pause.tar" >/dev/null || return 1
-  ctr_ images import "$bin/tools-2.tar" >/dev/null || return 1
+  ctr_ images import "$bin/tools-3.tar" >/dev/null || return 1
   local img
-  for img in "${SNAPSHOTCTL_REAL_IMAGES[@]:-}"; do [ -n "$img" ] && { ctr_ images import "$img" >/dev/null || return 1; }; done
   return 0
 }
 
@@ -476,23 +449,9 @@ KCFG
   wait_for kubelet 60 curl -fsS "http://127.0.0.1:$P_KUBELET_HEALTH/healthz"
 }
 
-# The checkpoint storage: a hostPath PersistentVolume under the state dir, bound to
-# snapshot-pvc (what manifests/pvc.yaml names), so pods and the agent share it.
-storage() {
-  kctl apply -f - >/dev/null <<PV
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: snapshotctl-real-checkpoints
-  labels: {app.kubernetes.io/part-of: snapshotctl-real-cluster}
-spec:
-  capacity: {storage: 100Gi}
-  accessModes: [ReadWriteOnce, ReadWriteMany, ReadOnlyMany]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: snapshotctl-real
-  hostPath: {path: $STATE/checkpoints, type: Directory}
-PV
-}
+# Checkpoint storage: $STATE/checkpoints holds one directory per hostPath
+# PersistentVolume that tests and `demo --cluster real` create (pre-bound to their
+# namespace's snapshot-pvc); `down` removes it with the rest.
 
 # ---------------------------------------------------------------------------- down
 
@@ -594,5 +553,14 @@ case "${1:-}" in
   env) [ -f "$STATE/$MARKER" ] || die "not running (scripts/real-cluster.sh up)" 1; echo "KUBECONFIG=$STATE/admin.kubeconfig" ;;
   build) need_root; build; base_images ;;
   images) base_images; echo "$(bin_dir)" ;;
-  *) die "usage: $0 up|down|status|env|build" 2 ;;
+  import)
+    shift
+    [ -f "$STATE/$MARKER" ] || die "not running (scripts/real-cluster.sh up)" 1
+    [ $# -gt 0 ] || die "usage: $0 import OCI-ARCHIVE..." 2
+    for f in "$@"; do
+      [ -f "$f" ] || die "no such image archive: $f" 2
+      ctr_ images import "$f" >/dev/null || die "containerd could not import $f" 3
+      log "imported $f"
+    done ;;
+  *) die "usage: $0 up|down|status|env|build|images|import FILE..." 2 ;;
 esac
