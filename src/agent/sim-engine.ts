@@ -39,7 +39,8 @@ export interface SimEngineOptions {
 export function readyFileOf(pod: RestoreContext['pod']): string {
   const env = (pod.spec.containers[0]?.['env'] ?? []) as Array<{ name?: string; value?: string }>;
   const value = env.find((e) => e.name === READY_FILE_ENV)?.value;
-  return value && /^\/[A-Za-z0-9._\/-]+$/.test(value) && !value.split('/').includes('..') ? value : DEFAULT_READY_FILE;
+  // Relative paths are the container's working directory's, as for the probe's `cat`.
+  return value && /^[A-Za-z0-9._/-]+$/.test(value) && !value.split('/').includes('..') ? value : DEFAULT_READY_FILE;
 }
 
 const READY_FILE_ENV = 'DYN_READY_FOR_CHECKPOINT_FILE';
