@@ -6,6 +6,9 @@
  *
  * Inside the dev cluster the agents get the dev kubelet instead (src/dev/cluster.ts),
  * which is in the same process; a separate agent process cannot reach it.
+ *
+ * The CLI's `--help` reads this table, so it must stay cheap to import: an entry
+ * loads its implementation inside `create()` (`await import(...)`), not at the top.
  */
 import type { AgentLog } from './agent.js';
 import type { NodeRuntime } from './engine.js';
