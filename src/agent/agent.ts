@@ -96,14 +96,32 @@ export interface StartAgentOptions {
   timing?: Partial<AgentTiming>;
 }
 
+/** How `stop()` treats operations in flight. */
+export interface StopAgentOptions {
+  /**
+   * Take no new work, then give operations in flight this long to finish before
+   * aborting them (default 0: abort at once).
+   */
+  graceMs?: number;
+  /**
+   * Write a `failed` verdict with this reason on every operation aborted by the stop
+   * (its Job or pod, and the Failed event), and release its lease. Without it an
+   * aborted operation gets no verdict (the dev cluster closing). A restore target is
+   * never killed for it.
+   */
+  reason?: string;
+}
+
 /** A started agent. */
 export interface RunningAgent {
   readonly nodeName: string;
   readonly identity: string;
   /** Fault switches, read at the start of each operation. */
   readonly faults: AgentFaults;
+  /** True once the checkpoint and restore informers have each listed their pods. */
+  readonly synced: boolean;
   /** End every watch, timer and lease renewal, and wait for in-flight work to settle. */
-  stop(): Promise<void>;
+  stop(opts?: StopAgentOptions): Promise<void>;
 }
 
 type PodKind = 'checkpoint' | 'restore';
@@ -116,7 +134,10 @@ export function startAgent(opts: StartAgentOptions): RunningAgent {
     nodeName: opts.nodeName,
     identity: agent.identity,
     faults: agent.faults,
-    stop: () => agent.stop(),
+    get synced() {
+      return agent.synced;
+    },
+    stop: (stopOpts) => agent.stop(stopOpts),
   };
 }
 
@@ -142,6 +163,15 @@ class Agent {
   private readonly noted = new Set<string>();
   private readonly readyWaiters = new Map<string, Set<(pod: Pod | undefined) => void>>();
   private readonly tasks = new Set<Promise<void>>();
+  /** Operations in flight (a subset of `tasks`, which also holds the informers). */
+  private readonly ops = new Set<Promise<void>>();
+  /** Informers that have listed at least once. */
+  private readonly listed = new Set<PodKind>();
+  /** Set by `stop()`: no new operation starts. */
+  private draining = false;
+  /** `StopAgentOptions.reason` of the stop that aborted the operations. */
+  private abortReason: string | undefined;
+  private stopping: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: StartAgentOptions) {
@@ -179,6 +209,7 @@ class Agent {
           backoffMs: this.timing.watchBackoffMs,
           log: (m) => this.log('warn', m),
           onList: (items) => {
+            this.listed.add(kind);
             const map = this.pods[kind];
             map.clear();
             for (const pod of items) if (pod.metadata.uid) map.set(pod.metadata.uid, pod);
@@ -201,8 +232,25 @@ class Agent {
     this.resyncTimer = setInterval(() => this.resync(), this.timing.resyncMs);
   }
 
-  async stop(): Promise<void> {
-    if (this.abort.signal.aborted) return;
+  get synced(): boolean {
+    return this.listed.size === 2;
+  }
+
+  stop(opts: StopAgentOptions = {}): Promise<void> {
+    this.stopping ??= this.shutdown(opts);
+    return this.stopping;
+  }
+
+  private async shutdown(opts: StopAgentOptions): Promise<void> {
+    this.draining = true;
+    const graceMs = opts.graceMs ?? 0;
+    if (this.ops.size > 0 && graceMs > 0) {
+      this.log('info', `stopping: no new work; waiting up to ${Math.round(graceMs / 100) / 10} s for ${this.ops.size} operation(s) in flight`);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.ops]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    this.abortReason = opts.reason;
     this.abort.abort();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const [uid] of this.readyWaiters) this.notifyReady(uid, undefined);
@@ -234,7 +282,7 @@ class Agent {
     // The field selector does this on the server; checked again so a client or
     // server that ignores it cannot make us act on another node's pod.
     if (pod.spec.nodeName !== this.node || pod.metadata.deletionTimestamp) return;
-    if (this.busy.has(uid) || this.faults.silent) return;
+    if (this.draining || this.busy.has(uid) || this.faults.silent) return;
     if (kind === 'checkpoint') {
       if (!isPodReady(pod)) return;
       const key = `${uid}:${pod.metadata.labels?.[LABEL_CHECKPOINT_ID] ?? ''}`;
@@ -249,7 +297,11 @@ class Agent {
 
   private launch(uid: string, op: () => Promise<void>): void {
     this.busy.add(uid);
-    this.track(op().finally(() => this.busy.delete(uid)));
+    const running = op().finally(() => this.busy.delete(uid));
+    this.track(running);
+    const settled = running.catch(() => {});
+    this.ops.add(settled);
+    void settled.finally(() => this.ops.delete(settled));
   }
 
   // ---------------------------------------------------------------- checkpoint
@@ -374,9 +426,14 @@ class Agent {
       this.log('info', `checkpoint ${id} of ${ns}/${podName} completed`);
     } catch (err) {
       if (staging) await rm(staging, { recursive: true, force: true }).catch(() => {});
-      if (this.stopped) {
+      if (this.stopped && this.abortReason === undefined) {
         // No verdict on shutdown: the Job stays pending and a restarted agent retries.
         this.log('warn', `checkpoint ${id} of ${ns}/${podName} interrupted by shutdown: ${errorText(err)}`);
+        return;
+      }
+      if (this.stopped) {
+        this.finished.add(key);
+        await this.failCheckpoint(job, container, this.abortReason ?? '');
         return;
       }
       this.finished.add(key);
@@ -498,8 +555,13 @@ class Agent {
       );
       this.log('info', `restore ${id} into ${ns}/${podName} completed`);
     } catch (err) {
-      if (this.stopped) {
+      if (this.stopped && this.abortReason === undefined) {
         this.log('warn', `restore ${id} into ${ns}/${podName} interrupted by shutdown: ${errorText(err)}`);
+        return;
+      }
+      if (this.stopped) {
+        // The placeholder (and a tree already restored into it) is left running.
+        await this.failRestore(pod, placeholder, this.abortReason ?? '', false);
         return;
       }
       await this.failRestore(pod, placeholder, errorText(err), true, true);

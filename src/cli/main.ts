@@ -81,6 +81,12 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       exitCode = await runDemo({ nodes, verbose: raw['verbose'] === true, ...(typeof raw['engine'] === 'string' ? { engine: raw['engine'] } : {}) }, io, main);
       return;
     }
+    if (name === 'agent') {
+      // Imported here: only the agent loads its engines, runtime and probe server.
+      const { runAgentCommand } = await import('./agent.js');
+      exitCode = await runAgentCommand(raw, io);
+      return;
+    }
     if (name === 'validate') {
       // Imported here: validate must load no Kubernetes client code (checkpoint/restore do).
       const { runValidate } = await import('./validate.js');

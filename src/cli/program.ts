@@ -5,8 +5,9 @@
 import { Command, Option } from 'commander';
 import { addCatalogueCommands, type CatalogueCommandName } from './catalogue-program.js';
 import { addPreflightCommand } from './preflight-program.js';
+import { DEFAULT_RUNTIME, runtimeNames } from '../agent/runtimes.js';
 
-export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'preflight' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
+export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'preflight' | 'agent' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
@@ -50,6 +51,31 @@ Examples:
 
   # Let the API server judge the restore pod without creating it
   snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 --dry-run=server
+`;
+
+const AGENT_HELP = `
+Config file: Dynamo's snapshot agent config.yaml (its ConfigMap, mounted at /etc/snapshot).
+Used here: storage.basePath (where the checkpoint PVC is mounted, default /checkpoints),
+storage.type (pvc), restore.restoreReadyTimeoutSeconds (0: no limit), criu.binaryPath and
+criu.logLevel (criu and cuda engines). Dynamo's other keys (restore.nsRestorePath,
+overlay.exclusions, the other criu.* options) are accepted and listed at start-up as
+unused. An unknown key or a wrong type is an error naming the key (exit 2); a missing
+default file means the defaults, a missing --config file is an error.
+
+Probes: GET /healthz (the process and its event loop) and GET /readyz (pod informers
+synced and the API server answering) on --health-addr: 200 or 503 with a one-line reason.
+
+On SIGTERM/SIGINT: no new work; an operation in flight gets --shutdown-grace to finish,
+then it is failed with the reason (Job or pod annotated failed, a Failed event); leases
+are released, watches closed, exit 0. Restored workers and placeholders are left running.
+
+Examples:
+  # In the agent DaemonSet's container (NODE_NAME and POD_NAMESPACE from the downward API)
+  snapshot-agent
+
+  # From a workstation against a cluster, the simulated engine, probes on a free port
+  snapshotctl agent --kubeconfig ~/.kube/config --node-name gpu-1 -n ml \
+    --config ./agent-config.yaml --engine sim --health-addr 127.0.0.1:0
 `;
 
 const VALIDATE_EXAMPLES = `
@@ -155,6 +181,22 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .option('--no-color', 'no colour')
     .addHelpText('after', VALIDATE_EXAMPLES)
     .action(async (paths: string[], raw: Record<string, unknown>) => onAction('validate', { ...raw, files: paths }));
+
+  program
+    .command('agent')
+    .description('run the snapshot agent of one node (what the agent DaemonSet runs; also the snapshot-agent binary)')
+    .option('--config <path>', 'agent config file, Dynamo\'s config.yaml format (default: /etc/snapshot/config.yaml when present)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: the pod\'s service account, else $KUBECONFIG or ~/.kube/config)')
+    .option('--kube-context <name>', 'kubeconfig context to use')
+    .option('--node-name <name>', 'the node this agent serves (default: $NODE_NAME)')
+    .option('-n, --namespace <namespace>', 'namespace to serve (default: $POD_NAMESPACE, else the kubeconfig\'s or service account\'s)')
+    .option('--health-addr <host:port>', 'where /healthz and /readyz listen, or off', '0.0.0.0:8080')
+    .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works with the runtime)')
+    .option('--runtime <name>', `container runtime: ${runtimeNames().join(', ')}`, DEFAULT_RUNTIME)
+    .option('--shutdown-grace <duration>', 'after SIGTERM, how long an operation in flight may take to finish', '20s')
+    .option('--log-level <level>', 'debug, info, warn or error (default: $SNAPSHOT_LOG_LEVEL, else info)')
+    .addHelpText('after', AGENT_HELP)
+    .action(async (raw: Record<string, unknown>) => onAction('agent', raw));
 
   program
     .command('demo')

@@ -22,6 +22,11 @@ export interface LoadKubeConfigOptions {
   env: NodeJS.ProcessEnv;
   /** Service-account directory, injectable so tests can fake in-cluster. */
   serviceAccountDir?: string;
+  /**
+   * Without `kubeconfig`, use the pod's service account whenever it is there, before
+   * `KUBECONFIG` and `~/.kube/config` (the snapshot agent, which runs in a pod).
+   */
+  preferInCluster?: boolean;
 }
 
 /** A resolved kubeconfig: the client-node object plus what messages need. */
@@ -47,7 +52,9 @@ export async function loadKubeConfig(opts: LoadKubeConfigOptions): Promise<Loade
   // commands (validate, hash) should not pay for at start-up.
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
-  const { files, looked } = kubeconfigFiles(opts);
+  const sa = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  const inCluster = opts.preferInCluster === true && opts.kubeconfig === undefined && hasInCluster(opts.env, sa);
+  const { files, looked } = inCluster ? { files: [], looked: [] } : kubeconfigFiles(opts);
   let source: string;
   if (files.length > 0) {
     for (const [i, file] of files.entries()) {
@@ -64,10 +71,9 @@ export async function loadKubeConfig(opts: LoadKubeConfigOptions): Promise<Loade
     }
     source = files.join(path.delimiter);
   } else {
-    const sa = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
     const host = opts.env.KUBERNETES_SERVICE_HOST;
     const port = opts.env.KUBERNETES_SERVICE_PORT;
-    if (!host || !port || !fs.existsSync(path.join(sa, 'token'))) {
+    if (!host || !port || !hasInCluster(opts.env, sa)) {
       throw new ClusterError(
         `no kubeconfig found (looked at ${[...looked, `in-cluster service account ${sa}`].join(', ')})`,
         'pass --kubeconfig or set KUBECONFIG',
@@ -107,6 +113,11 @@ export async function loadKubeConfig(opts: LoadKubeConfigOptions): Promise<Loade
     server: cluster.server.replace(/\/+$/, ''),
     source,
   };
+}
+
+/** In a pod: the API server's address in the environment and a service-account token. */
+function hasInCluster(env: NodeJS.ProcessEnv, saDir: string): boolean {
+  return Boolean(env.KUBERNETES_SERVICE_HOST) && Boolean(env.KUBERNETES_SERVICE_PORT) && fs.existsSync(path.join(saDir, 'token'));
 }
 
 /** The files to read, and every place looked at (for the "not found" message). */
