@@ -24,6 +24,7 @@ import {
   LABEL_IS_CHECKPOINT_SOURCE,
   LABEL_IS_RESTORE_TARGET,
   LABEL_JOB_NAME,
+  LABEL_JOB_NAME_LEGACY,
   LABEL_TRUE,
   RESTORE_STATUS_COMPLETED,
   RESTORE_STATUS_FAILED,
@@ -310,7 +311,8 @@ class Agent {
     const ns = pod.metadata.namespace ?? 'default';
     const podName = pod.metadata.name ?? '';
     const id = pod.metadata.labels?.[LABEL_CHECKPOINT_ID];
-    const jobName = pod.metadata.labels?.[LABEL_JOB_NAME];
+    // Kubernetes before 1.27 labels a Job's pods with `job-name` only.
+    const jobName = pod.metadata.labels?.[LABEL_JOB_NAME] ?? pod.metadata.labels?.[LABEL_JOB_NAME_LEGACY];
     if (!id || !jobName) {
       this.finished.add(key);
       this.log('warn', `pod ${ns}/${podName} is a checkpoint source but lacks the ${!id ? LABEL_CHECKPOINT_ID : LABEL_JOB_NAME} label; ignoring it`);

@@ -40,7 +40,16 @@ export interface ContainerdRuntime extends NodeRuntime {
   exec(ref: ContainerRef, argv: string[]): Promise<void>;
   /** The ID's running PID from the last look-up, without a call (for sync callers). */
   cachedPid(containerId: string): number | undefined;
+  /**
+   * The running container of a pod's container (by the labels the kubelet's CRI sets,
+   * which a pod cannot choose), or undefined when none runs. `container` defaults to
+   * any one container of the pod that runs (workers and placeholders have one).
+   */
+  findContainer(namespace: string, pod: string, container?: string): Promise<string | undefined>;
 }
+
+/** DNS-1123 names only: they go into a containerd filter expression. */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
@@ -85,6 +94,22 @@ export function createContainerdRuntime(opts: ContainerdOptions): ContainerdRunt
   };
 
   const runtime: ContainerdRuntime = {
+    async findContainer(namespace, pod, container) {
+      for (const [what, v] of [['namespace', namespace], ['pod', pod], ['container', container ?? 'x']] as const) {
+        if (!K8S_NAME.test(v)) throw new Error(`${what} name ${JSON.stringify(v)} is not a Kubernetes name`);
+      }
+      const filters = [
+        `labels."io.kubernetes.pod.namespace"==${namespace}`,
+        `labels."io.kubernetes.pod.name"==${pod}`,
+        'labels."io.cri-containerd.kind"==container',
+        ...(container ? [`labels."io.kubernetes.container.name"==${container}`] : []),
+      ];
+      const ids = (await run(['containers', 'ls', '-q', filters.join(',')])).split('\n').map((l) => l.trim()).filter((l) => CONTAINER_ID.test(l));
+      if (ids.length === 0) return undefined;
+      const tasks = parseTaskList(await run(['tasks', 'ls']));
+      for (const [k, v] of tasks) pids.set(k, v);
+      return ids.find((id) => tasks.has(id));
+    },
     async pid(containerId) {
       const id = checked(containerId);
       const tasks = parseTaskList(await run(['tasks', 'ls']));

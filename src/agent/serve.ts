@@ -40,6 +40,8 @@ export interface ServeAgentOptions {
   /** Default: the best engine of the runtime whose probe passes. */
   engine?: EngineName;
   runtime: string;
+  /** containerd's socket, for `--runtime containerd`. */
+  containerdAddress?: string;
   /** Where /healthz and /readyz listen; undefined serves no probes. */
   health?: { host: string; port: number };
   /** How long operations in flight may take to finish after the signal. */
@@ -100,7 +102,7 @@ export async function serveAgent(opts: ServeAgentOptions, deps: ServeAgentDeps):
 
   const entry = AGENT_RUNTIMES[opts.runtime];
   if (!entry) throw new UsageError(`--runtime ${opts.runtime}: unknown runtime`, `runtimes: ${runtimeNames().join(', ')}`);
-  const runtime = await entry.create({ log, env: deps.env });
+  const runtime = await entry.create({ log, env: deps.env, ...(opts.containerdAddress ? { containerdAddress: opts.containerdAddress } : {}) });
   if (opts.engine !== undefined && !runtime.engines.includes(opts.engine)) {
     throw new UsageError(
       `--engine ${opts.engine} does not work with --runtime ${runtime.name} (${entry.description})`,

@@ -193,6 +193,7 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .option('--health-addr <host:port>', 'where /healthz and /readyz listen, or off', '0.0.0.0:8080')
     .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works with the runtime)')
     .option('--runtime <name>', `container runtime: ${runtimeNames().join(', ')}`, DEFAULT_RUNTIME)
+    .option('--containerd-address <socket>', 'containerd\'s socket, for --runtime containerd (default: /run/containerd/containerd.sock)')
     .option('--shutdown-grace <duration>', 'after SIGTERM, how long an operation in flight may take to finish', '20s')
     .option('--log-level <level>', 'debug, info, warn or error (default: $SNAPSHOT_LOG_LEVEL, else info)')
     .addHelpText('after', AGENT_HELP)

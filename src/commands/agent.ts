@@ -29,6 +29,7 @@ export interface RawAgentOptions {
   healthAddr?: string;
   engine?: string;
   runtime?: string;
+  containerdAddress?: string;
   shutdownGrace?: string;
   logLevel?: string;
 }
@@ -46,6 +47,7 @@ export interface AgentOptions {
   healthAddr: string;
   engine?: string;
   runtime: string;
+  containerdAddress?: string;
   shutdownGrace: string;
   logLevel: string;
 }
@@ -77,6 +79,7 @@ export async function complete(raw: RawAgentOptions, ctx: AgentCompleteContext):
     nodeName: raw.nodeName ?? ctx.env['NODE_NAME'] ?? '',
     healthAddr: raw.healthAddr ?? DEFAULT_HEALTH_ADDR,
     runtime: raw.runtime ?? DEFAULT_RUNTIME,
+    ...(raw.containerdAddress !== undefined ? { containerdAddress: raw.containerdAddress } : {}),
     shutdownGrace: raw.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE,
     logLevel: raw.logLevel ?? ctx.env['SNAPSHOT_LOG_LEVEL'] ?? 'info',
   };
@@ -124,6 +127,7 @@ export async function run(opts: AgentOptions, deps: AgentRunDeps): Promise<Serve
       nodeName: opts.nodeName.trim(),
       config: opts.config,
       runtime: opts.runtime,
+      ...(opts.containerdAddress !== undefined ? { containerdAddress: opts.containerdAddress } : {}),
       shutdownGraceMs: graceMs,
       ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
       ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),

@@ -17,8 +17,10 @@ export const ANNOTATION_CHECKPOINT_STATUS = 'nvidia.com/snapshot-checkpoint-stat
 export const ANNOTATION_RESTORE_STATUS = 'nvidia.com/snapshot-restore-status';
 /** Annotation the agent writes on a restore Pod: container ID without `containerd://`. */
 export const ANNOTATION_RESTORE_CONTAINER_ID = 'nvidia.com/snapshot-restore-container-id';
-/** Label Kubernetes' Job controller sets on a Job's pods. */
+/** Label Kubernetes' Job controller sets on a Job's pods (1.27 and later). */
 export const LABEL_JOB_NAME = 'batch.kubernetes.io/job-name';
+/** The same label before Kubernetes 1.27 (still set beside the new one). */
+export const LABEL_JOB_NAME_LEGACY = 'job-name';
 
 /** The only artifact version v1.0.x knows; a path segment and annotation value. */
 export const ARTIFACT_VERSION = '1';

@@ -8,7 +8,8 @@
  * own client, so what is checked is what the real server stored.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -123,11 +124,42 @@ export async function installNamespace(ns: string): Promise<void> {
     agent.imagePullPolicy = 'Never';
     agent.args = agent.args.map((a: string) => (a.startsWith('--containerd-address=') ? `--containerd-address=${CONTAINERD_SOCK}` : a));
     agent.args.push('--log-level=debug');
+    // Pods on this loopback-only node have no route to the API server (it listens on
+    // 127.0.0.1 and there is no kube-proxy for the service IP), so here the agent shares
+    // the node's network and is pointed at the server directly, with its health port
+    // unique to the namespace.
+    spec.hostNetwork = true;
+    const server = new URL(apiServer());
+    agent.env.push({ name: 'KUBERNETES_SERVICE_HOST', value: server.hostname }, { name: 'KUBERNETES_SERVICE_PORT', value: server.port || '443' });
+    const health = await freePort();
+    agent.args.push(`--health-addr=127.0.0.1:${health}`);
+    for (const probe of [agent.livenessProbe, agent.readinessProbe]) {
+      probe.exec.command = probe.exec.command.map((a: string) => a.replace('127.0.0.1:8080', `127.0.0.1:${health}`));
+    }
     for (const v of spec.volumes) if (v.name === 'containerd') v.hostPath.path = CONTAINERD_SOCK;
     for (const m of agent.volumeMounts) if (m.name === 'containerd') m.mountPath = CONTAINERD_SOCK;
   }
   await apply(ns, objects);
   await kubectlOk(['rollout', 'status', 'daemonset/snapshot-agent', '-n', ns, '--timeout=120s'], { timeoutMs: 130_000 });
+}
+
+/** The API server's URL from the kubeconfig. */
+function apiServer(): string {
+  const m = /server:\s*(\S+)/.exec(readFileSync(KUBECONFIG, 'utf8'));
+  if (!m?.[1]) throw new Error(`no server in ${KUBECONFIG}`);
+  return m[1];
+}
+
+/** A port free on 127.0.0.1 now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** Remove the namespace, its PV and its storage directory. */
