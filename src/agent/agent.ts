@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import {
+  ANNOTATION_ARTIFACT_VERSION,
   ANNOTATION_CHECKPOINT_STATUS,
   ANNOTATION_RESTORE_CONTAINER_ID,
   ANNOTATION_RESTORE_STATUS,
@@ -39,6 +40,7 @@ import {
   publishArtifact,
   readArtifactManifest,
   unsafeIdReason,
+  unsafeVersionReason,
   type ArtifactManifest,
 } from './artifact.js';
 import type { ContainerRef, SnapshotEngine } from './engine.js';
@@ -282,7 +284,8 @@ class Agent {
     }
     const container = this.containerRef(pod);
 
-    const unsafe = unsafeIdReason(id);
+    const version = artifactVersionOf(pod);
+    const unsafe = unsafeIdReason(id) ?? unsafeVersionReason(version);
     if (unsafe) {
       this.finished.add(key);
       await this.failCheckpoint(job, container, `refused: ${unsafe}`);
@@ -405,7 +408,8 @@ class Agent {
     const id = cached.metadata.labels?.[LABEL_CHECKPOINT_ID];
     // Cheap check first: while the artifact is missing, a resync costs a stat, not an API call.
     const waitKey = `artifact:${uid}:${id ?? ''}`;
-    const dir = id && !unsafeIdReason(id) ? artifactDir(this.opts.storageRoot, id) : undefined;
+    const version = artifactVersionOf(cached);
+    const dir = id && !unsafeIdReason(id) && !unsafeVersionReason(version) ? artifactDir(this.opts.storageRoot, id, version) : undefined;
     if (dir && !(await artifactExists(dir))) {
       if (!this.noted.has(waitKey)) {
         this.noted.add(waitKey);
@@ -431,7 +435,8 @@ class Agent {
       pod.status?.phase !== 'Running' ||
       pod.metadata.deletionTimestamp ||
       pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] !== undefined ||
-      pod.metadata.labels?.[LABEL_CHECKPOINT_ID] !== id
+      pod.metadata.labels?.[LABEL_CHECKPOINT_ID] !== id ||
+      artifactVersionOf(pod) !== version
     ) {
       return;
     }
@@ -444,7 +449,7 @@ class Agent {
       await this.failRestore(pod, placeholder, `the pod has no ${LABEL_CHECKPOINT_ID} label`, false);
       return;
     }
-    const unsafe = unsafeIdReason(id);
+    const unsafe = unsafeIdReason(id) ?? unsafeVersionReason(version);
     if (unsafe || !dir) {
       await this.failRestore(pod, placeholder, `refused: ${unsafe ?? 'unsafe checkpoint ID'}`, false);
       return;
@@ -601,6 +606,14 @@ class Agent {
       ? `simulated engine "${this.engine.name}" (no process state saved)`
       : `${this.engine.name} engine`;
   }
+}
+
+/**
+ * The artifact version a checkpoint or restore pod asks for: its annotation (the CLI
+ * always sends `1`), else `1`. Validated by the caller before it becomes a path.
+ */
+function artifactVersionOf(pod: Pod): string {
+  return pod.metadata.annotations?.[ANNOTATION_ARTIFACT_VERSION] ?? ARTIFACT_VERSION;
 }
 
 /** List and watch items carry no kind; events need it on `involvedObject`. */

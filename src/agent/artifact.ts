@@ -4,21 +4,53 @@
  * place, so its existence means it is complete.
  */
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify, parse } from 'yaml';
 import { ARTIFACT_MANIFEST_FILE, ARTIFACT_VERSION } from '../protocol/constants.js';
+import { checkArtifactVersion, checkCheckpointId } from '../protocol/ids.js';
 
-/** Why a checkpoint ID cannot be a path segment, or undefined when it can (§7). */
+/** A checkpoint ID, artifact version or path under the base path that the agent will not use. */
+export class UnsafeArtifactPathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeArtifactPathError';
+  }
+}
+
+/** A value from a label, annotation or directory name, quoted short enough for an event. */
+function show(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+/**
+ * Why a checkpoint ID cannot name an artifact, or undefined when it can. The same rules
+ * as the CLI's `--checkpoint-id` (a label value and a path segment, protocol.md §9),
+ * whether the ID came from a label, an annotation or a directory name.
+ */
 export function unsafeIdReason(id: string): string | undefined {
-  if (id === '') return 'the checkpoint ID is empty';
-  if (id.includes('/') || id.includes('\\')) return `checkpoint ID ${JSON.stringify(id)} contains a path separator`;
-  if (id.includes('..')) return `checkpoint ID ${JSON.stringify(id)} contains ".."`;
+  const problems = checkCheckpointId(id);
+  return problems.length === 0 ? undefined : `checkpoint ID ${show(id)} ${problems.join('; ')}`;
+}
+
+/**
+ * Why an artifact version cannot be used, or undefined when it can: it must be a
+ * path segment (`checkArtifactVersion`), and one this agent knows (`1`, §2).
+ */
+export function unsafeVersionReason(version: string): string | undefined {
+  const problems = checkArtifactVersion(version);
+  if (problems.length > 0) return `artifact version ${show(version)} ${problems.join('; ')}`;
+  if (version !== ARTIFACT_VERSION) return `artifact version ${version} is not one this agent knows (it writes and reads version ${ARTIFACT_VERSION})`;
   return undefined;
 }
 
-/** `<root>/<id>/versions/1`. The caller has checked the ID with `unsafeIdReason`. */
-export function artifactDir(storageRoot: string, checkpointId: string): string {
-  return join(storageRoot, checkpointId, 'versions', ARTIFACT_VERSION);
+/**
+ * `<root>/<id>/versions/<version>`, the one place an artifact path is built: throws
+ * `UnsafeArtifactPathError` when the ID or version is not usable.
+ */
+export function artifactDir(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION): string {
+  const why = unsafeIdReason(checkpointId) ?? unsafeVersionReason(version);
+  if (why) throw new UnsafeArtifactPathError(why);
+  return join(storageRoot, checkpointId, 'versions', version);
 }
 
 /** What `manifest.yaml` records about a checkpoint. */
@@ -41,7 +73,7 @@ export interface ArtifactManifest {
 
 /** A fresh staging directory next to where the artifact will live (same filesystem, so rename is atomic). */
 export async function createStaging(storageRoot: string, checkpointId: string): Promise<string> {
-  const versions = join(storageRoot, checkpointId, 'versions');
+  const versions = dirname(artifactDir(storageRoot, checkpointId));
   await mkdir(versions, { recursive: true });
   return mkdtemp(join(versions, `.staging-${ARTIFACT_VERSION}-`));
 }

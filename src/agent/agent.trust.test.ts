@@ -1,0 +1,193 @@
+/**
+ * The agent's trust boundary (issue 13 item 5): it runs as root on a node, so nothing a
+ * pod, its labels or the checkpoint storage say may make it touch a Job that is not the
+ * pod's, follow a link out of its base path, quote a file's bytes, or hand one
+ * namespace's checkpoint to another.
+ */
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ANNOTATION_ARTIFACT_VERSION,
+  ANNOTATION_CHECKPOINT_STATUS,
+  ANNOTATION_RESTORE_STATUS,
+  EVENT_RESTORE_FAILED,
+  LABEL_CHECKPOINT_ID,
+  LABEL_IS_CHECKPOINT_SOURCE,
+  LABEL_IS_RESTORE_TARGET,
+  LABEL_JOB_NAME,
+} from '../protocol/constants.js';
+import type { Job, KubeObject, Pod } from '../protocol/types.js';
+import { RESOURCES } from '../kube/types.js';
+import { startAgent, type RunningAgent, type StartAgentOptions } from './agent.js';
+import { createSimEngine } from './sim-engine.js';
+import { FakeKube } from './testing/fake-kube.js';
+
+const NS = 'ml';
+const NODE = 'node-a';
+
+async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function running(ready: boolean): Pod['status'] {
+  return {
+    phase: 'Running',
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+    containerStatuses: [{ name: 'worker', containerID: 'containerd://abc123', ready }],
+  };
+}
+
+let kube: FakeKube;
+let work: string;
+let root: string;
+let signals: Array<{ ns: string; pod: string; sig: string }>;
+let logs: string[];
+let agent: RunningAgent | undefined;
+
+beforeEach(async () => {
+  kube = new FakeKube();
+  work = await mkdtemp(join(tmpdir(), 'agent-trust-'));
+  root = join(work, 'checkpoints');
+  await mkdir(root);
+  signals = [];
+  logs = [];
+  agent = undefined;
+});
+
+afterEach(async () => {
+  await agent?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+function start(extra: Partial<StartAgentOptions> = {}): RunningAgent {
+  agent = startAgent({
+    client: kube,
+    nodeName: NODE,
+    storageRoot: root,
+    engine: createSimEngine(),
+    identity: 'agent-a',
+    log: (level, m) => logs.push(`${level} ${m}`),
+    signalContainer: (ns, pod, sig) => {
+      signals.push({ ns, pod, sig });
+    },
+    lookupPid: () => 4242,
+    timing: { leaseRenewMs: 50, resyncMs: 20, watchBackoffMs: 20, restoreReadyTimeoutMs: 2000 },
+    ...extra,
+  });
+  return agent;
+}
+
+interface CheckpointOpts {
+  ns?: string;
+  podAnnotations?: Record<string, string>;
+}
+
+/** A checkpoint Job and the pod its controller would make (owned by it, with its ID). */
+async function createCheckpoint(id: string, opts: CheckpointOpts = {}) {
+  const ns = opts.ns ?? NS;
+  const jobName = `worker-${id.replace(/[^a-z0-9-]/g, '').slice(0, 30)}-checkpoint`;
+  const job = await kube.create<Job>(RESOURCES.jobs, ns, {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: jobName, labels: { [LABEL_CHECKPOINT_ID]: id } },
+    spec: { backoffLimit: 0, template: { spec: { containers: [] } } },
+  });
+  const podName = `${jobName}-x1`;
+  const pod = await kube.create<Pod>(RESOURCES.pods, ns, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName,
+      labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: id, [LABEL_JOB_NAME]: jobName },
+      annotations: opts.podAnnotations ?? {},
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '', controller: true }],
+    },
+    spec: { nodeName: NODE, containers: [{ name: 'worker', image: 'placeholder:1' }] },
+    status: running(true),
+  });
+  return { job, jobName, pod, podName, ns };
+}
+
+async function createRestorePod(name: string, id: string, opts: { ns?: string; ready?: boolean; annotations?: Record<string, string> } = {}): Promise<Pod> {
+  return kube.create<Pod>(RESOURCES.pods, opts.ns ?? NS, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { [LABEL_IS_RESTORE_TARGET]: 'true', [LABEL_CHECKPOINT_ID]: id }, annotations: opts.annotations ?? {} },
+    spec: { nodeName: NODE, containers: [{ name: 'worker', image: 'placeholder:1' }] },
+    status: running(opts.ready ?? true),
+  });
+}
+
+function jobStatus(jobName: string, ns = NS): string | undefined {
+  return kube.peek<Job>(RESOURCES.jobs, ns, jobName)?.metadata.annotations?.[ANNOTATION_CHECKPOINT_STATUS];
+}
+
+function restoreStatus(name: string, ns = NS): string | undefined {
+  return kube.peek<Pod>(RESOURCES.pods, ns, name)?.metadata.annotations?.[ANNOTATION_RESTORE_STATUS];
+}
+
+type Ev = KubeObject & Record<string, any>;
+function events(name?: string): Ev[] {
+  return kube.all<Ev>(RESOURCES.events).filter((e) => name === undefined || e['involvedObject'].name === name);
+}
+
+async function checkpointFirst(id: string, ns = NS): Promise<void> {
+  const { jobName } = await createCheckpoint(id, { ns });
+  await waitFor(() => jobStatus(jobName, ns) === 'completed', `checkpoint ${id}`);
+  signals.length = 0;
+}
+
+describe('(d) checkpoint IDs and artifact versions are validated before they become paths', () => {
+  it.each([
+    ['a space', 'bad id'],
+    ['64 characters', 'a'.repeat(64)],
+    ['a leading dot', '.hidden'],
+    ['a newline', 'ok\nno'],
+  ])('a restore pod whose ID has %s is refused at once, not waited for', async (_why, id) => {
+    await createRestorePod('restore-bad', id);
+    start();
+    await waitFor(() => restoreStatus('restore-bad') === 'failed', 'failed');
+    await waitFor(() => events('restore-bad').some((e) => e['reason'] === EVENT_RESTORE_FAILED), 'event');
+    expect(events('restore-bad')[0]!['message']).toMatch(/refused: checkpoint ID .* (is|contains)/);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('a checkpoint pod whose artifact-version annotation is a path is refused; nothing is written', async () => {
+    const { jobName } = await createCheckpoint('ver-1', { podAnnotations: { [ANNOTATION_ARTIFACT_VERSION]: '../../escape' } });
+    start();
+    await waitFor(() => jobStatus(jobName) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).length > 0, 'event');
+    expect(events(jobName).at(-1)!['message']).toContain('artifact version');
+    expect(await readdir(root)).toEqual([]);
+    await expect(stat(join(work, 'escape'))).rejects.toThrow();
+  });
+
+  it.each([
+    ['a path', '../1'],
+    ['a version this agent does not know', '2'],
+  ])('a restore pod whose artifact-version annotation is %s is refused', async (_why, version) => {
+    start();
+    await checkpointFirst('ver-2');
+    await createRestorePod('restore-v', 'ver-2', { annotations: { [ANNOTATION_ARTIFACT_VERSION]: version } });
+    await waitFor(() => restoreStatus('restore-v') === 'failed', 'failed');
+    await waitFor(() => events('restore-v').length > 0, 'event');
+    expect(events('restore-v').at(-1)!['message']).toMatch(/refused: artifact version/);
+  });
+
+  it('the artifact-version annotation "1" (what the CLI sends) is accepted', async () => {
+    start();
+    await checkpointFirst('ver-3');
+    await createRestorePod('restore-ok', 'ver-3', { annotations: { [ANNOTATION_ARTIFACT_VERSION]: '1' } });
+    await waitFor(() => restoreStatus('restore-ok') === 'completed', 'completed');
+  });
+});
