@@ -4,7 +4,7 @@
  * pod's, follow a link out of its base path, quote a file's bytes, or hand one
  * namespace's checkpoint to another.
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -189,5 +189,20 @@ describe('(d) checkpoint IDs and artifact versions are validated before they bec
     await checkpointFirst('ver-3');
     await createRestorePod('restore-ok', 'ver-3', { annotations: { [ANNOTATION_ARTIFACT_VERSION]: '1' } });
     await waitFor(() => restoreStatus('restore-ok') === 'completed', 'completed');
+  });
+});
+
+describe('(c) file contents never reach events', () => {
+  it('a manifest.yaml that is not YAML fails the restore with the file and the problem, not its bytes', async () => {
+    start();
+    await checkpointFirst('garbled');
+    const secret = 'PRIVATE-KEY-MATERIAL-zz9';
+    await writeFile(join(root, 'garbled', 'versions', '1', 'manifest.yaml'), `${secret}: [unclosed\n  - {`);
+    await createRestorePod('restore-g', 'garbled');
+    await waitFor(() => restoreStatus('restore-g') === 'failed', 'failed');
+    await waitFor(() => events('restore-g').some((e) => e['reason'] === EVENT_RESTORE_FAILED), 'event');
+    const text = events('restore-g').map((e) => e['message'] as string).join('\n') + logs.join('\n');
+    expect(text).toContain('manifest.yaml is not valid YAML');
+    expect(text).not.toContain(secret.slice(0, 7));
   });
 });

@@ -3,9 +3,10 @@
  * engine's files and `manifest.yaml`. Written in a staging directory and renamed into
  * place, so its existence means it is complete.
  */
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { stringify, parse } from 'yaml';
+import { parseDocument, stringify } from 'yaml';
 import { ARTIFACT_MANIFEST_FILE, ARTIFACT_VERSION } from '../protocol/constants.js';
 import { checkArtifactVersion, checkCheckpointId } from '../protocol/ids.js';
 
@@ -100,12 +101,105 @@ export async function artifactExists(dir: string): Promise<boolean> {
   }
 }
 
-/** The artifact's `manifest.yaml` as plain data. Throws with a readable message. */
+/** Largest `manifest.yaml` or engine metadata file the agent reads, bytes. */
+export const MAX_ARTIFACT_METADATA_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A file in an artifact that the agent will not use. The message names the file and the
+ * kind of problem only: the file may be anything an attacker could link or copy there,
+ * and messages end up in events and logs that other people read.
+ */
+export class ArtifactFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file} ${problem}`);
+    this.name = 'ArtifactFileError';
+  }
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function openProblem(err: unknown): string {
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return 'is missing';
+    case 'ELOOP':
+      return 'is a symbolic link; the agent follows no links in an artifact';
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot be read (permission denied)';
+    default:
+      return `cannot be opened (${errnoCode(err) ?? 'unknown error'})`;
+  }
+}
+
+/**
+ * The text of `<dir>/<name>`, a small regular file the artifact owns: opened without
+ * following a link (O_NOFOLLOW) or blocking on a FIFO (O_NONBLOCK), refused when it is
+ * not a regular file, has other hard links (one to a file outside the artifact would
+ * read that file), or is larger than `maxBytes`. Throws `ArtifactFileError`.
+ */
+export async function readArtifactFile(dir: string, name: string, maxBytes = MAX_ARTIFACT_METADATA_BYTES): Promise<string> {
+  const file = join(dir, name);
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new ArtifactFileError(file, openProblem(err));
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ArtifactFileError(file, 'is not a regular file');
+    if (st.nlink > 1) throw new ArtifactFileError(file, 'has more than one hard link; the agent reads only files the artifact owns');
+    if (st.size > maxBytes) throw new ArtifactFileError(file, `is larger than ${maxBytes} bytes`);
+    // Read at most one byte past the limit: the file may have grown since fstat.
+    const buf = Buffer.alloc(maxBytes + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got > maxBytes) throw new ArtifactFileError(file, `is larger than ${maxBytes} bytes`);
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } catch (err) {
+    if (err instanceof ArtifactFileError) throw err;
+    throw new ArtifactFileError(file, `cannot be read (${errnoCode(err) ?? 'unknown error'})`);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** `<dir>/<name>` parsed as JSON (`readArtifactFile`'s rules); the parser's message, which quotes the text, is dropped. */
+export async function readArtifactJson(dir: string, name: string): Promise<unknown> {
+  const text = await readArtifactFile(dir, name);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ArtifactFileError(join(dir, name), 'is not valid JSON');
+  }
+}
+
+/** The artifact's `manifest.yaml` as plain data (`readArtifactFile`'s rules). Throws `ArtifactFileError`. */
 export async function readArtifactManifest(dir: string): Promise<Record<string, unknown>> {
-  const text = await readFile(join(dir, ARTIFACT_MANIFEST_FILE), 'utf8');
-  const value: unknown = parse(text);
+  const file = join(dir, ARTIFACT_MANIFEST_FILE);
+  const text = await readArtifactFile(dir, ARTIFACT_MANIFEST_FILE);
+  // parseDocument, not parse: parse throws (and warns on stderr) with a snippet of the text.
+  let value: unknown;
+  try {
+    const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) throw new Error('invalid');
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    throw new ArtifactFileError(file, 'is not valid YAML');
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`${join(dir, ARTIFACT_MANIFEST_FILE)} is not a mapping`);
+    throw new ArtifactFileError(file, 'is not a YAML mapping');
   }
   return value as Record<string, unknown>;
 }

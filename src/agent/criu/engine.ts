@@ -25,6 +25,7 @@ import { constants, openSync, closeSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
+import { readArtifactJson } from '../artifact.js';
 import type { CheckpointContext, CheckpointResult, ContainerProcess, ContainerRef, NodeRuntime, RestoreContext, RestoreResult, SnapshotEngine } from '../engine.js';
 import { locateCriu, type CriuCommand } from './locate.js';
 import { describePid, isAlive, openPaths, processTree, readStat, type ProcessTree } from './proc.js';
@@ -222,7 +223,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       const cmd = command();
       let meta: CriuMeta;
       try {
-        meta = JSON.parse(await readFile(join(ctx.artifactDir, META_FILE), 'utf8')) as CriuMeta;
+        meta = (await readArtifactJson(ctx.artifactDir, META_FILE)) as CriuMeta;
       } catch (err) {
         throw new Error(`the artifact has no readable ${META_FILE} (${(err as Error).message}); it was not written by the criu engine`);
       }
