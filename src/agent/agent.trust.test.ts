@@ -4,7 +4,8 @@
  * pod's, follow a link out of its base path, quote a file's bytes, or hand one
  * namespace's checkpoint to another.
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import {
   ANNOTATION_ARTIFACT_VERSION,
   ANNOTATION_CHECKPOINT_STATUS,
   ANNOTATION_RESTORE_STATUS,
+  EVENT_CHECKPOINT_FAILED,
   EVENT_RESTORE_FAILED,
   LABEL_CHECKPOINT_ID,
   LABEL_IS_CHECKPOINT_SOURCE,
@@ -204,5 +206,122 @@ describe('(c) file contents never reach events', () => {
     const text = events('restore-g').map((e) => e['message'] as string).join('\n') + logs.join('\n');
     expect(text).toContain('manifest.yaml is not valid YAML');
     expect(text).not.toContain(secret.slice(0, 7));
+  });
+});
+
+/** Every entry under `dir` with its type, mode, size and content hash (or link target). */
+async function snapshotTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string, rel: string): Promise<void> {
+    for (const name of (await readdir(d)).sort()) {
+      const path = join(d, name);
+      const st = await lstat(path);
+      const what = st.isSymbolicLink()
+        ? `link ${await readlink(path)}`
+        : st.isDirectory()
+          ? 'dir'
+          : `file ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+      out.push(`${rel}${name} ${(st.mode & 0o7777).toString(8)} ${st.isDirectory() ? '' : st.size} ${what}`);
+      if (st.isDirectory()) await walk(path, `${rel}${name}/`);
+    }
+  }
+  await walk(dir, '');
+  return out;
+}
+
+/** A directory outside the base path that the agent must leave byte for byte as it was. */
+async function makeSentinel(): Promise<{ dir: string; before: string[] }> {
+  const dir = join(work, 'outside');
+  await mkdir(join(dir, 'versions', '1'), { recursive: true });
+  await writeFile(join(dir, 'passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
+  await writeFile(join(dir, 'versions', '1', 'precious.db'), 'do not delete me\n');
+  await writeFile(join(dir, 'versions', '1', 'manifest.yaml'), 'checkpointId: victim\nnamespace: ml\n');
+  await writeFile(join(dir, 'versions', '1', 'sim-state.json'), JSON.stringify({ simulated: true, checkpointId: 'victim' }));
+  return { dir, before: await snapshotTree(dir) };
+}
+
+describe('(b) nothing outside the base path is read, written or deleted', () => {
+  it.each([
+    ['the checkpoint directory', (id: string) => join(root, id), (s: string) => s],
+    ['its versions directory', (id: string) => join(root, id, 'versions'), (s: string) => join(s, 'versions')],
+    ['the version directory itself', (id: string) => join(root, id, 'versions', '1'), (s: string) => join(s, 'versions', '1')],
+  ])('checkpoint: %s a link out of the base path is refused, the Job failed, the outside untouched', async (_what, linkAt, target) => {
+    const sentinel = await makeSentinel();
+    const id = 'victim';
+    await mkdir(join(linkAt(id), '..'), { recursive: true });
+    await symlink(target(sentinel.dir), linkAt(id));
+    const { jobName, podName } = await createCheckpoint(id);
+    start();
+    await waitFor(() => jobStatus(jobName) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), 'event');
+    const failed = events(jobName).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!;
+    expect(failed['message']).toContain(`refused: ${linkAt(id)} is a symbolic link`);
+    expect(signals).toEqual([{ ns: NS, pod: podName, sig: 'SIGKILL' }]);
+    expect(await snapshotTree(sentinel.dir)).toEqual(sentinel.before);
+    // The link itself is left for a person to look at.
+    expect((await lstat(linkAt(id))).isSymbolicLink()).toBe(true);
+  });
+
+  it('checkpoint: a file where the checkpoint directory should be is refused', async () => {
+    await writeFile(join(root, 'afile'), 'x');
+    const { jobName } = await createCheckpoint('afile');
+    start();
+    await waitFor(() => jobStatus(jobName) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), 'event');
+    expect(events(jobName).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!['message']).toContain('is not a directory');
+    expect(await readFile(join(root, 'afile'), 'utf8')).toBe('x');
+  });
+
+  it('checkpoint: an older artifact holding links is replaced without following them', async () => {
+    const sentinel = await makeSentinel();
+    const old = join(root, 'again', 'versions', '1');
+    await mkdir(join(old, 'nested'), { recursive: true });
+    await writeFile(join(old, 'manifest.yaml'), 'checkpointId: again\nnamespace: ml\n');
+    await symlink(sentinel.dir, join(old, 'evil'));
+    await symlink(join(sentinel.dir, 'passwd'), join(old, 'nested', 'evil-file'));
+    const { jobName } = await createCheckpoint('again');
+    start();
+    await waitFor(() => jobStatus(jobName) === 'completed', 'completed');
+    expect(await snapshotTree(sentinel.dir)).toEqual(sentinel.before);
+    expect((await readdir(old)).sort()).toEqual(['manifest.yaml', 'sim-state.json']);
+    // Nothing but the published version is left beside it.
+    expect(await readdir(join(root, 'again', 'versions'))).toEqual(['1']);
+  });
+
+  it('restore: a checkpoint directory linked out of the base path is refused, not restored from', async () => {
+    const sentinel = await makeSentinel();
+    await symlink(sentinel.dir, join(root, 'victim'));
+    await createRestorePod('restore-l', 'victim');
+    start();
+    await waitFor(() => restoreStatus('restore-l') === 'failed', 'failed');
+    await waitFor(() => events('restore-l').some((e) => e['reason'] === EVENT_RESTORE_FAILED), 'event');
+    expect(events('restore-l').at(-1)!['message']).toContain(`refused: ${join(root, 'victim')} is a symbolic link`);
+    expect(await snapshotTree(sentinel.dir)).toEqual(sentinel.before);
+  });
+
+  it('restore: manifest.yaml linked to a root-only file is refused without quoting it', async () => {
+    start();
+    await checkpointFirst('linked');
+    const secret = join(work, 'shadow');
+    await writeFile(secret, 'root:$6$SECRETHASH:19000::::::\n', { mode: 0o600 });
+    const manifest = join(root, 'linked', 'versions', '1', 'manifest.yaml');
+    await rm(manifest);
+    await symlink(secret, manifest);
+    await createRestorePod('restore-m', 'linked');
+    await waitFor(() => restoreStatus('restore-m') === 'failed', 'failed');
+    await waitFor(() => events('restore-m').some((e) => e['reason'] === EVENT_RESTORE_FAILED), 'event');
+    const text = events('restore-m').map((e) => e['message'] as string).join('\n') + logs.join('\n');
+    expect(text).toContain('manifest.yaml is a symbolic link');
+    expect(text).not.toContain('SECRETHASH');
+  });
+
+  it('a base path that is itself a link (operator configuration) is followed', async () => {
+    const real = join(work, 'real-pvc');
+    await mkdir(real);
+    await symlink(real, join(work, 'pvc-link'));
+    const { jobName } = await createCheckpoint('via-link');
+    start({ storageRoot: join(work, 'pvc-link') });
+    await waitFor(() => jobStatus(jobName) === 'completed', 'completed');
+    expect((await stat(join(real, 'via-link', 'versions', '1', 'manifest.yaml'))).isFile()).toBe(true);
   });
 });

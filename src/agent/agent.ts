@@ -5,7 +5,6 @@
  * verdict annotations and events, and delegates the actual save/restore to an engine.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import {
   ANNOTATION_ARTIFACT_VERSION,
   ANNOTATION_CHECKPOINT_STATUS,
@@ -39,6 +38,8 @@ import {
   createStaging,
   publishArtifact,
   readArtifactManifest,
+  removeStaging,
+  UnsafeArtifactPathError,
   unsafeIdReason,
   unsafeVersionReason,
   type ArtifactManifest,
@@ -316,7 +317,7 @@ class Agent {
     }
 
     const lease = attempt.lease;
-    const finalDir = artifactDir(this.opts.storageRoot, id);
+    const finalDir = artifactDir(this.opts.storageRoot, id, version);
     let staging: string | undefined;
     try {
       await this.record(
@@ -328,7 +329,7 @@ class Agent {
       const injected = takeInjectedFailure(this.faults);
       if (injected) throw new Error(injected);
 
-      staging = await createStaging(this.opts.storageRoot, id);
+      staging = await createStaging(this.opts.storageRoot, id, version);
       const result = await this.engine.checkpoint({
         pod,
         container,
@@ -340,7 +341,7 @@ class Agent {
       });
       const manifest: ArtifactManifest = {
         checkpointId: id,
-        artifactVersion: ARTIFACT_VERSION,
+        artifactVersion: version,
         createdAt: new Date(this.now()).toISOString(),
         nodeName: this.node,
         namespace: ns,
@@ -358,7 +359,7 @@ class Agent {
       const image = pod.spec.containers[0]?.image;
       if (image) manifest.image = image;
       if (result.bytes !== undefined) manifest.bytes = result.bytes;
-      await publishArtifact(staging, finalDir, manifest);
+      await publishArtifact(this.opts.storageRoot, staging, manifest);
       staging = undefined;
       if (this.stopped) throw new Error('the agent is stopping');
       if (lease.lost) throw new Error(`lost lease ${ns}/${jobName} while checkpointing`);
@@ -376,14 +377,18 @@ class Agent {
       );
       this.log('info', `checkpoint ${id} of ${ns}/${podName} completed`);
     } catch (err) {
-      if (staging) await rm(staging, { recursive: true, force: true }).catch(() => {});
+      if (staging) {
+        await removeStaging(this.opts.storageRoot, id, staging).catch((e: unknown) =>
+          this.log('warn', `checkpoint ${id}: left staging directory ${staging}: ${errorText(e)}`),
+        );
+      }
       if (this.stopped) {
         // No verdict on shutdown: the Job stays pending and a restarted agent retries.
         this.log('warn', `checkpoint ${id} of ${ns}/${podName} interrupted by shutdown: ${errorText(err)}`);
         return;
       }
       this.finished.add(key);
-      await this.failCheckpoint(job, container, errorText(err));
+      await this.failCheckpoint(job, container, failureText(err));
     } finally {
       await lease.release();
     }
@@ -409,13 +414,24 @@ class Agent {
     // Cheap check first: while the artifact is missing, a resync costs a stat, not an API call.
     const waitKey = `artifact:${uid}:${id ?? ''}`;
     const version = artifactVersionOf(cached);
-    const dir = id && !unsafeIdReason(id) && !unsafeVersionReason(version) ? artifactDir(this.opts.storageRoot, id, version) : undefined;
-    if (dir && !(await artifactExists(dir))) {
-      if (!this.noted.has(waitKey)) {
-        this.noted.add(waitKey);
-        this.log('info', `restore ${id} into ${cached.metadata.namespace}/${cached.metadata.name}: waiting for ${dir}`);
+    let refusal = id ? (unsafeIdReason(id) ?? unsafeVersionReason(version)) : undefined;
+    if (id && !refusal) {
+      try {
+        if (!(await artifactExists(this.opts.storageRoot, id, version))) {
+          if (!this.noted.has(waitKey)) {
+            this.noted.add(waitKey);
+            this.log('info', `restore ${id} into ${cached.metadata.namespace}/${cached.metadata.name}: waiting for ${artifactDir(this.opts.storageRoot, id, version)}`);
+          }
+          return;
+        }
+      } catch (err) {
+        if (!(err instanceof UnsafeArtifactPathError)) {
+          if (!this.noted.has(`${waitKey}:error`)) this.log('warn', `restore ${id}: cannot look for its artifact (${errorText(err)}); will retry`);
+          this.noted.add(`${waitKey}:error`);
+          return;
+        }
+        refusal = err.message;
       }
-      return;
     }
 
     // Decide on the current object, not on the (possibly stale) watch event: this is
@@ -449,11 +465,11 @@ class Agent {
       await this.failRestore(pod, placeholder, `the pod has no ${LABEL_CHECKPOINT_ID} label`, false);
       return;
     }
-    const unsafe = unsafeIdReason(id) ?? unsafeVersionReason(version);
-    if (unsafe || !dir) {
-      await this.failRestore(pod, placeholder, `refused: ${unsafe ?? 'unsafe checkpoint ID'}`, false);
+    if (refusal) {
+      await this.failRestore(pod, placeholder, `refused: ${refusal}`, false);
       return;
     }
+    const dir = artifactDir(this.opts.storageRoot, id, version);
 
     const annotations: Record<string, string> = { [ANNOTATION_RESTORE_STATUS]: RESTORE_STATUS_IN_PROGRESS };
     if (placeholder.containerId) annotations[ANNOTATION_RESTORE_CONTAINER_ID] = placeholder.containerId;
@@ -480,6 +496,8 @@ class Agent {
     try {
       const injected = takeInjectedFailure(this.faults);
       if (injected) throw new Error(injected);
+      // Checked again: the path may have changed since the look at the top.
+      if (!(await artifactExists(this.opts.storageRoot, id, version))) throw new Error(`the artifact ${dir} disappeared`);
       const manifest = await readArtifactManifest(dir);
       await this.engine.restore({
         pod,
@@ -507,7 +525,7 @@ class Agent {
         this.log('warn', `restore ${id} into ${ns}/${podName} interrupted by shutdown: ${errorText(err)}`);
         return;
       }
-      await this.failRestore(pod, placeholder, errorText(err), true, true);
+      await this.failRestore(pod, placeholder, failureText(err), true, true);
     }
   }
 
@@ -606,6 +624,11 @@ class Agent {
       ? `simulated engine "${this.engine.name}" (no process state saved)`
       : `${this.engine.name} engine`;
   }
+}
+
+/** An error as a verdict's reason: what the agent would not do reads as a refusal. */
+function failureText(err: unknown): string {
+  return err instanceof UnsafeArtifactPathError ? `refused: ${err.message}` : errorText(err);
 }
 
 /**

@@ -4,12 +4,21 @@
  * reading it runs as root.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Pod } from '../protocol/types.js';
-import { readArtifactManifest } from './artifact.js';
+import {
+  artifactExists,
+  createStaging,
+  publishArtifact,
+  readArtifactManifest,
+  removeStaging,
+  resolveUnderBase,
+  UnsafeArtifactPathError,
+  type ArtifactManifest,
+} from './artifact.js';
 import { createCriuEngine, META_FILE } from './criu/engine.js';
 import { createCudaEngine, CUDA_META_FILE } from './cuda/engine.js';
 import type { RestoreContext, SnapshotEngine } from './engine.js';
@@ -127,5 +136,87 @@ describe("(c) engines' JSON files: errors name the file and the problem, never i
     const msg = await messageOf(make().restore(restoreCtx()));
     expect(msg).toMatch(/is a symbolic link/);
     expectNoSecret(msg);
+  });
+});
+
+describe('(b) paths under the base path', () => {
+  const base = () => join(work, 'checkpoints');
+  const manifest = (id: string): ArtifactManifest => ({
+    checkpointId: id,
+    artifactVersion: '1',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    nodeName: 'n',
+    namespace: 'ml',
+    pod: 'p',
+    podUid: 'u',
+    container: 'c',
+    simulated: true,
+    engine: { name: 'sim', simulated: true },
+  });
+
+  it.each([['..'], ['.'], [''], ['a/b'], ['a\\b'], ['a\0b']])('segment %j is refused', async (segment) => {
+    await expect(resolveUnderBase(base(), ['ck', segment])).rejects.toThrow(UnsafeArtifactPathError);
+  });
+
+  it('walks real directories, reports a missing one, refuses a link or a file', async () => {
+    expect(await resolveUnderBase(base(), ['ck', 'versions', '1'])).toBe(dir);
+    expect(await resolveUnderBase(base(), ['ck', 'nope'])).toBeUndefined();
+    await symlink(work, join(base(), 'link'));
+    await expect(resolveUnderBase(base(), ['link', 'versions'])).rejects.toThrow(/link is a symbolic link/);
+    await writeFile(join(base(), 'file'), '');
+    await expect(resolveUnderBase(base(), ['file', 'versions'], true)).rejects.toThrow(/file is not a directory/);
+  });
+
+  it('createStaging and publishArtifact: staged, then renamed into place, nothing left beside it', async () => {
+    const staging = await createStaging(base(), 'fresh');
+    await writeFile(join(staging, 'data'), 'x');
+    expect(await publishArtifact(base(), staging, manifest('fresh'))).toBe(join(base(), 'fresh', 'versions', '1'));
+    expect(await artifactExists(base(), 'fresh')).toBe(true);
+    expect(await readdir(join(base(), 'fresh', 'versions'))).toEqual(['1']);
+  });
+
+  it('publishArtifact refuses a staging directory that is not one of its own', async () => {
+    await expect(publishArtifact(base(), join(work, 'elsewhere'), manifest('ck'))).rejects.toThrow(/is not a staging directory/);
+    await expect(removeStaging(base(), 'ck', work)).rejects.toThrow(/is not a staging directory/);
+    expect((await stat(work)).isDirectory()).toBe(true);
+  });
+
+  it('publishArtifact refuses a planted manifest.yaml link in staging and does not write through it', async () => {
+    const staging = await createStaging(base(), 'planted');
+    await symlink(secretFile, join(staging, 'manifest.yaml'));
+    await expect(publishArtifact(base(), staging, manifest('planted'))).rejects.toThrow(/already exists/);
+    expect(await readFile(secretFile, 'utf8')).toContain(SECRET);
+  });
+
+  it('artifactExists refuses a link on the way and a linked manifest', async () => {
+    await symlink(join(base(), 'ck'), join(base(), 'alias'));
+    await expect(artifactExists(base(), 'alias')).rejects.toThrow(/alias is a symbolic link/);
+    await symlink(secretFile, join(dir, 'manifest.yaml'));
+    await expect(artifactExists(base(), 'ck')).rejects.toThrow(/manifest\.yaml is a symbolic link/);
+    expect(await artifactExists(base(), 'missing')).toBe(false);
+  });
+});
+
+describe('(b) the criu engine restores nothing through a link in the artifact', () => {
+  it.each([
+    ['criu', 'the images folder'],
+    ['workdir', 'the saved working directory'],
+  ])('%s (%s) a link out of the artifact is refused before anything is copied', async (entry) => {
+    const outside = join(work, 'root-home');
+    await mkdir(outside);
+    await writeFile(join(outside, 'id_rsa'), SECRET);
+    await mkdir(join(dir, 'criu'));
+    await rm(join(dir, entry), { recursive: true, force: true });
+    await symlink(outside, join(dir, entry));
+    await writeFile(join(dir, META_FILE), JSON.stringify({ engine: 'criu', criuVersion: '4.1', root: 1, pids: [], tids: [], shellJob: false, remap: [], dumpSeconds: 0 }));
+    const target = join(work, 'placeholder-workdir');
+    await mkdir(target);
+    const engine = createCriuEngine({
+      criu: { argv: ['/bin/false'], source: 'test' },
+      runtime: { inspect: () => ({ pid: 1, workDir: target }), adopt: () => {} },
+    });
+    const msg = await messageOf(engine.restore(restoreCtx()));
+    expect(msg).toContain(`${join(dir, entry)} is a symbolic link`);
+    expect(await readdir(target)).toEqual([]);
   });
 });

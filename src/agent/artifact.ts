@@ -2,10 +2,16 @@
  * The artifact directory on checkpoint storage: `<root>/<id>/versions/1/` holding the
  * engine's files and `manifest.yaml`. Written in a staging directory and renamed into
  * place, so its existence means it is complete.
+ *
+ * The storage is shared with pods (a restore pod mounts it), so its contents are
+ * untrusted input to an agent that runs as root: paths are walked without following
+ * links, files are opened with O_NOFOLLOW, and nothing is renamed or deleted outside
+ * the base path.
  */
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { ARTIFACT_MANIFEST_FILE, ARTIFACT_VERSION } from '../protocol/constants.js';
 import { checkArtifactVersion, checkCheckpointId } from '../protocol/ids.js';
@@ -72,33 +78,158 @@ export interface ArtifactManifest {
   bytes?: number;
 }
 
-/** A fresh staging directory next to where the artifact will live (same filesystem, so rename is atomic). */
-export async function createStaging(storageRoot: string, checkpointId: string): Promise<string> {
-  const versions = dirname(artifactDir(storageRoot, checkpointId));
-  await mkdir(versions, { recursive: true });
-  return mkdtemp(join(versions, `.staging-${ARTIFACT_VERSION}-`));
+/** Folder of an ID's versions: `<root>/<id>/versions`. */
+const VERSIONS_DIR = 'versions';
+/** Prefix of a staging directory beside the versions (a dot keeps it out of `ls`). */
+const STAGING_PREFIX = '.staging-';
+/** Prefix an older artifact gets while its replacement moves in. */
+const REPLACED_PREFIX = '.replaced-';
+
+type EntryKind = 'missing' | 'directory' | 'file' | 'symlink' | 'other';
+
+/** What is at `path` itself (lstat: a link is reported, not followed). */
+async function entryKind(path: string): Promise<EntryKind> {
+  try {
+    const st = await lstat(path);
+    if (st.isSymbolicLink()) return 'symlink';
+    if (st.isDirectory()) return 'directory';
+    return st.isFile() ? 'file' : 'other';
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 'missing';
+    throw err;
+  }
+}
+
+function notADirectory(path: string, kind: EntryKind, root: string): UnsafeArtifactPathError {
+  return new UnsafeArtifactPathError(
+    kind === 'symlink'
+      ? `${path} is a symbolic link; the agent follows no links under its base path ${root}`
+      : `${path} is not a directory`,
+  );
+}
+
+function assertSegment(segment: string): void {
+  if (segment === '' || segment === '.' || segment === '..' || /[/\\\0]/.test(segment)) {
+    throw new UnsafeArtifactPathError(`${JSON.stringify(segment)} cannot be a path segment under the base path`);
+  }
 }
 
 /**
- * Write `manifest.yaml` into `staging` and move it to its final place, replacing an
- * older artifact of the same ID (a new checkpoint Job with a reused ID wins).
+ * `<root>/<segments...>` when every segment below the base path is a real directory,
+ * checked one at a time with lstat so that no link is followed; undefined when one is
+ * missing, unless `create` makes it. The base path itself is the operator's
+ * configuration (a mount point, perhaps reached through a link) and is trusted.
+ * Throws `UnsafeArtifactPathError` for a link, anything but a directory, or a segment
+ * that is empty, `.`, `..` or holds a separator.
  */
-export async function publishArtifact(staging: string, finalDir: string, manifest: ArtifactManifest): Promise<void> {
+export async function resolveUnderBase(root: string, segments: readonly string[], create = false): Promise<string | undefined> {
+  for (const segment of segments) assertSegment(segment);
+  if (create) await mkdir(root, { recursive: true });
+  let path = root;
+  for (const segment of segments) {
+    path = join(path, segment);
+    let kind = await entryKind(path);
+    if (kind === 'missing' && create) {
+      // Not recursive: mkdir of the last component does not follow a link planted there.
+      await mkdir(path, 0o755).catch((err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      });
+      kind = await entryKind(path);
+    }
+    if (kind === 'missing') return undefined;
+    if (kind !== 'directory') throw notADirectory(path, kind, root);
+  }
+  return path;
+}
+
+/** A fresh staging directory beside where the artifact will live (same filesystem, so rename is atomic). */
+export async function createStaging(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION): Promise<string> {
+  artifactDir(storageRoot, checkpointId, version);
+  const versions = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR], true);
+  if (!versions) throw new UnsafeArtifactPathError(`${join(storageRoot, checkpointId, VERSIONS_DIR)} disappeared while it was made`);
+  return mkdtemp(join(versions, `${STAGING_PREFIX}${version}-`));
+}
+
+/** The versions directory `staging` must sit in, checked again (the engine ran for a while since). */
+async function checkStaging(storageRoot: string, checkpointId: string, staging: string): Promise<string> {
+  const versions = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR]);
+  if (!versions || dirname(staging) !== versions || !basename(staging).startsWith(STAGING_PREFIX)) {
+    throw new UnsafeArtifactPathError(`${staging} is not a staging directory of checkpoint ${checkpointId} under ${storageRoot}`);
+  }
+  const kind = await entryKind(staging);
+  if (kind !== 'directory') throw notADirectory(staging, kind, storageRoot);
+  return versions;
+}
+
+/** Create `path` with `text`; never through a link, never over an existing file. */
+async function writeNewFile(path: string, text: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST' || code === 'ELOOP') throw new UnsafeArtifactPathError(`${path} already exists; the agent writes it only once`);
+    throw err;
+  }
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Write `manifest.yaml` into `staging` and move it to `<root>/<id>/versions/<version>`,
+ * replacing an older artifact of the same ID (a new checkpoint Job with a reused ID
+ * wins). Every rename and delete stays under the base path: the path is checked again
+ * first, a link or file where the artifact goes is refused, and the older artifact is
+ * renamed aside and then deleted without following the links it holds. Returns the
+ * published directory.
+ */
+export async function publishArtifact(storageRoot: string, staging: string, manifest: ArtifactManifest): Promise<string> {
+  const finalDir = artifactDir(storageRoot, manifest.checkpointId, manifest.artifactVersion);
+  let versions = await checkStaging(storageRoot, manifest.checkpointId, staging);
   const header =
     '# Checkpoint artifact written by the snapshotctl snapshot agent.\n' +
     (manifest.simulated ? '# SIMULATED: written by the simulated engine; no process state was saved.\n' : '');
-  await writeFile(join(staging, ARTIFACT_MANIFEST_FILE), header + stringify(manifest));
-  await rm(finalDir, { recursive: true, force: true });
+  await writeNewFile(join(staging, ARTIFACT_MANIFEST_FILE), header + stringify(manifest));
+  versions = await checkStaging(storageRoot, manifest.checkpointId, staging);
+  const kind = await entryKind(finalDir);
+  let replaced: string | undefined;
+  if (kind === 'directory') {
+    replaced = join(versions, `${REPLACED_PREFIX}${manifest.artifactVersion}-${randomBytes(6).toString('hex')}`);
+    await rename(finalDir, replaced);
+  } else if (kind !== 'missing') {
+    throw notADirectory(finalDir, kind, storageRoot);
+  }
   await rename(staging, finalDir);
+  // fs.rm lstat's each entry and unlinks links rather than following them.
+  if (replaced) await rm(replaced, { recursive: true, force: true }).catch(() => undefined);
+  return finalDir;
 }
 
-/** True when the published artifact (directory with `manifest.yaml`) exists. */
-export async function artifactExists(dir: string): Promise<boolean> {
-  try {
-    return (await stat(join(dir, ARTIFACT_MANIFEST_FILE))).isFile();
-  } catch {
-    return false;
-  }
+/** Delete a staging directory made by `createStaging`, after checking it still is one. */
+export async function removeStaging(storageRoot: string, checkpointId: string, staging: string): Promise<void> {
+  await checkStaging(storageRoot, checkpointId, staging);
+  await rm(staging, { recursive: true, force: true });
+}
+
+/**
+ * True when the published artifact (a real directory with a `manifest.yaml` file)
+ * exists, false when it does not (yet). Throws `UnsafeArtifactPathError` when the ID or
+ * version is unusable, or a link or other non-directory stands in the path.
+ */
+export async function artifactExists(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION): Promise<boolean> {
+  artifactDir(storageRoot, checkpointId, version);
+  const dir = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR, version]);
+  if (!dir) return false;
+  const manifest = join(dir, ARTIFACT_MANIFEST_FILE);
+  const kind = await entryKind(manifest);
+  if (kind === 'missing') return false;
+  if (kind === 'file') return true;
+  throw new UnsafeArtifactPathError(
+    kind === 'symlink' ? `${manifest} is a symbolic link; the agent follows no links in an artifact` : `${manifest} is not a regular file`,
+  );
 }
 
 /** Largest `manifest.yaml` or engine metadata file the agent reads, bytes. */
