@@ -325,3 +325,96 @@ describe('(b) nothing outside the base path is read, written or deleted', () => 
     expect((await stat(join(real, 'via-link', 'versions', '1', 'manifest.yaml'))).isFile()).toBe(true);
   });
 });
+
+describe('(a) a checkpoint pod counts only when its Job owns it and it carries the Job\'s ID', () => {
+  /** The victim: a Job whose own pod is not Ready yet, so only an impostor could finish it. */
+  async function victim() {
+    const v = await createCheckpoint('victim-ck');
+    kube.mutate<Pod>(RESOURCES.pods, NS, v.podName, (p) => {
+      p.status = running(false);
+    });
+    return v;
+  }
+
+  async function impostor(name: string, meta: (v: Awaited<ReturnType<typeof victim>>) => Partial<Pod['metadata']>, v: Awaited<ReturnType<typeof victim>>) {
+    return kube.create<Pod>(RESOURCES.pods, NS, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: 'victim-ck', [LABEL_JOB_NAME]: v.jobName },
+        ...meta(v),
+      },
+      spec: { nodeName: NODE, containers: [{ name: 'worker', image: 'attacker:1' }] },
+      status: running(true),
+    });
+  }
+
+  const owner = (v: { jobName: string; job: Job }, extra: Record<string, unknown> = {}) => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    name: v.jobName,
+    uid: v.job.metadata.uid ?? '',
+    controller: true,
+    ...extra,
+  });
+
+  it.each<[string, (v: Awaited<ReturnType<typeof victim>>) => Partial<Pod['metadata']>, RegExp]>([
+    ['a bare pod with the Job\'s name and ID in its labels', () => ({}), /no controller ownerReference/],
+    ['an owner reference with the Job\'s name but another UID', (v) => ({ ownerReferences: [owner(v, { uid: 'forged-uid' })] }), /not Job ml\/.* \(UID /],
+    ['the Job\'s UID, but not as controller', (v) => ({ ownerReferences: [owner(v, { controller: false })] }), /no controller ownerReference/],
+    ['the Job\'s UID on another kind', (v) => ({ ownerReferences: [owner(v, { kind: 'ReplicaSet', apiVersion: 'apps/v1' })] }), /not Job ml\//],
+    [
+      'owned by the Job, but with another checkpoint ID',
+      (v) => ({
+        ownerReferences: [owner(v)],
+        labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: 'attacker-ck', [LABEL_JOB_NAME]: v.jobName },
+      }),
+      /checkpoint ID "attacker-ck" is not its Job's \("victim-ck"\)/,
+    ],
+  ])('%s: refused with a Warning on the pod; the Job is never touched', async (_why, meta, reason) => {
+    const v = await victim();
+    await impostor('impostor', meta, v);
+    const callsBefore = kube.calls.length;
+    start();
+    await waitFor(() => events('impostor').length > 0, 'refusal event');
+    await pause(200);
+    const [refused, ...more] = events('impostor');
+    expect(more).toEqual([]);
+    expect(refused).toMatchObject({ type: 'Warning', reason: 'CheckpointRefused', involvedObject: { kind: 'Pod', name: 'impostor', namespace: NS } });
+    expect(refused!['message']).toMatch(reason);
+    // The Job: no verdict, no event, no lease, no call that writes.
+    expect(kube.peek<Job>(RESOURCES.jobs, NS, v.jobName)?.metadata.annotations ?? {}).toEqual({});
+    expect(events(v.jobName)).toEqual([]);
+    expect(kube.calls.slice(callsBefore).filter((c) => c.verb !== 'get' && c.verb !== 'list' && c.verb !== 'watch' && c.resource !== 'events')).toEqual([]);
+    expect(signals).toEqual([]);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('a pod naming a Job that does not exist is refused on the pod', async () => {
+    await kube.create<Pod>(RESOURCES.pods, NS, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'orphan', labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: 'x', [LABEL_JOB_NAME]: 'no-such-job' } },
+      spec: { nodeName: NODE, containers: [{ name: 'worker', image: 'attacker:1' }] },
+      status: running(true),
+    });
+    start();
+    await waitFor(() => events('orphan').length > 0, 'refusal event');
+    expect(events('orphan')[0]).toMatchObject({ type: 'Warning', reason: 'CheckpointRefused' });
+    expect(events('orphan')[0]!['message']).toContain(`Job ${NS}/no-such-job does not exist`);
+  });
+
+  it('the Job\'s own pod still checkpoints once it is Ready, beside a refused impostor', async () => {
+    const v = await victim();
+    await impostor('impostor', () => ({}), v);
+    start();
+    await waitFor(() => events('impostor').length > 0, 'refusal event');
+    kube.mutate<Pod>(RESOURCES.pods, NS, v.podName, (p) => {
+      p.status = running(true);
+    });
+    await waitFor(() => jobStatus(v.jobName) === 'completed', 'completed');
+    const manifest = await readFile(join(root, 'victim-ck', 'versions', '1', 'manifest.yaml'), 'utf8');
+    expect(manifest).toContain(`pod: ${v.podName}`);
+  });
+});

@@ -15,6 +15,7 @@ import {
   CHECKPOINT_STATUS_FAILED,
   CONTAINERD_ID_PREFIX,
   EVENT_CHECKPOINT_FAILED,
+  EVENT_CHECKPOINT_REFUSED,
   EVENT_CHECKPOINT_REQUESTED,
   EVENT_CHECKPOINT_SUCCEEDED,
   EVENT_RESTORE_FAILED,
@@ -49,6 +50,7 @@ import { createEventRecorder, type EventRecorder } from './events.js';
 import { createFaults, takeInjectedFailure, type AgentFaults } from './faults.js';
 import { runInformer } from './informer.js';
 import { tryAcquireLease } from './lease.js';
+import { checkpointPodRefusal } from './trust.js';
 import { apiStatus, errorText, sleep } from './util.js';
 
 /** Log levels of the agent's log lines. */
@@ -263,8 +265,7 @@ class Agent {
     const id = pod.metadata.labels?.[LABEL_CHECKPOINT_ID];
     const jobName = pod.metadata.labels?.[LABEL_JOB_NAME];
     if (!id || !jobName) {
-      this.finished.add(key);
-      this.log('warn', `pod ${ns}/${podName} is a checkpoint source but lacks the ${!id ? LABEL_CHECKPOINT_ID : LABEL_JOB_NAME} label; ignoring it`);
+      await this.refuseCheckpoint(pod, key, `the pod lacks the ${!id ? LABEL_CHECKPOINT_ID : LABEL_JOB_NAME} label`);
       return;
     }
     let job: Job;
@@ -272,11 +273,17 @@ class Agent {
       job = withKind(await this.client.get<Job>(RESOURCES.jobs, ns, jobName), 'batch/v1', 'Job');
     } catch (err) {
       if (apiStatus(err) === 404) {
-        this.finished.add(key);
-        this.log('warn', `checkpoint Job ${ns}/${jobName} of pod ${podName} not found; ignoring the pod`);
+        await this.refuseCheckpoint(pod, key, `its Job ${ns}/${jobName} does not exist`);
       } else {
         this.log('warn', `could not read Job ${ns}/${jobName}: ${errorText(err)}; will retry`);
       }
+      return;
+    }
+    // Labels are anyone's to write: the Job must own the pod (checked on the Job as the
+    // API returns it) before anything is done to or on behalf of that Job.
+    const refusal = checkpointPodRefusal(pod, job);
+    if (refusal) {
+      await this.refuseCheckpoint(pod, key, refusal);
       return;
     }
     if (job.metadata.annotations?.[ANNOTATION_CHECKPOINT_STATUS] !== undefined) {
@@ -392,6 +399,20 @@ class Agent {
     } finally {
       await lease.release();
     }
+  }
+
+  /** A pod that is not its Job's checkpoint source: a Warning on the pod, nothing on the Job. */
+  private async refuseCheckpoint(pod: Pod, key: string, why: string): Promise<void> {
+    this.finished.add(key);
+    const ns = pod.metadata.namespace ?? 'default';
+    const podName = pod.metadata.name ?? '';
+    this.log('warn', `refused checkpoint source pod ${ns}/${podName}: ${why}`);
+    await this.record(
+      withKind(pod, 'v1', 'Pod'),
+      'Warning',
+      EVENT_CHECKPOINT_REFUSED,
+      `refused to checkpoint pod ${podName}: ${why}; no Job was touched`,
+    );
   }
 
   private async failCheckpoint(job: Job, container: ContainerRef, why: string): Promise<void> {

@@ -85,6 +85,11 @@ export const EVENT_CHECKPOINT_FAILED = 'CheckpointFailed';
 export const EVENT_RESTORE_REQUESTED = 'RestoreRequested';
 export const EVENT_RESTORE_SUCCEEDED = 'RestoreSucceeded';
 export const EVENT_RESTORE_FAILED = 'RestoreFailed';
+/**
+ * Our extension (not in v1.0.x): Warning on a checkpoint-source pod that its Job does
+ * not own, or whose checkpoint ID is not its Job's; the Job is left alone.
+ */
+export const EVENT_CHECKPOINT_REFUSED = 'CheckpointRefused';
 /** `source.component` of the agent's Events. */
 export const AGENT_EVENT_COMPONENT = 'snapshot-agent';
 /** Prefix of `status.containerStatuses[].containerID` the agent strips for its annotation (§1). */
