@@ -418,3 +418,78 @@ describe('(a) a checkpoint pod counts only when its Job owns it and it carries t
     expect(manifest).toContain(`pod: ${v.podName}`);
   });
 });
+
+describe('(e) a checkpoint is restored only into the namespace that made it', () => {
+  const A = 'team-a';
+  const B = 'team-b';
+
+  it('a restore into another namespace is refused: failed, RestoreFailed naming both namespaces', async () => {
+    start();
+    await checkpointFirst('shared', A);
+    const manifest = await readFile(join(root, 'shared', 'versions', '1', 'manifest.yaml'), 'utf8');
+    expect(manifest).toContain(`namespace: ${A}`);
+    await createRestorePod('thief', 'shared', { ns: B });
+    await waitFor(() => restoreStatus('thief', B) === 'failed', 'failed');
+    await waitFor(() => events('thief').some((e) => e['reason'] === EVENT_RESTORE_FAILED), 'event');
+    const failed = events('thief').find((e) => e['reason'] === EVENT_RESTORE_FAILED)!;
+    expect(failed['message']).toContain(`refused: checkpoint shared was made in namespace ${A}`);
+    expect(failed['message']).toContain(`into namespace ${B}`);
+    // Refused before it started: never in progress, nothing killed.
+    expect(events('thief').map((e) => e['reason'])).toEqual([EVENT_RESTORE_FAILED]);
+    expect(signals).toEqual([]);
+  });
+
+  it('allowCrossNamespaceRestore lets it through', async () => {
+    start({ allowCrossNamespaceRestore: true });
+    await checkpointFirst('shared', A);
+    await createRestorePod('guest', 'shared', { ns: B });
+    await waitFor(() => restoreStatus('guest', B) === 'completed', 'completed');
+    expect(events('guest').map((e) => e['type'])).not.toContain('Warning');
+  });
+
+  it('the same namespace restores without a warning', async () => {
+    start();
+    await checkpointFirst('own', A);
+    await createRestorePod('home', 'own', { ns: A });
+    await waitFor(() => restoreStatus('home', A) === 'completed', 'completed');
+    expect(events('home').map((e) => e['type'])).not.toContain('Warning');
+  });
+
+  it('an artifact that records no namespace (Dynamo v1.0.x) is restored, with a Warning that it was not checked', async () => {
+    const dir = join(root, 'dynamo-ck', 'versions', '1');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'manifest.yaml'), 'checkpointId: dynamo-ck\ncreatedAt: "2025-01-01T00:00:00Z"\nnodeName: node-a\npod: w\ncontainer: worker\n');
+    await writeFile(join(dir, 'sim-state.json'), JSON.stringify({ simulated: true, checkpointId: 'dynamo-ck', namespace: 'x', pod: 'w', container: 'worker' }));
+    await createRestorePod('from-dynamo', 'dynamo-ck', { ns: B });
+    start();
+    await waitFor(() => restoreStatus('from-dynamo', B) === 'completed', 'completed');
+    const warning = events('from-dynamo').find((e) => e['type'] === 'Warning');
+    expect(warning).toMatchObject({ reason: 'RestoreNamespaceUnverified' });
+    expect(warning!['message']).toContain('records no namespace');
+  });
+
+  it.each([
+    ['a namespace that is not a string', 'checkpointId: odd\nnamespace: [a, b]\n', /records a namespace that is not a string/],
+    ['another checkpoint ID', 'checkpointId: someone-else\nnamespace: team-b\n', /manifest\.yaml records another checkpoint ID/],
+  ])('a manifest with %s is refused', async (_why, text, reason) => {
+    const dir = join(root, 'odd', 'versions', '1');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'manifest.yaml'), text);
+    await createRestorePod('odd-pod', 'odd', { ns: B });
+    start();
+    await waitFor(() => restoreStatus('odd-pod', B) === 'failed', 'failed');
+    await waitFor(() => events('odd-pod').length > 0, 'event');
+    expect(events('odd-pod').at(-1)!['message']).toMatch(reason);
+  });
+
+  it("a checkpoint from another namespace may not replace a namespace's artifact", async () => {
+    start();
+    await checkpointFirst('taken', A);
+    const before = await readFile(join(root, 'taken', 'versions', '1', 'manifest.yaml'), 'utf8');
+    const { jobName } = await createCheckpoint('taken', { ns: B });
+    await waitFor(() => jobStatus(jobName, B) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), 'event');
+    expect(events(jobName).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!['message']).toContain(`made in namespace ${A}`);
+    expect(await readFile(join(root, 'taken', 'versions', '1', 'manifest.yaml'), 'utf8')).toBe(before);
+  });
+});

@@ -5,8 +5,10 @@
  * verdict annotations and events, and delegates the actual save/restore to an engine.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import {
   ANNOTATION_ARTIFACT_VERSION,
+  ARTIFACT_MANIFEST_FILE,
   ANNOTATION_CHECKPOINT_STATUS,
   ANNOTATION_RESTORE_CONTAINER_ID,
   ANNOTATION_RESTORE_STATUS,
@@ -19,6 +21,7 @@ import {
   EVENT_CHECKPOINT_REQUESTED,
   EVENT_CHECKPOINT_SUCCEEDED,
   EVENT_RESTORE_FAILED,
+  EVENT_RESTORE_NAMESPACE_UNVERIFIED,
   EVENT_RESTORE_REQUESTED,
   EVENT_RESTORE_SUCCEEDED,
   LABEL_CHECKPOINT_ID,
@@ -50,7 +53,7 @@ import { createEventRecorder, type EventRecorder } from './events.js';
 import { createFaults, takeInjectedFailure, type AgentFaults } from './faults.js';
 import { runInformer } from './informer.js';
 import { tryAcquireLease } from './lease.js';
-import { checkpointPodRefusal } from './trust.js';
+import { checkpointPodRefusal, replaceArtifactRefusal, restoreArtifactCheck } from './trust.js';
 import { apiStatus, errorText, sleep } from './util.js';
 
 /** Log levels of the agent's log lines. */
@@ -93,6 +96,12 @@ export interface StartAgentOptions {
   lookupPid?(namespace: string, pod: string): number | undefined;
   /** Namespace to serve; undefined serves all (a real agent's Role limits it to its own). */
   namespace?: string;
+  /**
+   * Restore a checkpoint into a namespace other than the one that made it (recorded in
+   * its manifest), and let a checkpoint replace another namespace's artifact of the
+   * same ID. Default false: a checkpoint holds the source worker's memory.
+   */
+  allowCrossNamespaceRestore?: boolean;
   /** Lease holder identity; default `snapshot-agent-<node>-<random>`. */
   identity?: string;
   log?: AgentLog;
@@ -336,6 +345,8 @@ class Agent {
       const injected = takeInjectedFailure(this.faults);
       if (injected) throw new Error(injected);
 
+      const replacing = await this.replaceRefusal(id, version, ns);
+      if (replacing) throw new Error(`refused: ${replacing}`);
       staging = await createStaging(this.opts.storageRoot, id, version);
       const result = await this.engine.checkpoint({
         pod,
@@ -399,6 +410,21 @@ class Agent {
     } finally {
       await lease.release();
     }
+  }
+
+  /** Why a checkpoint from `ns` may not replace the artifact already under `id`, if one is there. */
+  private async replaceRefusal(id: string, version: string, ns: string): Promise<string | undefined> {
+    if (!(await artifactExists(this.opts.storageRoot, id, version))) return undefined;
+    const dir = artifactDir(this.opts.storageRoot, id, version);
+    // An unreadable old manifest does not pin the ID: a new checkpoint may replace it.
+    const manifest = await readArtifactManifest(dir).catch(() => undefined);
+    if (!manifest) return undefined;
+    return replaceArtifactRefusal(manifest, {
+      checkpointId: id,
+      namespace: ns,
+      allowCrossNamespace: this.opts.allowCrossNamespaceRestore ?? false,
+      manifestFile: join(dir, ARTIFACT_MANIFEST_FILE),
+    });
   }
 
   /** A pod that is not its Job's checkpoint source: a Warning on the pod, nothing on the Job. */
@@ -491,6 +517,27 @@ class Agent {
       return;
     }
     const dir = artifactDir(this.opts.storageRoot, id, version);
+    // The manifest says where the checkpoint was made: read (and judged) before the
+    // restore starts, so a refusal leaves the placeholder as it was.
+    let manifest: Record<string, unknown>;
+    try {
+      // Looked at again: the path may have changed since the look at the top.
+      if (!(await artifactExists(this.opts.storageRoot, id, version))) return;
+      manifest = await readArtifactManifest(dir);
+    } catch (err) {
+      await this.failRestore(pod, placeholder, `refused: ${errorText(err)}`, false);
+      return;
+    }
+    const check = restoreArtifactCheck(manifest, {
+      checkpointId: id,
+      namespace: ns,
+      allowCrossNamespace: this.opts.allowCrossNamespaceRestore ?? false,
+      manifestFile: join(dir, ARTIFACT_MANIFEST_FILE),
+    });
+    if (check.refusal) {
+      await this.failRestore(pod, placeholder, `refused: ${check.refusal}`, false);
+      return;
+    }
 
     const annotations: Record<string, string> = { [ANNOTATION_RESTORE_STATUS]: RESTORE_STATUS_IN_PROGRESS };
     if (placeholder.containerId) annotations[ANNOTATION_RESTORE_CONTAINER_ID] = placeholder.containerId;
@@ -513,13 +560,14 @@ class Agent {
       EVENT_RESTORE_REQUESTED,
       `restore of checkpoint ${id} into pod ${podName} started on node ${this.node} with the ${this.engineLabel()}`,
     );
+    if (check.warning) {
+      this.log('warn', `restore ${id} into ${ns}/${podName}: ${check.warning}`);
+      await this.record(pod, 'Warning', EVENT_RESTORE_NAMESPACE_UNVERIFIED, check.warning);
+    }
 
     try {
       const injected = takeInjectedFailure(this.faults);
       if (injected) throw new Error(injected);
-      // Checked again: the path may have changed since the look at the top.
-      if (!(await artifactExists(this.opts.storageRoot, id, version))) throw new Error(`the artifact ${dir} disappeared`);
-      const manifest = await readArtifactManifest(dir);
       await this.engine.restore({
         pod,
         placeholder,
