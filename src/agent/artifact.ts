@@ -188,12 +188,12 @@ async function writeNewFile(path: string, text: string): Promise<void> {
  */
 export async function publishArtifact(storageRoot: string, staging: string, manifest: ArtifactManifest): Promise<string> {
   const finalDir = artifactDir(storageRoot, manifest.checkpointId, manifest.artifactVersion);
-  let versions = await checkStaging(storageRoot, manifest.checkpointId, staging);
+  await checkStaging(storageRoot, manifest.checkpointId, staging);
   const header =
     '# Checkpoint artifact written by the snapshotctl snapshot agent.\n' +
     (manifest.simulated ? '# SIMULATED: written by the simulated engine; no process state was saved.\n' : '');
   await writeNewFile(join(staging, ARTIFACT_MANIFEST_FILE), header + stringify(manifest));
-  versions = await checkStaging(storageRoot, manifest.checkpointId, staging);
+  const versions = await checkStaging(storageRoot, manifest.checkpointId, staging);
   const kind = await entryKind(finalDir);
   let replaced: string | undefined;
   if (kind === 'directory') {
@@ -288,15 +288,15 @@ export async function readArtifactFile(dir: string, name: string, maxBytes = MAX
     if (!st.isFile()) throw new ArtifactFileError(file, 'is not a regular file');
     if (st.nlink > 1) throw new ArtifactFileError(file, 'has more than one hard link; the agent reads only files the artifact owns');
     if (st.size > maxBytes) throw new ArtifactFileError(file, `is larger than ${maxBytes} bytes`);
-    // Read at most one byte past the limit: the file may have grown since fstat.
-    const buf = Buffer.alloc(maxBytes + 1);
+    // One byte more than fstat said, to notice a file that grows while it is read.
+    const buf = Buffer.alloc(st.size + 1);
     let got = 0;
-    for (;;) {
+    while (got < buf.length) {
       const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
       if (bytesRead === 0) break;
       got += bytesRead;
-      if (got > maxBytes) throw new ArtifactFileError(file, `is larger than ${maxBytes} bytes`);
     }
+    if (got > st.size) throw new ArtifactFileError(file, 'changed while it was read');
     return buf.subarray(0, got).toString('utf8');
   } catch (err) {
     if (err instanceof ArtifactFileError) throw err;
