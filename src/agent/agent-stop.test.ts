@@ -86,7 +86,7 @@ function start(extra: Partial<StartAgentOptions> = {}): RunningAgent {
 
 async function createCheckpoint(id: string): Promise<string> {
   const jobName = `w-${id}-checkpoint`;
-  await kube.create<Job>(RESOURCES.jobs, NS, {
+  const job = await kube.create<Job>(RESOURCES.jobs, NS, {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name: jobName, labels: { [LABEL_CHECKPOINT_ID]: id } },
@@ -95,7 +95,11 @@ async function createCheckpoint(id: string): Promise<string> {
   await kube.create<Pod>(RESOURCES.pods, NS, {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `${jobName}-x`, labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: id, [LABEL_JOB_NAME]: jobName } },
+    metadata: {
+      name: `${jobName}-x`,
+      labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: id, [LABEL_JOB_NAME]: jobName },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '', controller: true }],
+    },
     spec: { nodeName: NODE, containers: [{ name: 'worker', image: 'placeholder:1' }] },
     status: podStatus(true),
   });

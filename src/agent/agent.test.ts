@@ -104,6 +104,8 @@ async function createCheckpoint(id: string, opts: { ready?: boolean; node?: stri
     metadata: {
       name: podName,
       labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: id, [LABEL_JOB_NAME]: jobName },
+      // As the Job controller sets it; the agent refuses a pod its Job does not own.
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '', controller: true }],
     },
     spec: { nodeName: opts.node ?? NODE, containers: [{ name: 'worker', image: 'placeholder:1' }] },
     status: readyStatus(opts.ready ?? true),

@@ -5,19 +5,23 @@
  * verdict annotations and events, and delegates the actual save/restore to an engine.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
+  ANNOTATION_ARTIFACT_VERSION,
   ANNOTATION_CHECKPOINT_STATUS,
   ANNOTATION_RESTORE_CONTAINER_ID,
   ANNOTATION_RESTORE_STATUS,
+  ARTIFACT_MANIFEST_FILE,
   ARTIFACT_VERSION,
   CHECKPOINT_STATUS_COMPLETED,
   CHECKPOINT_STATUS_FAILED,
   CONTAINERD_ID_PREFIX,
   EVENT_CHECKPOINT_FAILED,
+  EVENT_CHECKPOINT_REFUSED,
   EVENT_CHECKPOINT_REQUESTED,
   EVENT_CHECKPOINT_SUCCEEDED,
   EVENT_RESTORE_FAILED,
+  EVENT_RESTORE_NAMESPACE_UNVERIFIED,
   EVENT_RESTORE_REQUESTED,
   EVENT_RESTORE_SUCCEEDED,
   LABEL_CHECKPOINT_ID,
@@ -39,7 +43,10 @@ import {
   createStaging,
   publishArtifact,
   readArtifactManifest,
+  removeStaging,
+  UnsafeArtifactPathError,
   unsafeIdReason,
+  unsafeVersionReason,
   type ArtifactManifest,
 } from './artifact.js';
 import type { ContainerRef, SnapshotEngine } from './engine.js';
@@ -47,6 +54,7 @@ import { createEventRecorder, type EventRecorder } from './events.js';
 import { createFaults, takeInjectedFailure, type AgentFaults } from './faults.js';
 import { runInformer } from './informer.js';
 import { tryAcquireLease } from './lease.js';
+import { checkpointPodRefusal, replaceArtifactRefusal, restoreArtifactCheck } from './trust.js';
 import { apiStatus, errorText, sleep } from './util.js';
 
 /** Log levels of the agent's log lines. */
@@ -89,6 +97,12 @@ export interface StartAgentOptions {
   lookupPid?(namespace: string, pod: string): number | undefined;
   /** Namespace to serve; undefined serves all (a real agent's Role limits it to its own). */
   namespace?: string;
+  /**
+   * Restore a checkpoint into a namespace other than the one that made it (recorded in
+   * its manifest), and let a checkpoint replace another namespace's artifact of the
+   * same ID. Default false: a checkpoint holds the source worker's memory.
+   */
+  allowCrossNamespaceRestore?: boolean;
   /** Lease holder identity; default `snapshot-agent-<node>-<random>`. */
   identity?: string;
   log?: AgentLog;
@@ -314,8 +328,7 @@ class Agent {
     // Kubernetes before 1.27 labels a Job's pods with `job-name` only.
     const jobName = pod.metadata.labels?.[LABEL_JOB_NAME] ?? pod.metadata.labels?.[LABEL_JOB_NAME_LEGACY];
     if (!id || !jobName) {
-      this.finished.add(key);
-      this.log('warn', `pod ${ns}/${podName} is a checkpoint source but lacks the ${!id ? LABEL_CHECKPOINT_ID : LABEL_JOB_NAME} label; ignoring it`);
+      await this.refuseCheckpoint(pod, key, `the pod lacks the ${!id ? LABEL_CHECKPOINT_ID : LABEL_JOB_NAME} label`);
       return;
     }
     let job: Job;
@@ -323,11 +336,17 @@ class Agent {
       job = withKind(await this.client.get<Job>(RESOURCES.jobs, ns, jobName), 'batch/v1', 'Job');
     } catch (err) {
       if (apiStatus(err) === 404) {
-        this.finished.add(key);
-        this.log('warn', `checkpoint Job ${ns}/${jobName} of pod ${podName} not found; ignoring the pod`);
+        await this.refuseCheckpoint(pod, key, `its Job ${ns}/${jobName} does not exist`);
       } else {
         this.log('warn', `could not read Job ${ns}/${jobName}: ${errorText(err)}; will retry`);
       }
+      return;
+    }
+    // Labels are anyone's to write: the Job must own the pod (checked on the Job as the
+    // API returns it) before anything is done to or on behalf of that Job.
+    const refusal = checkpointPodRefusal(pod, job);
+    if (refusal) {
+      await this.refuseCheckpoint(pod, key, refusal);
       return;
     }
     if (job.metadata.annotations?.[ANNOTATION_CHECKPOINT_STATUS] !== undefined) {
@@ -336,7 +355,8 @@ class Agent {
     }
     const container = this.containerRef(pod);
 
-    const unsafe = unsafeIdReason(id);
+    const version = artifactVersionOf(pod);
+    const unsafe = unsafeIdReason(id) ?? unsafeVersionReason(version);
     if (unsafe) {
       this.finished.add(key);
       await this.failCheckpoint(job, container, `refused: ${unsafe}`);
@@ -367,7 +387,7 @@ class Agent {
     }
 
     const lease = attempt.lease;
-    const finalDir = artifactDir(this.opts.storageRoot, id);
+    const finalDir = artifactDir(this.opts.storageRoot, id, version);
     let staging: string | undefined;
     try {
       await this.record(
@@ -379,7 +399,9 @@ class Agent {
       const injected = takeInjectedFailure(this.faults);
       if (injected) throw new Error(injected);
 
-      staging = await createStaging(this.opts.storageRoot, id);
+      const replacing = await this.replaceRefusal(id, version, ns);
+      if (replacing) throw new Error(`refused: ${replacing}`);
+      staging = await createStaging(this.opts.storageRoot, id, version);
       const result = await this.engine.checkpoint({
         pod,
         container,
@@ -391,7 +413,7 @@ class Agent {
       });
       const manifest: ArtifactManifest = {
         checkpointId: id,
-        artifactVersion: ARTIFACT_VERSION,
+        artifactVersion: version,
         createdAt: new Date(this.now()).toISOString(),
         nodeName: this.node,
         namespace: ns,
@@ -409,7 +431,7 @@ class Agent {
       const image = pod.spec.containers[0]?.image;
       if (image) manifest.image = image;
       if (result.bytes !== undefined) manifest.bytes = result.bytes;
-      await publishArtifact(staging, finalDir, manifest);
+      await publishArtifact(this.opts.storageRoot, staging, manifest);
       staging = undefined;
       if (this.stopped) throw new Error('the agent is stopping');
       if (lease.lost) throw new Error(`lost lease ${ns}/${jobName} while checkpointing`);
@@ -427,7 +449,11 @@ class Agent {
       );
       this.log('info', `checkpoint ${id} of ${ns}/${podName} completed`);
     } catch (err) {
-      if (staging) await rm(staging, { recursive: true, force: true }).catch(() => {});
+      if (staging) {
+        await removeStaging(this.opts.storageRoot, id, staging).catch((e: unknown) =>
+          this.log('warn', `checkpoint ${id}: left staging directory ${staging}: ${errorText(e)}`),
+        );
+      }
       if (this.stopped && this.abortReason === undefined) {
         // No verdict on shutdown: the Job stays pending and a restarted agent retries.
         this.log('warn', `checkpoint ${id} of ${ns}/${podName} interrupted by shutdown: ${errorText(err)}`);
@@ -439,10 +465,39 @@ class Agent {
         return;
       }
       this.finished.add(key);
-      await this.failCheckpoint(job, container, errorText(err));
+      await this.failCheckpoint(job, container, failureText(err));
     } finally {
       await lease.release();
     }
+  }
+
+  /** Why a checkpoint from `ns` may not replace the artifact already under `id`, if one is there. */
+  private async replaceRefusal(id: string, version: string, ns: string): Promise<string | undefined> {
+    if (!(await artifactExists(this.opts.storageRoot, id, version))) return undefined;
+    const dir = artifactDir(this.opts.storageRoot, id, version);
+    // An unreadable old manifest does not pin the ID: a new checkpoint may replace it.
+    const manifest = await readArtifactManifest(dir).catch(() => undefined);
+    if (!manifest) return undefined;
+    return replaceArtifactRefusal(manifest, {
+      checkpointId: id,
+      namespace: ns,
+      allowCrossNamespace: this.opts.allowCrossNamespaceRestore ?? false,
+      manifestFile: join(dir, ARTIFACT_MANIFEST_FILE),
+    });
+  }
+
+  /** A pod that is not its Job's checkpoint source: a Warning on the pod, nothing on the Job. */
+  private async refuseCheckpoint(pod: Pod, key: string, why: string): Promise<void> {
+    this.finished.add(key);
+    const ns = pod.metadata.namespace ?? 'default';
+    const podName = pod.metadata.name ?? '';
+    this.log('warn', `refused checkpoint source pod ${ns}/${podName}: ${why}`);
+    await this.record(
+      withKind(pod, 'v1', 'Pod'),
+      'Warning',
+      EVENT_CHECKPOINT_REFUSED,
+      `refused to checkpoint pod ${podName}: ${why}; no Job was touched`,
+    );
   }
 
   private async failCheckpoint(job: Job, container: ContainerRef, why: string): Promise<void> {
@@ -464,13 +519,25 @@ class Agent {
     const id = cached.metadata.labels?.[LABEL_CHECKPOINT_ID];
     // Cheap check first: while the artifact is missing, a resync costs a stat, not an API call.
     const waitKey = `artifact:${uid}:${id ?? ''}`;
-    const dir = id && !unsafeIdReason(id) ? artifactDir(this.opts.storageRoot, id) : undefined;
-    if (dir && !(await artifactExists(dir))) {
-      if (!this.noted.has(waitKey)) {
-        this.noted.add(waitKey);
-        this.log('info', `restore ${id} into ${cached.metadata.namespace}/${cached.metadata.name}: waiting for ${dir}`);
+    const version = artifactVersionOf(cached);
+    let refusal = id ? (unsafeIdReason(id) ?? unsafeVersionReason(version)) : undefined;
+    if (id && !refusal) {
+      try {
+        if (!(await artifactExists(this.opts.storageRoot, id, version))) {
+          if (!this.noted.has(waitKey)) {
+            this.noted.add(waitKey);
+            this.log('info', `restore ${id} into ${cached.metadata.namespace}/${cached.metadata.name}: waiting for ${artifactDir(this.opts.storageRoot, id, version)}`);
+          }
+          return;
+        }
+      } catch (err) {
+        if (!(err instanceof UnsafeArtifactPathError)) {
+          if (!this.noted.has(`${waitKey}:error`)) this.log('warn', `restore ${id}: cannot look for its artifact (${errorText(err)}); will retry`);
+          this.noted.add(`${waitKey}:error`);
+          return;
+        }
+        refusal = err.message;
       }
-      return;
     }
 
     // Decide on the current object, not on the (possibly stale) watch event: this is
@@ -490,7 +557,8 @@ class Agent {
       pod.status?.phase !== 'Running' ||
       pod.metadata.deletionTimestamp ||
       pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] !== undefined ||
-      pod.metadata.labels?.[LABEL_CHECKPOINT_ID] !== id
+      pod.metadata.labels?.[LABEL_CHECKPOINT_ID] !== id ||
+      artifactVersionOf(pod) !== version
     ) {
       return;
     }
@@ -503,9 +571,30 @@ class Agent {
       await this.failRestore(pod, placeholder, `the pod has no ${LABEL_CHECKPOINT_ID} label`, false);
       return;
     }
-    const unsafe = unsafeIdReason(id);
-    if (unsafe || !dir) {
-      await this.failRestore(pod, placeholder, `refused: ${unsafe ?? 'unsafe checkpoint ID'}`, false);
+    if (refusal) {
+      await this.failRestore(pod, placeholder, `refused: ${refusal}`, false);
+      return;
+    }
+    const dir = artifactDir(this.opts.storageRoot, id, version);
+    // The manifest says where the checkpoint was made: read (and judged) before the
+    // restore starts, so a refusal leaves the placeholder as it was.
+    let manifest: Record<string, unknown>;
+    try {
+      // Looked at again: the path may have changed since the look at the top.
+      if (!(await artifactExists(this.opts.storageRoot, id, version))) return;
+      manifest = await readArtifactManifest(dir);
+    } catch (err) {
+      await this.failRestore(pod, placeholder, `refused: ${errorText(err)}`, false);
+      return;
+    }
+    const check = restoreArtifactCheck(manifest, {
+      checkpointId: id,
+      namespace: ns,
+      allowCrossNamespace: this.opts.allowCrossNamespaceRestore ?? false,
+      manifestFile: join(dir, ARTIFACT_MANIFEST_FILE),
+    });
+    if (check.refusal) {
+      await this.failRestore(pod, placeholder, `refused: ${check.refusal}`, false);
       return;
     }
 
@@ -530,11 +619,14 @@ class Agent {
       EVENT_RESTORE_REQUESTED,
       `restore of checkpoint ${id} into pod ${podName} started on node ${this.node} with the ${this.engineLabel()}`,
     );
+    if (check.warning) {
+      this.log('warn', `restore ${id} into ${ns}/${podName}: ${check.warning}`);
+      await this.record(pod, 'Warning', EVENT_RESTORE_NAMESPACE_UNVERIFIED, check.warning);
+    }
 
     try {
       const injected = takeInjectedFailure(this.faults);
       if (injected) throw new Error(injected);
-      const manifest = await readArtifactManifest(dir);
       await this.engine.restore({
         pod,
         placeholder,
@@ -566,7 +658,7 @@ class Agent {
         await this.failRestore(pod, placeholder, this.abortReason ?? '', false);
         return;
       }
-      await this.failRestore(pod, placeholder, errorText(err), true, true);
+      await this.failRestore(pod, placeholder, failureText(err), true, true);
     }
   }
 
@@ -665,6 +757,19 @@ class Agent {
       ? `simulated engine "${this.engine.name}" (no process state saved)`
       : `${this.engine.name} engine`;
   }
+}
+
+/** An error as a verdict's reason: what the agent would not do reads as a refusal. */
+function failureText(err: unknown): string {
+  return err instanceof UnsafeArtifactPathError ? `refused: ${err.message}` : errorText(err);
+}
+
+/**
+ * The artifact version a checkpoint or restore pod asks for: its annotation (the CLI
+ * always sends `1`), else `1`. Validated by the caller before it becomes a path.
+ */
+function artifactVersionOf(pod: Pod): string {
+  return pod.metadata.annotations?.[ANNOTATION_ARTIFACT_VERSION] ?? ARTIFACT_VERSION;
 }
 
 /** List and watch items carry no kind; events need it on `involvedObject`. */

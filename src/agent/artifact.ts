@@ -2,23 +2,62 @@
  * The artifact directory on checkpoint storage: `<root>/<id>/versions/1/` holding the
  * engine's files and `manifest.yaml`. Written in a staging directory and renamed into
  * place, so its existence means it is complete.
+ *
+ * The storage is shared with pods (a restore pod mounts it), so its contents are
+ * untrusted input to an agent that runs as root: paths are walked without following
+ * links, files are opened with O_NOFOLLOW, and nothing is renamed or deleted outside
+ * the base path.
  */
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { stringify, parse } from 'yaml';
+import { constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { parseDocument, stringify } from 'yaml';
 import { ARTIFACT_MANIFEST_FILE, ARTIFACT_VERSION } from '../protocol/constants.js';
+import { checkArtifactVersion, checkCheckpointId } from '../protocol/ids.js';
 
-/** Why a checkpoint ID cannot be a path segment, or undefined when it can (§7). */
+/** A checkpoint ID, artifact version or path under the base path that the agent will not use. */
+export class UnsafeArtifactPathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeArtifactPathError';
+  }
+}
+
+/** A value from a label, annotation or directory name, quoted short enough for an event. */
+function show(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+/**
+ * Why a checkpoint ID cannot name an artifact, or undefined when it can. The same rules
+ * as the CLI's `--checkpoint-id` (a label value and a path segment, protocol.md §9),
+ * whether the ID came from a label, an annotation or a directory name.
+ */
 export function unsafeIdReason(id: string): string | undefined {
-  if (id === '') return 'the checkpoint ID is empty';
-  if (id.includes('/') || id.includes('\\')) return `checkpoint ID ${JSON.stringify(id)} contains a path separator`;
-  if (id.includes('..')) return `checkpoint ID ${JSON.stringify(id)} contains ".."`;
+  const problems = checkCheckpointId(id);
+  return problems.length === 0 ? undefined : `checkpoint ID ${show(id)} ${problems.join('; ')}`;
+}
+
+/**
+ * Why an artifact version cannot be used, or undefined when it can: it must be a
+ * path segment (`checkArtifactVersion`), and one this agent knows (`1`, §2).
+ */
+export function unsafeVersionReason(version: string): string | undefined {
+  const problems = checkArtifactVersion(version);
+  if (problems.length > 0) return `artifact version ${show(version)} ${problems.join('; ')}`;
+  if (version !== ARTIFACT_VERSION) return `artifact version ${version} is not one this agent knows (it writes and reads version ${ARTIFACT_VERSION})`;
   return undefined;
 }
 
-/** `<root>/<id>/versions/1`. The caller has checked the ID with `unsafeIdReason`. */
-export function artifactDir(storageRoot: string, checkpointId: string): string {
-  return join(storageRoot, checkpointId, 'versions', ARTIFACT_VERSION);
+/**
+ * `<root>/<id>/versions/<version>`, the one place an artifact path is built: throws
+ * `UnsafeArtifactPathError` when the ID or version is not usable.
+ */
+export function artifactDir(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION): string {
+  const why = unsafeIdReason(checkpointId) ?? unsafeVersionReason(version);
+  if (why) throw new UnsafeArtifactPathError(why);
+  return join(storageRoot, checkpointId, 'versions', version);
 }
 
 /** What `manifest.yaml` records about a checkpoint. */
@@ -39,41 +78,259 @@ export interface ArtifactManifest {
   bytes?: number;
 }
 
-/** A fresh staging directory next to where the artifact will live (same filesystem, so rename is atomic). */
-export async function createStaging(storageRoot: string, checkpointId: string): Promise<string> {
-  const versions = join(storageRoot, checkpointId, 'versions');
-  await mkdir(versions, { recursive: true });
-  return mkdtemp(join(versions, `.staging-${ARTIFACT_VERSION}-`));
-}
+/** Folder of an ID's versions: `<root>/<id>/versions`. */
+const VERSIONS_DIR = 'versions';
+/** Prefix of a staging directory beside the versions (a dot keeps it out of `ls`). */
+const STAGING_PREFIX = '.staging-';
+/** Prefix an older artifact gets while its replacement moves in. */
+const REPLACED_PREFIX = '.replaced-';
 
-/**
- * Write `manifest.yaml` into `staging` and move it to its final place, replacing an
- * older artifact of the same ID (a new checkpoint Job with a reused ID wins).
- */
-export async function publishArtifact(staging: string, finalDir: string, manifest: ArtifactManifest): Promise<void> {
-  const header =
-    '# Checkpoint artifact written by the snapshotctl snapshot agent.\n' +
-    (manifest.simulated ? '# SIMULATED: written by the simulated engine; no process state was saved.\n' : '');
-  await writeFile(join(staging, ARTIFACT_MANIFEST_FILE), header + stringify(manifest));
-  await rm(finalDir, { recursive: true, force: true });
-  await rename(staging, finalDir);
-}
+type EntryKind = 'missing' | 'directory' | 'file' | 'symlink' | 'other';
 
-/** True when the published artifact (directory with `manifest.yaml`) exists. */
-export async function artifactExists(dir: string): Promise<boolean> {
+/** What is at `path` itself (lstat: a link is reported, not followed). */
+async function entryKind(path: string): Promise<EntryKind> {
   try {
-    return (await stat(join(dir, ARTIFACT_MANIFEST_FILE))).isFile();
-  } catch {
-    return false;
+    const st = await lstat(path);
+    if (st.isSymbolicLink()) return 'symlink';
+    if (st.isDirectory()) return 'directory';
+    return st.isFile() ? 'file' : 'other';
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 'missing';
+    throw err;
   }
 }
 
-/** The artifact's `manifest.yaml` as plain data. Throws with a readable message. */
+function notADirectory(path: string, kind: EntryKind, root: string): UnsafeArtifactPathError {
+  return new UnsafeArtifactPathError(
+    kind === 'symlink'
+      ? `${path} is a symbolic link; the agent follows no links under its base path ${root}`
+      : `${path} is not a directory`,
+  );
+}
+
+function assertSegment(segment: string): void {
+  if (segment === '' || segment === '.' || segment === '..' || /[/\\\0]/.test(segment)) {
+    throw new UnsafeArtifactPathError(`${JSON.stringify(segment)} cannot be a path segment under the base path`);
+  }
+}
+
+/**
+ * `<root>/<segments...>` when every segment below the base path is a real directory,
+ * checked one at a time with lstat so that no link is followed; undefined when one is
+ * missing, unless `create` makes it. The base path itself is the operator's
+ * configuration (a mount point, perhaps reached through a link) and is trusted.
+ * Throws `UnsafeArtifactPathError` for a link, anything but a directory, or a segment
+ * that is empty, `.`, `..` or holds a separator.
+ */
+export async function resolveUnderBase(root: string, segments: readonly string[], create = false): Promise<string | undefined> {
+  for (const segment of segments) assertSegment(segment);
+  if (create) await mkdir(root, { recursive: true });
+  let path = root;
+  for (const segment of segments) {
+    path = join(path, segment);
+    let kind = await entryKind(path);
+    if (kind === 'missing' && create) {
+      // Not recursive: mkdir of the last component does not follow a link planted there.
+      await mkdir(path, 0o755).catch((err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      });
+      kind = await entryKind(path);
+    }
+    if (kind === 'missing') return undefined;
+    if (kind !== 'directory') throw notADirectory(path, kind, root);
+  }
+  return path;
+}
+
+/** A fresh staging directory beside where the artifact will live (same filesystem, so rename is atomic). */
+export async function createStaging(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION): Promise<string> {
+  artifactDir(storageRoot, checkpointId, version);
+  const versions = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR], true);
+  if (!versions) throw new UnsafeArtifactPathError(`${join(storageRoot, checkpointId, VERSIONS_DIR)} disappeared while it was made`);
+  return mkdtemp(join(versions, `${STAGING_PREFIX}${version}-`));
+}
+
+/** The versions directory `staging` must sit in, checked again (the engine ran for a while since). */
+async function checkStaging(storageRoot: string, checkpointId: string, staging: string): Promise<string> {
+  const versions = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR]);
+  if (!versions || dirname(staging) !== versions || !basename(staging).startsWith(STAGING_PREFIX)) {
+    throw new UnsafeArtifactPathError(`${staging} is not a staging directory of checkpoint ${checkpointId} under ${storageRoot}`);
+  }
+  const kind = await entryKind(staging);
+  if (kind !== 'directory') throw notADirectory(staging, kind, storageRoot);
+  return versions;
+}
+
+/** Create `path` with `text`; never through a link, never over an existing file. */
+async function writeNewFile(path: string, text: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST' || code === 'ELOOP') throw new UnsafeArtifactPathError(`${path} already exists; the agent writes it only once`);
+    throw err;
+  }
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Write `manifest.yaml` into `staging` and move it to `<root>/<id>/versions/<version>`,
+ * replacing an older artifact of the same ID (a new checkpoint Job with a reused ID
+ * wins). Every rename and delete stays under the base path: the path is checked again
+ * first, a link or file where the artifact goes is refused, and the older artifact is
+ * renamed aside and then deleted without following the links it holds. Returns the
+ * published directory.
+ */
+export async function publishArtifact(storageRoot: string, staging: string, manifest: ArtifactManifest): Promise<string> {
+  const finalDir = artifactDir(storageRoot, manifest.checkpointId, manifest.artifactVersion);
+  await checkStaging(storageRoot, manifest.checkpointId, staging);
+  const header =
+    '# Checkpoint artifact written by the snapshotctl snapshot agent.\n' +
+    (manifest.simulated ? '# SIMULATED: written by the simulated engine; no process state was saved.\n' : '');
+  await writeNewFile(join(staging, ARTIFACT_MANIFEST_FILE), header + stringify(manifest));
+  const versions = await checkStaging(storageRoot, manifest.checkpointId, staging);
+  const kind = await entryKind(finalDir);
+  let replaced: string | undefined;
+  if (kind === 'directory') {
+    replaced = join(versions, `${REPLACED_PREFIX}${manifest.artifactVersion}-${randomBytes(6).toString('hex')}`);
+    await rename(finalDir, replaced);
+  } else if (kind !== 'missing') {
+    throw notADirectory(finalDir, kind, storageRoot);
+  }
+  await rename(staging, finalDir);
+  // fs.rm lstat's each entry and unlinks links rather than following them.
+  if (replaced) await rm(replaced, { recursive: true, force: true }).catch(() => undefined);
+  return finalDir;
+}
+
+/** Delete a staging directory made by `createStaging`, after checking it still is one. */
+export async function removeStaging(storageRoot: string, checkpointId: string, staging: string): Promise<void> {
+  await checkStaging(storageRoot, checkpointId, staging);
+  await rm(staging, { recursive: true, force: true });
+}
+
+/**
+ * True when the published artifact (a real directory with a `manifest.yaml` file)
+ * exists, false when it does not (yet). Throws `UnsafeArtifactPathError` when the ID or
+ * version is unusable, or a link or other non-directory stands in the path.
+ */
+export async function artifactExists(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION): Promise<boolean> {
+  artifactDir(storageRoot, checkpointId, version);
+  const dir = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR, version]);
+  if (!dir) return false;
+  const manifest = join(dir, ARTIFACT_MANIFEST_FILE);
+  const kind = await entryKind(manifest);
+  if (kind === 'missing') return false;
+  if (kind === 'file') return true;
+  throw new UnsafeArtifactPathError(
+    kind === 'symlink' ? `${manifest} is a symbolic link; the agent follows no links in an artifact` : `${manifest} is not a regular file`,
+  );
+}
+
+/** Largest `manifest.yaml` or engine metadata file the agent reads, bytes. */
+export const MAX_ARTIFACT_METADATA_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A file in an artifact that the agent will not use. The message names the file and the
+ * kind of problem only: the file may be anything an attacker could link or copy there,
+ * and messages end up in events and logs that other people read.
+ */
+export class ArtifactFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file} ${problem}`);
+    this.name = 'ArtifactFileError';
+  }
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function openProblem(err: unknown): string {
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return 'is missing';
+    case 'ELOOP':
+      return 'is a symbolic link; the agent follows no links in an artifact';
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot be read (permission denied)';
+    default:
+      return `cannot be opened (${errnoCode(err) ?? 'unknown error'})`;
+  }
+}
+
+/**
+ * The text of `<dir>/<name>`, a small regular file the artifact owns: opened without
+ * following a link (O_NOFOLLOW) or blocking on a FIFO (O_NONBLOCK), refused when it is
+ * not a regular file, has other hard links (one to a file outside the artifact would
+ * read that file), or is larger than `maxBytes`. Throws `ArtifactFileError`.
+ */
+export async function readArtifactFile(dir: string, name: string, maxBytes = MAX_ARTIFACT_METADATA_BYTES): Promise<string> {
+  const file = join(dir, name);
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new ArtifactFileError(file, openProblem(err));
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ArtifactFileError(file, 'is not a regular file');
+    if (st.nlink > 1) throw new ArtifactFileError(file, 'has more than one hard link; the agent reads only files the artifact owns');
+    if (st.size > maxBytes) throw new ArtifactFileError(file, `is larger than ${maxBytes} bytes`);
+    // One byte more than fstat said, to notice a file that grows while it is read.
+    const buf = Buffer.alloc(st.size + 1);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got > st.size) throw new ArtifactFileError(file, 'changed while it was read');
+    return buf.subarray(0, got).toString('utf8');
+  } catch (err) {
+    if (err instanceof ArtifactFileError) throw err;
+    throw new ArtifactFileError(file, `cannot be read (${errnoCode(err) ?? 'unknown error'})`);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** `<dir>/<name>` parsed as JSON (`readArtifactFile`'s rules); the parser's message, which quotes the text, is dropped. */
+export async function readArtifactJson(dir: string, name: string): Promise<unknown> {
+  const text = await readArtifactFile(dir, name);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ArtifactFileError(join(dir, name), 'is not valid JSON');
+  }
+}
+
+/** The artifact's `manifest.yaml` as plain data (`readArtifactFile`'s rules). Throws `ArtifactFileError`. */
 export async function readArtifactManifest(dir: string): Promise<Record<string, unknown>> {
-  const text = await readFile(join(dir, ARTIFACT_MANIFEST_FILE), 'utf8');
-  const value: unknown = parse(text);
+  const file = join(dir, ARTIFACT_MANIFEST_FILE);
+  const text = await readArtifactFile(dir, ARTIFACT_MANIFEST_FILE);
+  // parseDocument, not parse: parse throws (and warns on stderr) with a snippet of the text.
+  let value: unknown;
+  try {
+    const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) throw new Error('invalid');
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    throw new ArtifactFileError(file, 'is not valid YAML');
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`${join(dir, ARTIFACT_MANIFEST_FILE)} is not a mapping`);
+    throw new ArtifactFileError(file, 'is not a YAML mapping');
   }
   return value as Record<string, unknown>;
 }

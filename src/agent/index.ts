@@ -18,7 +18,17 @@ export { createSimEngine, SIM_STATE_FILE } from './sim-engine.js';
 export type { SimEngineOptions, SimState } from './sim-engine.js';
 export { createFaults, resetFaults, INJECTED_FAILURE } from './faults.js';
 export type { AgentFaults } from './faults.js';
-export { artifactDir, artifactExists, readArtifactManifest, unsafeIdReason } from './artifact.js';
+export {
+  ArtifactFileError,
+  artifactDir,
+  artifactExists,
+  readArtifactJson,
+  readArtifactManifest,
+  UnsafeArtifactPathError,
+  unsafeIdReason,
+  unsafeVersionReason,
+} from './artifact.js';
+export { checkpointPodRefusal, replaceArtifactRefusal, restoreArtifactCheck } from './trust.js';
 export type { ArtifactManifest } from './artifact.js';
 export { chooseEngine, createEngine, isEngineName, ENGINE_NAMES } from './engines.js';
 export type { EngineChoice, EngineName } from './engines.js';

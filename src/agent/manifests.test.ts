@@ -86,6 +86,8 @@ describe('manifests/', () => {
       'samples/placeholder.yaml',
       'samples/worker.yaml',
       'seccomp-installer.yaml',
+      'snapshotctl-agent/config.yaml',
+      'snapshotctl-agent/daemonset.yaml',
     ]);
   });
 

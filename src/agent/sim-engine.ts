@@ -3,8 +3,9 @@
  * state. It lets the whole flow (Job, verdict, artifact, restore) run on a laptop or in
  * CI with no CRIU and no GPU, and says so everywhere it leaves a trace.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readArtifactJson, unsafeIdReason } from './artifact.js';
 import type { CheckpointContext, CheckpointResult, NodeRuntime, RestoreContext, RestoreResult, SnapshotEngine } from './engine.js';
 
 /** File the sim engine writes into the artifact directory. */
@@ -74,14 +75,20 @@ export function createSimEngine(opts: SimEngineOptions = {}): SnapshotEngine {
     async restore(ctx: RestoreContext): Promise<RestoreResult> {
       // Check the artifact really is one of ours, so a restore from a foreign or
       // corrupt directory fails here as a real engine's would.
-      let state: SimState;
+      let value: unknown;
       try {
-        state = JSON.parse(await readFile(join(ctx.artifactDir, SIM_STATE_FILE), 'utf8')) as SimState;
+        value = await readArtifactJson(ctx.artifactDir, SIM_STATE_FILE);
       } catch (err) {
         throw new Error(`the artifact has no readable ${SIM_STATE_FILE} (${(err as Error).message}); it was not written by the simulated engine`);
       }
+      const state = value as Partial<SimState> | null;
+      if (typeof state !== 'object' || state === null || typeof state.checkpointId !== 'string') {
+        throw new Error(`${SIM_STATE_FILE} records no checkpoint ID; it was not written by the simulated engine`);
+      }
       if (state.checkpointId !== ctx.checkpointId) {
-        throw new Error(`${SIM_STATE_FILE} belongs to checkpoint ${JSON.stringify(state.checkpointId)}, not ${JSON.stringify(ctx.checkpointId)}`);
+        // Quoted only when it is a checkpoint ID: the file's text stays out of messages.
+        const other = unsafeIdReason(state.checkpointId) ? 'another checkpoint' : `checkpoint ${JSON.stringify(state.checkpointId)}`;
+        throw new Error(`${SIM_STATE_FILE} belongs to ${other}, not ${JSON.stringify(ctx.checkpointId)}`);
       }
       ctx.log(`sim: "restored" ${state.namespace}/${state.pod} into ${ctx.placeholder.namespace}/${ctx.placeholder.podName} (nothing to restore)`);
       const exec = opts.runtime?.exec;

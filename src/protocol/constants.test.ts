@@ -65,6 +65,8 @@ const EXPECTED: Array<[ConstantName, unknown, string]> = [
   ['ARTIFACT_MANIFEST_FILE', 'manifest.yaml', '§7 artifact directory'],
   // Not quoted in protocol.md; pinned so that a change is deliberate.
   ['AGENT_EVENT_COMPONENT', 'snapshot-agent', 'not in protocol.md (chart DaemonSet name, §2)'],
+  ['EVENT_CHECKPOINT_REFUSED', 'CheckpointRefused', 'not in protocol.md (our extension: the agent trust boundary)'],
+  ['EVENT_RESTORE_NAMESPACE_UNVERIFIED', 'RestoreNamespaceUnverified', 'not in protocol.md (our extension: the agent trust boundary)'],
   // §11
   ['NODE_HOSTNAME_LABEL', 'kubernetes.io/hostname', '§11 placement'],
 ];

@@ -87,6 +87,16 @@ export const EVENT_CHECKPOINT_FAILED = 'CheckpointFailed';
 export const EVENT_RESTORE_REQUESTED = 'RestoreRequested';
 export const EVENT_RESTORE_SUCCEEDED = 'RestoreSucceeded';
 export const EVENT_RESTORE_FAILED = 'RestoreFailed';
+/**
+ * Our extension (not in v1.0.x): Warning on a checkpoint-source pod that its Job does
+ * not own, or whose checkpoint ID is not its Job's; the Job is left alone.
+ */
+export const EVENT_CHECKPOINT_REFUSED = 'CheckpointRefused';
+/**
+ * Our extension: Warning on a restore pod whose artifact records no namespace (Dynamo's
+ * v1.0.x agent writes none), so the agent could not check where it was made.
+ */
+export const EVENT_RESTORE_NAMESPACE_UNVERIFIED = 'RestoreNamespaceUnverified';
 /** `source.component` of the agent's Events. */
 export const AGENT_EVENT_COMPONENT = 'snapshot-agent';
 /** Prefix of `status.containerStatuses[].containerID` the agent strips for its annotation (§1). */

@@ -2,7 +2,7 @@
  * Checkpoint IDs (§4 generated IDs, §9/§11 validation) and the checkpoint location (§2).
  */
 import { describe, expect, it } from 'vitest';
-import { checkCheckpointId, generateCheckpointId, isLabelValue } from './ids.js';
+import { checkArtifactVersion, checkCheckpointId, generateCheckpointId, isLabelValue } from './ids.js';
 import { checkpointLocation } from './location.js';
 
 const a63 = 'a'.repeat(63);
@@ -89,5 +89,14 @@ describe('checkpointLocation: <basePath>/<checkpointId>/versions/1', () => {
     ['/mnt/snap//', 'x', '/mnt/snap/x/versions/1'],
   ])('base %j, id %j → %s', (base, id, expected) => {
     expect(checkpointLocation(base, id)).toBe(expected);
+  });
+});
+
+describe('checkArtifactVersion', () => {
+  it.each(['1', '2', '10', '123456789'])('%j is accepted', (v) => {
+    expect(checkArtifactVersion(v)).toEqual([]);
+  });
+  it.each(['', '0', '01', '-1', '1.0', '../1', '1/2', ' 1', '1\n', '1234567890', 'v1'])('%j is refused', (v) => {
+    expect(checkArtifactVersion(v)).not.toEqual([]);
   });
 });

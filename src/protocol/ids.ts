@@ -28,6 +28,17 @@ export function checkCheckpointId(id: string): string[] {
   return problems;
 }
 
+/**
+ * Problems with an artifact version (the `nvidia.com/snapshot-artifact-version`
+ * annotation, or a directory under `versions/`), empty when it is usable: it becomes a
+ * path segment, so only a positive whole number without leading zeros is.
+ */
+export function checkArtifactVersion(version: string): string[] {
+  if (version.length === 0) return ['is empty'];
+  if (!/^[1-9][0-9]{0,8}$/.test(version)) return ['is not a positive whole number (such as `1`)'];
+  return [];
+}
+
 /** True when `value` is a valid Kubernetes label value. */
 export function isLabelValue(value: string): boolean {
   return value.length <= LABEL_VALUE_MAX && LABEL_VALUE.test(value);

@@ -22,9 +22,10 @@
  * stopped.
  */
 import { constants, openSync, closeSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
+import { readArtifactJson } from '../artifact.js';
 import type { CheckpointContext, CheckpointResult, ContainerProcess, ContainerRef, NodeRuntime, RestoreContext, RestoreResult, SnapshotEngine } from '../engine.js';
 import { locateCriu, type CriuCommand } from './locate.js';
 import { describePid, isAlive, openPaths, processTree, readStat, type ProcessTree } from './proc.js';
@@ -128,6 +129,17 @@ function pathUnder(path: string, dir: string | undefined): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
+/** What is at `path` itself, without following a link. */
+async function artifactEntry(path: string): Promise<'missing' | 'directory' | 'symlink' | 'other'> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return 'missing';
+  return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : 'other';
+}
+
+function describeEntry(kind: 'missing' | 'directory' | 'symlink' | 'other'): string {
+  return kind === 'symlink' ? 'a symbolic link' : kind === 'missing' ? 'missing' : kind === 'directory' ? 'a directory' : 'not a directory';
+}
+
 /** Total size of the files under `dir`. */
 async function sizeOf(dir: string): Promise<number> {
   let total = 0;
@@ -222,7 +234,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       const cmd = command();
       let meta: CriuMeta;
       try {
-        meta = JSON.parse(await readFile(join(ctx.artifactDir, META_FILE), 'utf8')) as CriuMeta;
+        meta = (await readArtifactJson(ctx.artifactDir, META_FILE)) as CriuMeta;
       } catch (err) {
         throw new Error(`the artifact has no readable ${META_FILE} (${(err as Error).message}); it was not written by the criu engine`);
       }
@@ -240,8 +252,13 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       }
 
       // The root-filesystem diff: the source's working directory into the placeholder's.
+      // Neither it nor the images may be a link out of the artifact (criu runs as root).
       const savedWorkDir = join(ctx.artifactDir, WORKDIR_DIR);
-      if (target.workDir && (await stat(savedWorkDir).catch(() => undefined))) {
+      const imagesDir = join(ctx.artifactDir, IMAGES_DIR);
+      if ((await artifactEntry(imagesDir)) !== 'directory') throw new Error(`${imagesDir} is ${describeEntry(await artifactEntry(imagesDir))}; the artifact was not written by the ${name} engine`);
+      const saved = await artifactEntry(savedWorkDir);
+      if (saved !== 'missing' && saved !== 'directory') throw new Error(`${savedWorkDir} is ${describeEntry(saved)}; not restoring from it`);
+      if (target.workDir && saved === 'directory') {
         await cp(savedWorkDir, target.workDir, { recursive: true, force: true, verbatimSymlinks: true });
       }
 
@@ -264,7 +281,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
           fds.push(openSync(to, flags, 0o644));
           inherit.push('--inherit-fd', `fd[${fds.length + 2}]:${r.path.replace(/^\//, '')}`);
         }
-        const args = ['restore', '-D', join(ctx.artifactDir, IMAGES_DIR), '-W', workDir, '-o', 'restore.log', `-v${verbosity}`, '--pidfile', pidFile, '--leave-stopped', '--tcp-close', '--network-lock', 'nftables', ...inherit];
+        const args = ['restore', '-D', imagesDir, '-W', workDir, '-o', 'restore.log', `-v${verbosity}`, '--pidfile', pidFile, '--leave-stopped', '--tcp-close', '--network-lock', 'nftables', ...inherit];
         if (meta.shellJob) args.push('--shell-job');
         ctx.log(`${name}: restoring pid ${meta.root} into ${ctx.placeholder.namespace}/${ctx.placeholder.podName}`);
         const started = performance.now();

@@ -21,9 +21,10 @@
  * (bench/gpu); the probe reports when the node does not have them.
  */
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Pod } from '../../protocol/types.js';
+import { readArtifactJson } from '../artifact.js';
 import { createCriuEngine, type CriuEngineOptions } from '../criu/engine.js';
 import type { ProcessTree } from '../criu/proc.js';
 import type { CheckpointContext, CheckpointResult, RestoreContext, RestoreResult, SnapshotEngine } from '../engine.js';
@@ -289,7 +290,7 @@ export function createCudaEngine(opts: CudaEngineOptions = {}): SnapshotEngine {
     async restore(ctx: RestoreContext): Promise<RestoreResult> {
       let meta: CudaMeta;
       try {
-        meta = JSON.parse(await readFile(join(ctx.artifactDir, CUDA_META_FILE), 'utf8')) as CudaMeta;
+        meta = (await readArtifactJson(ctx.artifactDir, CUDA_META_FILE)) as CudaMeta;
       } catch (err) {
         throw new Error(`the artifact has no readable ${CUDA_META_FILE} (${(err as Error).message}); it was not written by the cuda engine`);
       }
