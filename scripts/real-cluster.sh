@@ -172,7 +172,7 @@ ALL_PORTS=("$P_ETCD" "$P_ETCD_PEER" "$P_API" "$P_KUBELET" "$P_KUBELET_HEALTH" "$
 CGROUP_ROOT=/snapshotctl-real-cluster
 # Host paths the kubelet and containerd use whatever their flags say; `down` removes
 # the ones that did not exist before `up`.
-FIXED_PATHS=(/var/log/pods /var/log/containers /var/lib/kubelet /run/containerd)
+FIXED_PATHS=(/var/log/pods /var/log/containers /var/lib/kubelet /run/containerd /run/snapshot-agent)
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -57,7 +57,7 @@ describe('containerd runtime seam', () => {
 
   it('signals and execs through containerd, and refuses IDs that are not containerd IDs before running anything', async () => {
     const ctr = fakeCtr('TASK PID STATUS\n');
-    const rt = createContainerdRuntime({ address: '/s', ctr: ctr.bin });
+    const rt = createContainerdRuntime({ address: '/s', ctr: ctr.bin, fifoDir: join(tempDir('snapshotctl-fifo-'), 'f') });
     await rt.signal(A, 'SIGUSR1');
     await rt.exec(ref(A), ['sh', '-c', 'true']);
     await expect(rt.signal('../../etc', 'SIGKILL')).rejects.toThrow(/64-hex/);

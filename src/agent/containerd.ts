@@ -17,6 +17,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import type { ContainerProcess, ContainerRef, NodeRuntime } from './engine.js';
 
 export interface ContainerdOptions {
@@ -28,7 +29,15 @@ export interface ContainerdOptions {
   ctr?: string;
   /** Per-call limit, ms. */
   timeoutMs?: number;
+  /**
+   * Where `ctr tasks exec` makes its stdio FIFOs. containerd's shim opens them by path
+   * on the host, so inside the agent's container this must be a host directory mounted
+   * at the same path (the DaemonSet mounts /run/snapshot-agent).
+   */
+  fifoDir?: string;
 }
+
+export const DEFAULT_FIFO_DIR = '/run/snapshot-agent/fifo';
 
 /** The seam as the agent uses it. */
 export interface ContainerdRuntime extends NodeRuntime {
@@ -128,7 +137,9 @@ export function createContainerdRuntime(opts: ContainerdOptions): ContainerdRunt
     },
     async exec(ref, argv) {
       const id = checked(ref.containerId);
-      await run(['tasks', 'exec', '--exec-id', `snapshot-agent-${randomBytes(6).toString('hex')}`, id, ...argv]);
+      const fifoDir = opts.fifoDir ?? DEFAULT_FIFO_DIR;
+      await mkdir(fifoDir, { recursive: true, mode: 0o700 });
+      await run(['tasks', 'exec', '--fifo-dir', fifoDir, '--exec-id', `snapshot-agent-${randomBytes(6).toString('hex')}`, id, ...argv]);
     },
     inspect(ref): ContainerProcess | undefined {
       if (badContainerId(ref.containerId)) return undefined;

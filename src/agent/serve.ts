@@ -75,7 +75,7 @@ export interface ServeAgentResult {
 
 /** An engine by name, with the config file's criu settings. */
 export function buildEngine(name: EngineName, config: AgentFileConfig, runtime: NodeRuntime | undefined): SnapshotEngine {
-  if (name === 'sim') return createSimEngine();
+  if (name === 'sim') return createSimEngine(runtime ? { runtime } : {});
   const opts: Omit<CriuEngineOptions, 'phases' | 'name'> = {};
   if (runtime) opts.runtime = runtime;
   if (config.criuBinaryPath !== undefined) opts.criu = { argv: [config.criuBinaryPath], source: `criu.binaryPath ${config.criuBinaryPath}` };

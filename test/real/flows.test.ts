@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { agentLog, CHECKPOINTS_DIR, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, names, removeNamespace, waitFor, writeWorker } from './harness.js';
+import { agentLog, CHECKPOINTS_DIR, TEST_IMAGE, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, names, removeNamespace, waitFor, writeWorker } from './harness.js';
 
 const NS = `real-flows-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-'));
@@ -65,7 +65,8 @@ describe('on a real cluster with our agent as a DaemonSet', () => {
     const list = await cli(['list', '-n', NS, '-o', 'json']);
     expect(list.code, await explain(list)).toBe(0);
     expect(list.stdout).toContain('real-1');
-    const describe = await cli(['describe', 'real-1', '-n', NS]);
+    // The reader pod runs an image the node has (no registry here).
+    const describe = await cli(['describe', 'real-1', '-n', NS, '--helper-image', TEST_IMAGE]);
     expect(describe.code, await explain(describe)).toBe(0);
     expect(describe.stdout).toMatch(/completed/);
   }, 120_000);

@@ -164,6 +164,8 @@ function freePort(): Promise<number> {
 
 /** Remove the namespace, its PV and its storage directory. */
 export async function removeNamespace(ns: string): Promise<void> {
+  // For debugging a failure: SNAPSHOTCTL_REAL_KEEP=1 leaves the namespace as it was.
+  if (process.env['SNAPSHOTCTL_REAL_KEEP'] === '1') return;
   await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { timeoutMs: 130_000 });
   await kubectl(['delete', 'pv', `checkpoints-${ns}`, '--wait=true', '--timeout=60s']);
   rmSync(join(CHECKPOINTS_DIR, ns), { recursive: true, force: true });
