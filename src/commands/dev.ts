@@ -91,10 +91,14 @@ export async function readState(stateDir: string): Promise<DevState | undefined>
   }
 }
 
-async function answers(url: string): Promise<boolean> {
+/** Does the cluster answer an authenticated request made with its own kubeconfig (within 2 s)? */
+async function answers(kubeconfig: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/version`, { signal: AbortSignal.timeout(2000) });
-    return res.status < 500;
+    const { createKubeClient } = await import('../kube/client.js');
+    const { RESOURCES } = await import('../kube/types.js');
+    const client = await createKubeClient({ kubeconfig, retry: { maxAttempts: 1 }, requestTimeoutMs: 2000 });
+    await client.get(RESOURCES.namespaces, undefined, 'default');
+    return true;
   } catch {
     return false;
   }
@@ -176,7 +180,7 @@ export interface DevStatus {
   status: 'running' | 'stopped';
   stateDir: string;
   state?: DevState;
-  /** The API answered `/version`. */
+  /** The API answered a request made with the cluster's kubeconfig (its token and CA). */
   reachable: boolean;
   /** Things left behind: stale state, temp dirs of dev clusters no longer running. */
   leftovers: string[];
@@ -196,7 +200,7 @@ export async function devStatus(stateDir: string): Promise<DevStatus> {
   const state = await readState(stateDir);
   const leftovers = await leftoverTempDirs();
   if (state && isAlive(state.pid)) {
-    return { status: 'running', stateDir, state, reachable: await answers(state.url), leftovers };
+    return { status: 'running', stateDir, state, reachable: await answers(state.kubeconfig), leftovers };
   }
   if (state) leftovers.unshift(`${stateDir} (state of a dev cluster whose process ${state.pid} is gone)`);
   else if (existsSync(stateDir)) leftovers.unshift(`${stateDir} (state directory without a running cluster)`);

@@ -4,10 +4,12 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/commands/dev.js';
 
@@ -22,6 +24,19 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** GET `url` trusting `ca`; status and body. */
+function httpsGet(url: string, ca: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca, headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (t: string) => (body += t));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
 }
 
 describe('dev up / status / down', () => {
@@ -41,7 +56,7 @@ describe('dev up / status / down', () => {
     expect(up.code).toBe(0);
     const kubeconfig = join(stateDir, 'kubeconfig');
     expect(up.stdout).toBe(`kubeconfig=${kubeconfig}\nexport KUBECONFIG=${kubeconfig}\n`);
-    expect(up.stderr).toMatch(/dev cluster started at http:\/\/127\.0\.0\.1:\d+ \(pid \d+, 2 nodes, 2 with an agent\)/);
+    expect(up.stderr).toMatch(/dev cluster started at https:\/\/127\.0\.0\.1:\d+ \(pid \d+, 2 nodes, 2 with an agent\)/);
     expect(up.stderr).toMatch(/engine sim \(SIMULATED/);
 
     const again = await cli(['dev', 'up', '--state-dir', stateDir]);
@@ -50,11 +65,21 @@ describe('dev up / status / down', () => {
 
     const status = await cli(['dev', 'status', '--state-dir', stateDir, '-o', 'json']);
     // Exit code not asserted: other test files' in-process clusters may hold temp dirs right now.
-    const s = JSON.parse(status.stdout) as { status: string; reachable: boolean; state: { pid: number } };
+    const s = JSON.parse(status.stdout) as { status: string; reachable: boolean; state: { pid: number; url: string } };
     expect(s.status).toBe('running');
     expect(s.reachable).toBe(true);
     const pid = s.state.pid;
     expect(isAlive(pid)).toBe(true);
+
+    // The kubeconfig carries the token and the CA; without the token nothing is served.
+    const kc = parse(await readFile(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string; 'certificate-authority-data': string } }> };
+    const { server, 'certificate-authority-data': ca } = kc.clusters[0]!.cluster;
+    expect(server).toBe(s.state.url);
+    for (const headers of [{}, { Authorization: 'Bearer not-the-token' }]) {
+      const anon = await httpsGet(`${server}/api/v1/namespaces/default/pods`, Buffer.from(ca, 'base64').toString(), headers);
+      expect(anon.status).toBe(401);
+      expect(JSON.parse(anon.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    }
 
     const ck = await cli(['checkpoint', '--manifest', 'manifests/samples/worker.yaml', '--checkpoint-id', 'devtest-1'], { KUBECONFIG: kubeconfig });
     expect(ck.stderr).not.toMatch(/error/);
