@@ -163,7 +163,10 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
   if (opts.dir === undefined) {
     dir = await mkdtemp(join(tmpdir(), DEV_TMP_PREFIX));
     // Names this process as the owner, so `dev status` knows the dir is in use, not left behind.
-    await writeMarker(dir, 'dev-temp');
+    await writeMarker(dir, 'dev-temp').catch(async (err: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    });
   } else dir = opts.dir;
   const storageRoot = join(dir, 'checkpoints');
   const agents = new Map<string, RunningAgent>();

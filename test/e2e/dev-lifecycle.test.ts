@@ -202,6 +202,20 @@ describe('dev up / status / down', () => {
     }
   });
 
+  it('up where the background server fails for a reason of this machine: its sentence and fix, exit 3, nothing left', async () => {
+    const before = readdirSync(tmp);
+    const r = await cli(['dev', 'up', '--state-dir', stateDir, '--engine', 'criu']);
+    expect(r).toEqual({
+      code: 3,
+      stdout: '',
+      stderr:
+        'error: the dev cluster did not start: engine criu cannot run here (criu: needs real processes; the dev cluster runs the sim runtime (use --runtime process))\n' +
+        'hint: add --runtime process (real engines save real processes), or leave --engine out to use the best engine that works here (sim always does)\n',
+    });
+    expect(existsSync(stateDir)).toBe(false);
+    expect(readdirSync(tmp)).toEqual(before);
+  });
+
   it('status counts a live in-process cluster\'s temp dir as in use, and as left behind once its process is killed', async () => {
     // An in-process cluster (what `demo` and tests run), in a process of its own so it can be killed.
     const owner: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', `const { startDevCluster } = await import(process.env.CLUSTER_JS); const c = await startDevCluster({ nodes: 1, engine: 'sim', readyDelayMs: 10 }); process.stdout.write(c.dir + '\\n'); setInterval(() => {}, 1000);`], {
