@@ -65,6 +65,15 @@ export class ClusterError extends SnapshotError {
   }
 }
 
+/**
+ * This machine lacks something the command needs and the user can provide: a free
+ * port, CRIU, a GPU. The message says what, the hint how to fix it. Exit 3, like the
+ * other "the surroundings are not ready" errors.
+ */
+export class EnvironmentError extends SnapshotError {
+  readonly exitCode = EXIT.cluster;
+}
+
 /** The wait ran past --timeout. Exit 4. */
 export class TimeoutError extends SnapshotError {
   readonly exitCode = EXIT.timeout;

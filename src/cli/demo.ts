@@ -8,8 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { EXIT } from '../errors.js';
-import type { KubeObject } from '../protocol/index.js';
+import { EXIT, TimeoutError } from '../errors.js';
+import type { KubeObject, Pod } from '../protocol/index.js';
 import type { CliIO } from './main.js';
 
 export interface DemoOptions {
@@ -74,11 +74,15 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
         if (samples) {
           // Without a PID namespace a second restore needs the same PIDs: end the first.
           await client.delete(RESOURCES.pods, ns, 'cpu-worker', { gracePeriodSeconds: 0 });
-          await waitUntil(async () => !(await askWorker(samples.port).then(() => true, () => false)), 20_000);
+          await waitUntil(async () => !(await askWorker(samples.port).then(() => true, () => false)), 20_000, 'the restored worker to exit');
           say(`[${secs()}] deleted the restored pod cpu-worker (the next restore reuses its process IDs)`);
         }
-        // The placeholder a user would `kubectl apply` before restoring in place.
+        // The placeholder a user would `kubectl apply`, and see Running, before restoring in
+        // place: until it is on a node, restore --pod rightly refuses it. (It turns Ready only
+        // once restored: its probe looks for the worker's state.)
         await client.create(RESOURCES.pods, ns, placeholder);
+        const placeholderName = placeholder.metadata?.name ?? '';
+        await waitUntil(async () => (await client.get<Pod>(RESOURCES.pods, ns, placeholderName)).status?.phase === 'Running', 60_000, `placeholder pod ${placeholderName} to be Running`);
         say(`[${secs()}] created placeholder pod ${placeholder.metadata?.name ?? ''} from manifests/samples/${samples ? 'cpu-placeholder' : 'placeholder'}.yaml`);
       }
       const started = Date.now();
@@ -152,10 +156,10 @@ function askWorker(port: number): Promise<WorkerAnswer> {
   });
 }
 
-async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the restored worker to exit');
+    if (Date.now() > deadline) throw new TimeoutError(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

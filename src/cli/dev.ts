@@ -1,17 +1,18 @@
 /** Printing for `snapshotctl dev up|serve|status|down`; the work is in src/commands/dev.ts. */
 import { fileURLToPath } from 'node:url';
 import { EXIT } from '../errors.js';
-import { defaultStateDir, devDown, devServe, devStatus, devUp, parseDevUpOptions } from '../commands/dev.js';
+import { devDown, devServe, devStatus, devUp, parseDevUpOptions, stateDirOf } from '../commands/dev.js';
 import type { CliIO } from './main.js';
 
 const ENTRY = fileURLToPath(new URL('../../bin/snapshotctl.js', import.meta.url));
 
 export async function runDev(name: string, raw: Record<string, unknown>, io: CliIO): Promise<number> {
-  const stateDir = (raw['stateDir'] as string | undefined) ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(raw, io.env);
   const say = (line: string) => io.stdout(`${line}\n`);
   switch (name) {
     case 'dev up': {
-      const { state, already } = await devUp(parseDevUpOptions(raw, io.env), ENTRY);
+      const { state, already, stale } = await devUp(parseDevUpOptions(raw, io.env), ENTRY);
+      if (stale !== undefined) io.stderr(`removed the stale state of a dev cluster whose process ${stale} is gone (or is now another program)\n`);
       io.stderr(`${already ? 'dev cluster already running' : 'dev cluster started'} at ${state.url} (pid ${state.pid}, ${state.nodes} nodes, ${state.gpuNodes} with an agent)\n`);
       io.stderr(`${state.engineLine}\n`);
       say(`kubeconfig=${state.kubeconfig}`);
@@ -39,8 +40,9 @@ export async function runDev(name: string, raw: Record<string, unknown>, io: Cli
       return status.leftovers.length > 0 ? EXIT.failed : EXIT.ok;
     }
     case 'dev down': {
-      const { stopped, removed } = await devDown(stateDir);
+      const { stopped, stale, removed } = await devDown(stateDir);
       if (stopped !== undefined) io.stderr(`stopped the dev cluster (pid ${stopped})\n`);
+      else if (stale !== undefined) io.stderr(`no dev cluster was running (the recorded process ${stale} is gone or is now another program; it was not signalled)\n`);
       else io.stderr('no dev cluster was running\n');
       if (removed) io.stderr(`removed ${stateDir}\n`);
       say(`status=stopped`);

@@ -1,18 +1,27 @@
 /**
  * `snapshotctl dev up|status|down` (and the hidden `dev serve` that `up` starts in the
  * background): a dev cluster that outlives the command, tracked by a state directory
- * so `down` can stop every process and remove every file it made.
+ * so `down` can stop every process and remove every file it made, and nothing else:
+ * the directory carries a marker (src/dev/ownership.ts) and the recorded server
+ * process is checked by command line and start time, not by PID alone.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ClusterError, UsageError } from '../errors.js';
+import { join, resolve } from 'node:path';
+import { ClusterError, EnvironmentError, EXIT, UsageError } from '../errors.js';
+import { isRecordedProcess, isStillThere, MARKER_FILE, ownIdentity, readMarker, removeOwnedDir, writeMarker } from '../dev/ownership.js';
+
+export { isAlive } from '../dev/ownership.js';
 
 /** What `dev serve` writes once the cluster is up. */
 export interface DevState {
   pid: number;
+  /** The server's command line and start time: a reused PID is told apart by these. */
+  cmdline: string[];
+  startTime: string;
   url: string;
   kubeconfig: string;
   nodes: number;
@@ -39,9 +48,15 @@ const ENGINES = ['sim', 'criu', 'cuda'];
 
 /** `$SNAPSHOTCTL_DEV_DIR`, else `$XDG_STATE_HOME/snapshotctl/dev`, else `~/.local/state/snapshotctl/dev`. */
 export function defaultStateDir(env: Record<string, string | undefined>): string {
-  if (env['SNAPSHOTCTL_DEV_DIR']) return env['SNAPSHOTCTL_DEV_DIR'];
+  if (env['SNAPSHOTCTL_DEV_DIR']) return resolve(env['SNAPSHOTCTL_DEV_DIR']);
   const base = env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state');
-  return join(base, 'snapshotctl', 'dev');
+  return resolve(base, 'snapshotctl', 'dev');
+}
+
+/** `--state-dir`, absolute, or the default. */
+export function stateDirOf(raw: Record<string, unknown>, env: Record<string, string | undefined>): string {
+  const given = raw['stateDir'];
+  return typeof given === 'string' && given !== '' ? resolve(given) : defaultStateDir(env);
 }
 
 function whole(flag: string, value: unknown, min: number, max: number): number {
@@ -64,23 +79,13 @@ export function parseDevUpOptions(raw: Record<string, unknown>, env: Record<stri
   const runtime = (raw['runtime'] as string | undefined) ?? 'sim';
   if (runtime !== 'sim' && runtime !== 'process') throw new UsageError(`--runtime "${runtime}" is not supported`, 'use sim or process');
   return {
-    stateDir: (raw['stateDir'] as string | undefined) ?? defaultStateDir(env),
+    stateDir: stateDirOf(raw, env),
     nodes,
     gpuNodes,
     port,
     runtime,
     ...(engine !== undefined ? { engine } : {}),
   };
-}
-
-/** True when a process with this pid exists. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function readState(stateDir: string): Promise<DevState | undefined> {
@@ -91,24 +96,80 @@ export async function readState(stateDir: string): Promise<DevState | undefined>
   }
 }
 
-async function answers(url: string): Promise<boolean> {
+/** Does the cluster answer an authenticated request made with its own kubeconfig (within 2 s)? */
+async function answers(kubeconfig: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/version`, { signal: AbortSignal.timeout(2000) });
-    return res.status < 500;
+    const { createKubeClient } = await import('../kube/client.js');
+    const { RESOURCES } = await import('../kube/types.js');
+    const client = await createKubeClient({ kubeconfig, retry: { maxAttempts: 1 }, requestTimeoutMs: 2000 });
+    await client.get(RESOURCES.namespaces, undefined, 'default');
+    return true;
   } catch {
     return false;
   }
 }
 
+/** Is the state's server process still running, and still the one that wrote it? */
+function isRunning(state: DevState): boolean {
+  return isRecordedProcess(state);
+}
+
+/** Refusal for a directory the dev cluster did not make. */
+function notOurs(dir: string, doing: string): UsageError {
+  return new UsageError(
+    `${dir} is not a dev cluster state directory (it has no ${MARKER_FILE}, which \`dev up\` writes into the directories it creates); refusing to ${doing}`,
+    `pass the --state-dir that \`dev up\` printed, or a new or empty directory; if ${dir} is something you want gone, remove it yourself`,
+  );
+}
+
+/**
+ * Make `dir` ready for a new cluster: create it with the marker, take over an empty
+ * one, or clear one of ours that a stopped cluster left. A non-empty directory
+ * without the marker is refused, untouched.
+ */
+async function claimStateDir(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (info && !info.isDirectory()) throw new UsageError(`${dir} is not a directory`, 'pass a directory (a new one is created) as --state-dir');
+  if (info && (await readMarker(dir))) {
+    await removeOwnedDir(dir);
+  } else if (info && (await readdir(dir)).length > 0) {
+    throw notOurs(dir, 'start a dev cluster in it');
+  }
+  await mkdir(dir, { recursive: true });
+  await writeMarker(dir, 'dev-state');
+}
+
+/** An environment error unless 127.0.0.1:`port` can be bound now (0: any port, always fine). */
+async function assertPortFree(port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is already in use (EADDRINUSE)' : `cannot be bound (${err.code ?? err.message})`;
+      reject(new EnvironmentError(`port ${port} on 127.0.0.1 ${why}`, 'pick a free port with --port, or leave --port out (0: any free port)'));
+    });
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolvePort()));
+  });
+}
+
+/** The last `error: ` and `hint: ` lines of a log (what the entry prints for a typed error). */
+function lastError(log: string): { message?: string; hint?: string } {
+  const lines = log.split('\n');
+  const message = lines.filter((l) => l.startsWith('error: ')).at(-1)?.slice('error: '.length);
+  const hint = lines.filter((l) => l.startsWith('hint: ')).at(-1)?.slice('hint: '.length);
+  return { ...(message !== undefined ? { message } : {}), ...(hint !== undefined ? { hint } : {}) };
+}
+
 /**
  * Start `dev serve` in the background and wait until it has written its state. An
- * already running cluster in the same state directory is reported, not duplicated.
+ * already running cluster in the same state directory is reported, not duplicated; a
+ * stale record (its process gone, or its PID now another program's) is cleared.
  */
-export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state: DevState; already: boolean }> {
+export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state: DevState; already: boolean; stale?: number }> {
   const existing = await readState(opts.stateDir);
-  if (existing && isAlive(existing.pid)) return { state: existing, already: true };
-  await rm(opts.stateDir, { recursive: true, force: true });
-  await mkdir(opts.stateDir, { recursive: true });
+  if (existing && isRunning(existing)) return { state: existing, already: true };
+  await assertPortFree(opts.port);
+  await claimStateDir(opts.stateDir);
   const logPath = join(opts.stateDir, LOG_FILE);
   const log = openSync(logPath, 'a');
   const args = [entry, 'dev', 'serve', '--state-dir', opts.stateDir, '--nodes', String(opts.nodes), '--gpu-nodes', String(opts.gpuNodes), '--port', String(opts.port), '--runtime', opts.runtime];
@@ -121,11 +182,16 @@ export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state:
   const deadline = Date.now() + 30_000;
   for (;;) {
     const state = await readState(opts.stateDir);
-    if (state) return { state, already: false };
+    if (state) return { state, already: false, ...(existing ? { stale: existing.pid } : {}) };
     if (exited !== undefined || Date.now() > deadline) {
-      const tail = existsSync(logPath) ? (await readFile(logPath, 'utf8')).trim().split('\n').slice(-5).join('\n') : '';
+      const text = existsSync(logPath) ? await readFile(logPath, 'utf8') : '';
       if (exited === undefined) process.kill(child.pid!, 'SIGKILL');
-      await rm(opts.stateDir, { recursive: true, force: true });
+      await removeOwnedDir(opts.stateDir);
+      // `dev serve` failed with a typed error (exit 2 or 3): its one sentence is the answer.
+      const said = lastError(text);
+      if (said.message !== undefined && exited === EXIT.cluster) throw new EnvironmentError(`the dev cluster did not start: ${said.message}`, said.hint);
+      if (said.message !== undefined && exited === EXIT.usage) throw new UsageError(`the dev cluster did not start: ${said.message}`, said.hint);
+      const tail = text.trim().split('\n').slice(-5).join('\n');
       throw new ClusterError(
         `the dev cluster did not start${exited !== undefined ? ` (exit ${exited})` : ' within 30s'}${tail ? `:\n${tail}` : ''}`,
         'try `snapshotctl dev up --port 0`, or run `snapshotctl demo` to see the whole flow in one process',
@@ -137,8 +203,10 @@ export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state:
 
 /** Run the cluster in this process until SIGTERM/SIGINT; then stop it and remove the state directory. */
 export async function devServe(opts: DevUpOptions, signal: AbortSignal): Promise<void> {
+  // `dev up` made the directory with its marker; run by hand, serve claims it the same way.
+  if (!(await readMarker(opts.stateDir))) await claimStateDir(opts.stateDir);
   const { startDevCluster, describeEngine } = await import('../dev/cluster.js');
-  await mkdir(opts.stateDir, { recursive: true });
+  // On failure the directory stays: `dev up` reads the error from server.log, then removes it.
   const cluster = await startDevCluster({
     dir: opts.stateDir,
     nodes: opts.nodes,
@@ -148,8 +216,11 @@ export async function devServe(opts: DevUpOptions, signal: AbortSignal): Promise
     ...(opts.engine ? { engine: opts.engine as 'sim' } : {}),
     log: (line, level) => process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`),
   });
+  const me = ownIdentity();
   const state: DevState = {
-    pid: process.pid,
+    pid: me.pid,
+    cmdline: me.cmdline,
+    startTime: me.startTime,
     url: cluster.url,
     kubeconfig: cluster.kubeconfigPath,
     nodes: opts.nodes,
@@ -162,59 +233,79 @@ export async function devServe(opts: DevUpOptions, signal: AbortSignal): Promise
   };
   // Written last and atomically enough for `dev up`, which waits for it.
   await writeFile(join(opts.stateDir, `${STATE_FILE}.tmp`), JSON.stringify(state, null, 2));
-  const { rename } = await import('node:fs/promises');
   await rename(join(opts.stateDir, `${STATE_FILE}.tmp`), join(opts.stateDir, STATE_FILE));
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    signal.addEventListener('abort', () => resolve(), { once: true });
+  await new Promise<void>((resolveStop) => {
+    if (signal.aborted) resolveStop();
+    signal.addEventListener('abort', () => resolveStop(), { once: true });
   });
   await cluster.close();
-  await rm(opts.stateDir, { recursive: true, force: true });
+  await removeOwnedDir(opts.stateDir);
 }
 
 export interface DevStatus {
-  status: 'running' | 'stopped';
+  status: 'running' | 'starting' | 'stopped';
   stateDir: string;
   state?: DevState;
-  /** The API answered `/version`. */
+  /** The API answered a request made with the cluster's kubeconfig (its token and CA). */
   reachable: boolean;
   /** Things left behind: stale state, temp dirs of dev clusters no longer running. */
   leftovers: string[];
 }
 
-/** Temporary directories of in-process dev clusters (tests, demo) still on disk. */
+/**
+ * Temporary directories of in-process dev clusters (tests, demo) whose owner is no
+ * longer running. A directory whose recorded owner still runs (a demo right now) is
+ * in use, not left behind; one without a marker has no owner to ask, so it counts.
+ */
 async function leftoverTempDirs(): Promise<string[]> {
   const { DEV_TMP_PREFIX } = await import('../dev/cluster.js');
+  const base = tmpdir();
+  let names: string[];
   try {
-    return (await readdir(tmpdir())).filter((n) => n.startsWith(DEV_TMP_PREFIX)).map((n) => join(tmpdir(), n));
+    names = (await readdir(base)).filter((n) => n.startsWith(DEV_TMP_PREFIX)).sort();
   } catch {
     return [];
   }
+  const out: string[] = [];
+  for (const name of names) {
+    const owner = (await readMarker(join(base, name)))?.owner;
+    if (owner && isRecordedProcess(owner)) continue;
+    out.push(join(base, name));
+  }
+  return out;
 }
 
 export async function devStatus(stateDir: string): Promise<DevStatus> {
   const state = await readState(stateDir);
   const leftovers = await leftoverTempDirs();
-  if (state && isAlive(state.pid)) {
-    return { status: 'running', stateDir, state, reachable: await answers(state.url), leftovers };
+  if (state && isRunning(state)) {
+    return { status: 'running', stateDir, state, reachable: await answers(state.kubeconfig), leftovers };
   }
-  if (state) leftovers.unshift(`${stateDir} (state of a dev cluster whose process ${state.pid} is gone)`);
-  else if (existsSync(stateDir)) leftovers.unshift(`${stateDir} (state directory without a running cluster)`);
+  const marker = existsSync(stateDir) ? await readMarker(stateDir) : undefined;
+  if (state) leftovers.unshift(`${stateDir} (state of a dev cluster whose process ${state.pid} is gone, or is now another program)`);
+  else if (marker?.owner && isRecordedProcess(marker.owner)) return { status: 'starting', stateDir, reachable: false, leftovers };
+  else if (marker) leftovers.unshift(`${stateDir} (state directory without a running cluster)`);
   return { status: 'stopped', stateDir, reachable: false, leftovers };
 }
 
-/** Stop the background cluster (SIGTERM, then SIGKILL after 10 s) and remove its state directory. */
-export async function devDown(stateDir: string): Promise<{ stopped?: number; removed: boolean }> {
+/**
+ * Stop the background cluster (SIGTERM, then SIGKILL after 10 s) and remove its state
+ * directory. Refuses a directory without the marker; signals only a process whose
+ * command line and start time match the record (a stale record is just removed).
+ */
+export async function devDown(stateDir: string): Promise<{ stopped?: number; stale?: number; removed: boolean }> {
+  if (!existsSync(stateDir)) return { removed: false };
+  if (!(await readMarker(stateDir))) throw notOurs(stateDir, 'stop anything or remove it');
   const state = await readState(stateDir);
   let stopped: number | undefined;
-  if (state && isAlive(state.pid)) {
+  if (state && isRunning(state)) {
     process.kill(state.pid, 'SIGTERM');
     const deadline = Date.now() + 10_000;
-    while (isAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (isAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
+    // Until the process is gone, not merely exited: the caller may check right after.
+    while (isStillThere(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (isRunning(state)) process.kill(state.pid, 'SIGKILL');
     stopped = state.pid;
   }
-  const removed = existsSync(stateDir);
-  await rm(stateDir, { recursive: true, force: true });
-  return { ...(stopped !== undefined ? { stopped } : {}), removed };
+  const removed = await removeOwnedDir(stateDir);
+  return { ...(stopped !== undefined ? { stopped } : {}), ...(state && stopped === undefined ? { stale: state.pid } : {}), removed };
 }

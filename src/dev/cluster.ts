@@ -21,6 +21,8 @@ import { startApiServer, type DevApiServer, type ImageToolsRule, type NodeSpec }
 import { startDckptController, type RunningDckptController } from './dckpt-controller.js';
 import { dynamoCheckpointCrd } from './dckpt-crd.js';
 import { DEFAULT_PVC_NAME } from '../protocol/constants.js';
+import { EnvironmentError } from '../errors.js';
+import { writeMarker } from './ownership.js';
 
 /** Prefix of every temporary directory the dev cluster makes (so leftovers can be found). */
 export const DEV_TMP_PREFIX = 'snapshotctl-dev-';
@@ -137,44 +139,61 @@ async function waitForAgentPods(api: DevApiServer, namespace: string, count: num
   }
 }
 
-/** Start a dev cluster; `close()` stops every process, timer and socket and removes its temp dir. */
+/**
+ * Start a dev cluster; `close()` stops every process, timer and socket and removes its
+ * temp dir. A failure to start (engine unavailable, port in use) leaves nothing behind.
+ */
 export async function startDevCluster(opts: DevClusterOptions = {}): Promise<DevCluster> {
   const namespace = opts.namespace ?? 'default';
   const total = opts.nodes ?? 2;
   const gpu = Math.min(opts.gpuNodes ?? total, total);
-  const ownsDir = opts.dir === undefined;
-  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), DEV_TMP_PREFIX)));
-  const storageRoot = join(dir, 'checkpoints');
-  await mkdir(storageRoot, { recursive: true });
   const log = opts.log ?? (() => {});
 
   // Real engines save real processes: with simulated containers only sim can work.
+  // Chosen before anything is made, so an engine that cannot run here costs nothing.
   const candidates = ENGINE_NAMES.map((n) =>
     n === 'sim' || opts.runtime === 'process' ? createEngine(n) : unavailableEngine(n, `needs real processes; the dev cluster runs the sim runtime (use --runtime process)`),
   );
-  const choice = await chooseEngine(opts.engine, candidates);
-  const api = await startApiServer({
-    nodes: nodeSpecs(total, gpu),
-    runtime: opts.runtime ?? 'sim',
-    workRoot: dir,
-    launcher: seccompLauncher(),
-    ...(opts.port !== undefined ? { port: opts.port } : {}),
-    ...(opts.readyDelayMs !== undefined ? { readyDelayMs: opts.readyDelayMs } : {}),
-    ...(opts.imageTools ? { imageTools: opts.imageTools } : {}),
+  const choice = await chooseEngine(opts.engine, candidates).catch((err: unknown) => {
+    throw new EnvironmentError(`${err instanceof Error ? err.message : String(err)}`, engineHint(opts.engine, opts.runtime ?? 'sim'));
   });
-  // The checkpoint PVC of manifests/ is storageRoot, so the short-lived reader and
-  // remover pods of `describe` and `delete --artifacts` see what the agents wrote.
-  api.nodes.setVolumeResolver((ns, claim) => (ns === namespace && claim === DEFAULT_PVC_NAME ? storageRoot : undefined));
+
+  const ownsDir = opts.dir === undefined;
+  let dir: string;
+  if (opts.dir === undefined) {
+    dir = await mkdtemp(join(tmpdir(), DEV_TMP_PREFIX));
+    // Names this process as the owner, so `dev status` knows the dir is in use, not left behind.
+    await writeMarker(dir, 'dev-temp').catch(async (err: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    });
+  } else dir = opts.dir;
+  const storageRoot = join(dir, 'checkpoints');
   const agents = new Map<string, RunningAgent>();
+  let api: DevApiServer | undefined;
   let dckpt: RunningDckptController | undefined;
   const close = async () => {
     await dckpt?.stop();
     await Promise.all([...agents.values()].map((a) => a.stop()));
     agents.clear();
-    await api.close();
+    await api?.close();
     if (ownsDir) await rm(dir, { recursive: true, force: true });
   };
   try {
+    await mkdir(storageRoot, { recursive: true });
+    const server = await startApiServer({
+      nodes: nodeSpecs(total, gpu),
+      runtime: opts.runtime ?? 'sim',
+      workRoot: dir,
+      launcher: seccompLauncher(),
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.readyDelayMs !== undefined ? { readyDelayMs: opts.readyDelayMs } : {}),
+      ...(opts.imageTools ? { imageTools: opts.imageTools } : {}),
+    });
+    api = server;
+    // The checkpoint PVC of manifests/ is storageRoot, so the short-lived reader and
+    // remover pods of `describe` and `delete --artifacts` see what the agents wrote.
+    api.nodes.setVolumeResolver((ns, claim) => (ns === namespace && claim === DEFAULT_PVC_NAME ? storageRoot : undefined));
     const kubeconfigPath = join(dir, 'kubeconfig');
     await api.writeKubeconfig(kubeconfigPath, { namespace });
     if (namespace !== 'default' && namespace !== 'kube-system') api.store.create('namespaces', { metadata: { name: namespace } });
@@ -188,7 +207,7 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
       wrapCudaCheckpoint: opts.runtime !== 'process',
       log: (line) => log(`[dckpt-controller] ${line}`, 'info'),
     });
-    const agentNodes = await waitForAgentPods(api, namespace, gpu);
+    const agentNodes = await waitForAgentPods(server, namespace, gpu);
     for (const nodeName of agentNodes) {
       const agentClient = await createKubeClient({ kubeconfig: kubeconfigPath });
       agents.set(
@@ -197,24 +216,24 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
           client: agentClient,
           nodeName,
           storageRoot,
-          engine: createEngine(choice.engine.name as EngineName, { runtime: nodeRuntime(api) }),
+          engine: createEngine(choice.engine.name as EngineName, { runtime: nodeRuntime(server) }),
           namespace,
           signalContainer: async (ns, pod, sig) => {
-            await api.nodes.containerFor(ns, pod)?.signal(sig);
+            await server.nodes.containerFor(ns, pod)?.signal(sig);
           },
-          lookupPid: (ns, pod) => api.nodes.containerFor(ns, pod)?.pid,
+          lookupPid: (ns, pod) => server.nodes.containerFor(ns, pod)?.pid,
           log: (level, message) => log(`[agent ${nodeName}] ${message}`, level),
         }),
       );
     }
     return {
-      url: api.url,
+      url: server.url,
       kubeconfigPath,
       namespace,
       dir,
       storageRoot,
       engine: { name: choice.engine.name, simulated: choice.engine.simulated, skipped: choice.skipped },
-      api,
+      api: server,
       agents,
       applied,
       close,
@@ -223,6 +242,15 @@ export async function startDevCluster(opts: DevClusterOptions = {}): Promise<Dev
     await close();
     throw err;
   }
+}
+
+/** How to get the engine `wanted` working, or to do without it. */
+function engineHint(wanted: EngineName | undefined, runtime: 'sim' | 'process'): string {
+  const without = 'or leave --engine out to use the best engine that works here (sim always does)';
+  if (wanted !== undefined && wanted !== 'sim' && runtime !== 'process') return `add --runtime process (real engines save real processes), ${without}`;
+  if (wanted === 'criu') return `run scripts/setup-criu.sh as root (or set SNAPSHOTCTL_CRIU to a criu binary), and run as root; ${without}`;
+  if (wanted === 'cuda') return `run on a Linux machine with an NVIDIA GPU and driver 570 or newer, with CRIU set up (scripts/setup-criu.sh); ${without}`;
+  return without;
 }
 
 /**

@@ -5,6 +5,10 @@
  * warmed-up state survived.
  */
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ensureCriu } from '../../src/agent/criu/testing.js';
@@ -12,9 +16,9 @@ import { BIN } from './harness.js';
 
 const run = promisify(execFile);
 
-async function demo(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function demo(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BIN, 'demo', ...args], { env: { ...process.env, CI: 'true' }, timeout: 120_000 });
+    const r = await run(process.execPath, [BIN, ...(args[0] === 'dev' ? [] : ['demo']), ...args], { env: { ...process.env, CI: 'true', ...env }, timeout: 120_000 });
     return { code: 0, ...r };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -43,4 +47,24 @@ describe('snapshotctl demo', () => {
     const proofs = r.stdout.match(/restored worker: checksum [0-9a-f]{16}\.\.\. over its 256 MiB state, warm-ups run: 1 \(the state survived/g);
     expect(proofs).toHaveLength(2);
   }, 180_000);
+
+  // A machine without CRIU set up, or without a GPU: forced through the environment so
+  // the test means the same on every machine (SNAPSHOTCTL_PYTHON: no CUDA helper can start).
+  it.each([
+    ['criu', { SNAPSHOTCTL_CRIU: '/nonexistent/criu' }, /^error: engine criu cannot run here \(criu: SNAPSHOTCTL_CRIU=\/nonexistent\/criu does not exist\)\nhint: run scripts\/setup-criu\.sh as root .*\n$/],
+    ['cuda', { SNAPSHOTCTL_PYTHON: '/nonexistent/python3' }, /^error: engine cuda cannot run here \(cuda: .*\)\nhint: run on a Linux machine with an NVIDIA GPU .*\n$/],
+  ] as const)('--engine %s where it cannot run: the reason and the fix, exit 3, no temp dir left, dev status still clean', async (engine, env, stderr) => {
+    const tmp = await mkdtemp(join(tmpdir(), 'snapshotctl-demotest-'));
+    try {
+      const r = await demo(['--engine', engine], { ...env, TMPDIR: tmp });
+      expect(r.stderr).toMatch(stderr);
+      expect(r.stderr).not.toMatch(/\n\s+at |this is a bug/);
+      expect(r.code).toBe(3);
+      expect(readdirSync(tmp)).toEqual([]);
+      const status = await demo(['dev', 'status', '--state-dir', join(tmp, 'no-such-state')], { TMPDIR: tmp });
+      expect(status).toEqual({ code: 0, stdout: 'status=stopped\nleftovers=0\n', stderr: '' });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -16,17 +16,32 @@ afterAll(async () => {
 });
 
 describe('auth', () => {
+  const UNAUTHORIZED = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 };
+
+  // Every request needs the cluster's token, as on a real server with anonymous auth
+  // off: no path is served to a caller without one, discovery and /version included.
   it.each([
-    ['no token, anonymous denied', null, 'deny', 401],
-    ['unknown token', 'nope', 'admin', 401],
-    ['unknown token, anonymous denied', 'nope', 'deny', 401],
-    ['no token, anonymous served as admin (kubectl over http)', null, 'admin', 200],
-  ] as const)('%s', async (_n, token, mode, code) => {
-    api.setAnonymous(mode);
-    const r = await call(api, 'GET', '/api/v1/namespaces/default/pods', undefined, { token });
-    api.setAnonymous('admin');
-    expect(r.status).toBe(code);
-    if (code === 401) expect(r.body).toMatchObject({ kind: 'Status', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    ['no token', null, '/api/v1/namespaces/default/pods'],
+    ['no token, cluster-scoped write path', null, '/api/v1/nodes'],
+    ['no token, /version', null, '/version'],
+    ['no token, /healthz', null, '/healthz'],
+    ['no token, unknown path (401 before 404)', null, '/no/such/path'],
+    ['unknown token', 'nope', '/api/v1/namespaces/default/pods'],
+    ['empty bearer', '', '/api'],
+  ] as const)('%s: 401 Unauthorized with a Status body', async (_n, token, path) => {
+    const r = await call(api, 'GET', path, undefined, { token });
+    expect(r.status).toBe(401);
+    expect(r.body).toEqual(UNAUTHORIZED);
+  });
+
+  it('a request without a token changes nothing', async () => {
+    const r = await call(api, 'POST', '/api/v1/namespaces/default/pods', podManifest('anon'), { token: null });
+    expect(r.status).toBe(401);
+    expect(api.store.get('pods', 'default', 'anon')).toBeUndefined();
+  });
+
+  it('the admin token is served', async () => {
+    expect((await call(api, 'GET', '/api/v1/namespaces/default/pods')).status).toBe(200);
   });
 
   it.each([

@@ -40,24 +40,13 @@ export interface AuthzRequest {
 /** Every permission: what the admin token gets. */
 export const ALLOW_ALL: AuthRule[] = [{ verbs: ['*'], resources: ['*'] }];
 
-/** The token table. */
+/**
+ * The token table. There is no anonymous access: the server runs on a machine other
+ * users and processes share, and the cluster's agents run as root, so every request
+ * must carry a token the server issued (the kubeconfig `writeKubeconfig` writes has it).
+ */
 export class Authenticator {
   private readonly tokens = new Map<string, TokenUser>();
-  /** When false, every request runs as the admin user. */
-  enabled: boolean;
-  /**
-   * Requests with no Authorization header at all: `'admin'` serves them as
-   * `system:unsecured` (allowed everything), like the real API server's old insecure
-   * HTTP port; `'deny'` answers 401. kubectl never sends credentials over plain HTTP
-   * (clientcmd only applies user auth to TLS transports), so `'admin'` is what makes
-   * kubectl usable against this server. A wrong token is always a 401.
-   */
-  anonymous: 'admin' | 'deny';
-
-  constructor(enabled: boolean, anonymous: 'admin' | 'deny' = 'admin') {
-    this.enabled = enabled;
-    this.anonymous = anonymous;
-  }
 
   /** Register (or replace) a token. */
   add(token: string, user: TokenUser): void {
@@ -71,14 +60,12 @@ export class Authenticator {
 
   /**
    * Who is calling? Throws 401 (the real body: message and reason `Unauthorized`) for
-   * a missing or unknown token when auth is on.
+   * a missing, malformed or unknown token.
    */
   authenticate(authorization: string | undefined): TokenUser {
     const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
     const user = m ? this.tokens.get(m[1]!.trim()) : undefined;
     if (user) return user;
-    if (!this.enabled) return { name: 'system:admin', groups: ['system:masters'], rules: ALLOW_ALL };
-    if (authorization === undefined && this.anonymous === 'admin') return { name: 'system:unsecured', groups: ['system:masters'], rules: ALLOW_ALL };
     throw new ApiError(401, 'Unauthorized', 'Unauthorized');
   }
 }

@@ -7,7 +7,7 @@ import { waitFor } from './testutil.js';
 let api: DevApiServer;
 let kc: KubeConfig;
 beforeAll(async () => {
-  api = await startApiServer({ nodes: 1, auth: { anonymous: 'deny' } });
+  api = await startApiServer({ nodes: 1 });
   kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig());
 });

@@ -1,10 +1,15 @@
-/** File-tool containers over a locally backed PVC: cp to the termination message, rm, read-only mounts. */
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+/**
+ * File-tool containers over a locally backed PVC: cp to the termination message, rm,
+ * read-only mounts; nothing outside the volume reachable through `subPath`, `..` or a
+ * symbolic link.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApiServer, type DevApiServer } from './index.js';
+import { call } from './testutil.js';
 
 let api: DevApiServer;
 let dir: string;
@@ -19,13 +24,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function pod(name: string, command: string[], readOnly: boolean, extra: Record<string, unknown> = {}) {
+function pod(name: string, command: string[], readOnly: boolean, extra: Record<string, unknown> = {}, subPath?: string) {
   return {
     metadata: { name, namespace: 'default' },
     spec: {
       nodeName: 'node-1',
       restartPolicy: 'Never',
-      containers: [{ name: 'tool', image: 'busybox:1.36', command, volumeMounts: [{ name: 'ck', mountPath: '/checkpoints', readOnly }], ...extra }],
+      containers: [{ name: 'tool', image: 'busybox:1.36', command, volumeMounts: [{ name: 'ck', mountPath: '/checkpoints', readOnly, ...(subPath !== undefined ? { subPath } : {}) }], ...extra }],
       volumes: [{ name: 'ck', persistentVolumeClaim: { claimName: 'snapshot-pvc', readOnly } }],
     },
   };
@@ -73,5 +78,109 @@ describe('file-tool containers', () => {
     api.store.create('pods', { metadata: { name: 'plain', namespace: 'default' }, spec: { nodeName: 'node-1', restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox', command: ['cp', 'a', 'b'] }] } });
     await new Promise((r) => setTimeout(r, 200));
     expect((api.store.get('pods', 'default', 'plain') as any).status.phase).toBe('Running');
+  });
+});
+
+describe('subPath: validated as the real API server does', () => {
+  const field = 'spec.containers[0].volumeMounts[0].subPath';
+  it.each([
+    ['../../..', [`Invalid value: "../../..": must not contain '..'`]],
+    ['a/../../b', [`Invalid value: "a/../../b": must not contain '..'`]],
+    ['/etc', ['Invalid value: "/etc": must be a relative path']],
+    ['/../x', ['Invalid value: "/../x": must be a relative path', `Invalid value: "/../x": must not contain '..'`]],
+  ])('subPath %j: 422 Invalid naming the field, nothing created', async (subPath, messages) => {
+    const r = await call(api, 'POST', '/api/v1/namespaces/default/pods', pod('esc', ['cat', '/checkpoints/x'], true, {}, subPath));
+    expect(r.status).toBe(422);
+    const joined = messages.map((m) => `${field}: ${m}`);
+    expect(r.body).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: `Pod "esc" is invalid: ${joined.length === 1 ? joined[0] : `[${joined.join(', ')}]`}`,
+      reason: 'Invalid',
+      details: { name: 'esc', kind: 'Pod', causes: messages.map((message) => ({ reason: 'FieldValueInvalid', message, field })) },
+      code: 422,
+    });
+    expect(api.store.get('pods', 'default', 'esc')).toBeUndefined();
+  });
+
+  it('a Job template gets the same check under spec.template.spec', async () => {
+    const job = { metadata: { name: 'j' }, spec: { template: { spec: { ...pod('x', ['cat', '/checkpoints/x'], true, {}, '..').spec, nodeName: undefined } } } };
+    const r = await call(api, 'POST', '/apis/batch/v1/namespaces/default/jobs', job);
+    expect(r.status).toBe(422);
+    expect(r.body.details.causes).toEqual([{ reason: 'FieldValueInvalid', message: `Invalid value: "..": must not contain '..'`, field: 'spec.template.spec.containers[0].volumeMounts[0].subPath' }]);
+  });
+
+  it('a plain relative subPath is accepted and used', async () => {
+    await mkdir(join(dir, 'ck-4'), { recursive: true });
+    await writeFile(join(dir, 'ck-4', 'manifest.yaml'), 'checkpointId: ck-4\n');
+    expect((await call(api, 'POST', '/api/v1/namespaces/default/pods', pod('sub', ['cp', '/checkpoints/manifest.yaml', '/dev/termination-log'], true, {}, 'ck-4'))).status).toBe(201);
+    const p = await finished('sub');
+    expect(p.status.containerStatuses[0].state.terminated).toMatchObject({ exitCode: 0, message: 'checkpointId: ck-4\n' });
+  });
+});
+
+describe('file tools never leave the volume through a symbolic link', () => {
+  let outside: string;
+  beforeEach(async () => {
+    outside = await mkdtemp(join(tmpdir(), 'snapshotctl-filetools-outside-'));
+    await writeFile(join(outside, 'secret'), 'root-only secret\n');
+    await mkdir(join(dir, 'ck-3'), { recursive: true });
+    await writeFile(join(dir, 'ck-3', 'manifest.yaml'), 'checkpointId: ck-3\n');
+    await symlink(outside, join(dir, 'ck-3', 'link'));
+    await symlink(join(outside, 'secret'), join(dir, 'ck-3', 'filelink'));
+  });
+  afterEach(async () => {
+    await rm(outside, { recursive: true, force: true });
+  });
+
+  const message = (p: any): string => p.status.containerStatuses[0].state.terminated.message ?? '';
+
+  it.each([
+    ['a directory link on the way', '/checkpoints/ck-3/link/secret'],
+    ['the file itself a link', '/checkpoints/ck-3/filelink'],
+  ])('cp through %s to the termination message: fails, the file outside is not read', async (_n, src) => {
+    api.store.create('pods', pod('rd', ['cp', src, '/dev/termination-log'], true, { terminationMessagePolicy: 'FallbackToLogsOnError' }));
+    const p = await finished('rd');
+    expect(p.status.phase).toBe('Failed');
+    expect(message(p)).toContain('symbolic links are not followed');
+    expect(message(p)).not.toContain('secret\n');
+  });
+
+  it('cat through a link fails', async () => {
+    api.store.create('pods', pod('cat', ['cat', '/checkpoints/ck-3/link/secret'], true, { terminationMessagePolicy: 'FallbackToLogsOnError' }));
+    const p = await finished('cat');
+    expect(p.status.phase).toBe('Failed');
+    expect(message(p)).not.toContain('root-only');
+  });
+
+  it('a subPath that is a link is not followed', async () => {
+    api.store.create('pods', pod('sp', ['cp', '/checkpoints/secret', '/dev/termination-log'], true, { terminationMessagePolicy: 'FallbackToLogsOnError' }, 'ck-3/link'));
+    const p = await finished('sp');
+    expect(p.status.phase).toBe('Failed');
+    expect(message(p)).not.toContain('root-only');
+  });
+
+  it('cp into a linked directory writes nothing outside', async () => {
+    api.store.create('pods', pod('wr', ['cp', '/checkpoints/ck-3/manifest.yaml', '/checkpoints/ck-3/link/planted'], false));
+    expect((await finished('wr')).status.phase).toBe('Failed');
+    expect(existsSync(join(outside, 'planted'))).toBe(false);
+  });
+
+  it('cp onto a file link does not overwrite its target', async () => {
+    api.store.create('pods', pod('ow', ['cp', '/checkpoints/ck-3/manifest.yaml', '/checkpoints/ck-3/filelink'], false));
+    expect((await finished('ow')).status.phase).toBe('Failed');
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('root-only secret\n');
+  });
+
+  it('rm -rf through a link removes nothing outside; rm -rf of the link removes only the link', async () => {
+    api.store.create('pods', pod('rm1', ['rm', '-rf', '--', '/checkpoints/ck-3/link/secret'], false));
+    expect((await finished('rm1')).status.phase).toBe('Failed');
+    expect(existsSync(join(outside, 'secret'))).toBe(true);
+    api.store.create('pods', pod('rm2', ['rm', '-rf', '--', '/checkpoints/ck-3'], false));
+    expect((await finished('rm2')).status.phase).toBe('Succeeded');
+    expect(existsSync(join(dir, 'ck-3'))).toBe(false);
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('root-only secret\n');
   });
 });

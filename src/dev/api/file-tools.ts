@@ -5,22 +5,30 @@
  * directory (see `Nodes.setVolumeResolver`) and whose command is one of
  *   `cp SRC DST`, `cat PATH`, `rm -rf [--] PATH`
  * runs that command here, in-process, with the mount paths translated to the local
- * directory. What a real kubelet does around it is kept: `readOnly` mounts refuse
+ * directory. The agents and these tools run as the user who started the cluster
+ * (often root), so every path is resolved beneath the volume's directory one component
+ * at a time with lstat: a `..` element or a symbolic link anywhere on the way (the
+ * `subPath` included) is refused, never followed, and files are opened with
+ * O_NOFOLLOW. What a real kubelet does around it is kept: `readOnly` mounts refuse
  * writes, a write to the container's `terminationMessagePath` becomes the termination
  * message, and with `terminationMessagePolicy: FallbackToLogsOnError` a failure's
  * output becomes the message. Any other command runs in the node's normal runtime.
  */
-import { cp, readFile, rm } from 'node:fs/promises';
-import { isAbsolute, join, posix, relative } from 'node:path';
+import { constants } from 'node:fs';
+import { lstat, open, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { OneShotContainer, type ContainerLaunch } from './runtime.js';
 
 /** Local directory backing PVC `claimName` in `namespace`, or undefined if none. */
 export type VolumeResolver = (namespace: string, claimName: string) => string | undefined;
 
-/** A container mount resolved to a local directory. */
+/** A container mount of a locally backed volume. */
 interface LocalMount {
   mountPath: string;
-  hostDir: string;
+  /** The volume's local directory: nothing outside it is ever touched. */
+  root: string;
+  /** `subPath` as components beneath `root` (empty: the whole volume). */
+  subPath: string[];
   readOnly: boolean;
 }
 
@@ -37,10 +45,33 @@ function localMounts(podSpec: any, container: any, namespace: string, resolve: V
     if (!claim || typeof m.mountPath !== 'string') continue;
     const dir = resolve(namespace, claim);
     if (dir === undefined) continue;
-    const hostDir = typeof m.subPath === 'string' && m.subPath ? join(dir, m.subPath) : dir;
-    mounts.push({ mountPath: posix.normalize(m.mountPath).replace(/\/+$/, '') || '/', hostDir, readOnly: m.readOnly === true || vol.persistentVolumeClaim.readOnly === true });
+    const subPath = typeof m.subPath === 'string' ? m.subPath.split('/').filter((c: string) => c !== '' && c !== '.') : [];
+    mounts.push({ mountPath: posix.normalize(m.mountPath).replace(/\/+$/, '') || '/', root: dir, subPath, readOnly: m.readOnly === true || vol.persistentVolumeClaim.readOnly === true });
   }
   return mounts;
+}
+
+/**
+ * `parts` beneath `root` without following a symbolic link: each component that exists
+ * is checked with lstat and a link is refused (the last one too unless `lastMayBeLink`,
+ * for `rm`, which removes a link itself); a `..` is refused outright. The first missing
+ * component ends the checks: nothing below it exists to be a link.
+ */
+async function beneath(root: string, parts: readonly string[], shown: string, lastMayBeLink = false): Promise<string> {
+  if (parts.includes('..')) throw new Error(`${shown}: No such file or directory`);
+  let local = root;
+  for (const [i, part] of parts.entries()) {
+    local = join(local, part);
+    let link: boolean;
+    try {
+      link = (await lstat(local)).isSymbolicLink();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return join(local, ...parts.slice(i + 1));
+      throw err;
+    }
+    if (link && !(lastMayBeLink && i === parts.length - 1)) throw new Error(`${shown}: symbolic links are not followed on dev cluster volumes`);
+  }
+  return local;
 }
 
 /** Is this a command the file tools run? */
@@ -98,46 +129,77 @@ export class FileToolContainer extends OneShotContainer {
     }
   }
 
-  /** `path` in the container → local path and whether it may be written. */
-  private resolve(path: string): { local: string; readOnly: boolean } {
+  /** `path` in the container → local path beneath its volume, and whether it may be written. */
+  private async resolve(path: string, lastMayBeLink = false): Promise<{ local: string; readOnly: boolean; mount: LocalMount }> {
     const p = posix.normalize(path);
     const m = [...this.mounts].sort((a, b) => b.mountPath.length - a.mountPath.length).find((x) => p === x.mountPath || p.startsWith(`${x.mountPath}/`));
     if (!m) throw new Error(`${path}: No such file or directory`);
-    const local = join(m.hostDir, p.slice(m.mountPath.length));
-    const rel = relative(m.hostDir, local);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`${path}: No such file or directory`);
-    return { local, readOnly: m.readOnly };
+    const rest = p.slice(m.mountPath.length).split('/').filter((c) => c !== '');
+    const local = await beneath(m.root, [...m.subPath, ...rest], path, lastMayBeLink);
+    return { local, readOnly: m.readOnly, mount: m };
   }
 
   private async execute(tool: { op: 'cp' | 'cat' | 'rm'; args: string[] }): Promise<void> {
     if (tool.op === 'cat') {
-      this.output += await this.read(tool.args[0]!);
+      this.output += (await this.read(tool.args[0]!)).toString('utf8');
       return;
     }
     if (tool.op === 'cp') {
       const [src, dst] = tool.args as [string, string];
-      const text = await this.read(src);
+      const data = await this.read(src);
       if (posix.normalize(dst) === this.terminationPath) {
-        this.terminationMessage = text.slice(0, MESSAGE_LIMIT);
+        this.terminationMessage = data.toString('utf8').slice(0, MESSAGE_LIMIT);
         return;
       }
-      const to = this.resolve(dst);
+      let to = await this.resolve(dst);
       if (to.readOnly) throw new Error(`can't create '${dst}': Read-only file system`);
-      await cp(this.resolve(src).local, to.local);
+      // `cp FILE DIR` copies into DIR, as cp does.
+      if ((await lstat(to.local).catch(() => undefined))?.isDirectory()) to = await this.resolve(posix.join(dst, posix.basename(src)));
+      await this.write(to.local, data, dst);
       return;
     }
-    const target = this.resolve(tool.args[0]!);
+    const target = await this.resolve(tool.args[0]!, true);
     if (target.readOnly) throw new Error(`can't remove '${tool.args[0]}': Read-only file system`);
-    if (this.mounts.some((m) => this.resolve(m.mountPath).local === target.local)) throw new Error(`refusing to remove the mount point ${tool.args[0]}`);
+    for (const m of this.mounts) {
+      if ((await beneath(m.root, m.subPath, m.mountPath).catch(() => undefined)) === target.local) throw new Error(`refusing to remove the mount point ${tool.args[0]}`);
+    }
+    // rm never follows links: a link is removed itself, a directory's links are unlinked.
     await rm(target.local, { recursive: true, force: true });
   }
 
-  private async read(path: string): Promise<string> {
+  /** The file's bytes, opened with O_NOFOLLOW (a link swapped in after the checks is refused too). */
+  private async read(path: string): Promise<Buffer> {
+    const { local } = await this.resolve(path);
     try {
-      return await readFile(this.resolve(path).local, 'utf8');
+      const fh = await open(local, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        return await fh.readFile();
+      } finally {
+        await fh.close();
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`can't stat '${path}': No such file or directory`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`can't stat '${path}': No such file or directory`);
+      if (code === 'ELOOP') throw new Error(`${path}: symbolic links are not followed on dev cluster volumes`);
+      if (code === 'EISDIR') throw new Error(`read error: Is a directory`);
       throw err;
+    }
+  }
+
+  private async write(local: string, data: Buffer, shown: string): Promise<void> {
+    let fh;
+    try {
+      fh = await open(local, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new Error(`${shown}: symbolic links are not followed on dev cluster volumes`);
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`can't create '${shown}': No such file or directory`);
+      throw err;
+    }
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The embedded Kubernetes API server of the dev cluster: an in-memory store served
- * over plain HTTP on 127.0.0.1, with the built-in controllers (Job, DaemonSet,
+ * over HTTPS on 127.0.0.1 (a fresh self-signed certificate each start, see tls.ts) to
+ * bearer-token holders only, with the built-in controllers (Job, DaemonSet,
  * scheduler, garbage collector/namespace, PVC binder) and simulated nodes. Real clients
  * (`kubectl`, `@kubernetes/client-node`) work against it unchanged.
  *
@@ -15,12 +16,13 @@
  * Nothing starts at import time.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer, type Server } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { stringify } from 'yaml';
 import { ALLOW_ALL, Authenticator, type AuthRule } from './auth.js';
+import { EnvironmentError } from '../../errors.js';
 import { startDaemonSetController } from './controllers/daemonset.js';
 import { startGarbageCollector } from './controllers/gc.js';
 import { startJobController } from './controllers/job.js';
@@ -31,6 +33,7 @@ import { createHandler } from './http.js';
 import { Nodes, type KubeletOptions, type NodeSpec } from './kubelet.js';
 import { Store } from './store.js';
 import type { ImageToolsRule } from './probe-tools.js';
+import { selfSignedCert } from './tls.js';
 
 export type { AuthRule } from './auth.js';
 export type { Fault, FaultEffect, FaultMatch, FaultRule, FaultVerb, RequestLogEntry, RequestLogFilter } from './faults.js';
@@ -56,14 +59,11 @@ export interface ApiServerOptions {
   /** Default container runtime of the nodes (default `sim`). */
   runtime?: 'sim' | 'process';
   /**
-   * Authentication: `false` disables it (every request is admin); otherwise bearer
-   * tokens are checked (an unknown token is a 401). `adminToken` fixes the admin token
-   * (default random); `tokens` adds restricted tokens. `anonymous` decides requests
-   * that carry no Authorization header at all: `'admin'` (default) serves them as
-   * `system:unsecured`, like the real server's insecure HTTP port, because kubectl
-   * never sends credentials over plain HTTP; `'deny'` answers them 401.
+   * Bearer tokens, checked on every request (a missing or unknown token is a 401, as
+   * on a real server with anonymous auth off). `adminToken` fixes the admin token
+   * (default random); `tokens` adds restricted tokens.
    */
-  auth?: false | { adminToken?: string; tokens?: Record<string, { user: string; rules: AuthRule[] }>; anonymous?: 'admin' | 'deny' };
+  auth?: { adminToken?: string; tokens?: Record<string, { user: string; rules: AuthRule[] }> };
   /** Probe success delay of simulated containers (default 200 ms). */
   readyDelayMs?: number;
   /** Delay from binding to Running (default 50 ms). */
@@ -89,9 +89,11 @@ export interface ApiServerOptions {
 
 /** A running dev API server. */
 export interface DevApiServer {
-  /** `http://127.0.0.1:<port>`. */
+  /** `https://127.0.0.1:<port>`. */
   readonly url: string;
   readonly port: number;
+  /** The serving certificate (self-signed, its own CA), PEM: what clients must trust. */
+  readonly caCert: string;
   /** Direct object access (get/list/create/update/patch/delete/subscribe), bypassing HTTP and auth. */
   readonly store: Store;
   /** Fault injection (see faults.ts for examples). */
@@ -102,8 +104,6 @@ export interface DevApiServer {
   readonly nodes: Nodes;
   /** Bearer token allowed everything. */
   readonly adminToken: string;
-  /** Serve requests without an Authorization header as admin (`'admin'`) or answer 401 (`'deny'`). */
-  setAnonymous(mode: 'admin' | 'deny'): void;
   /** Add a token for user `name` with `rules`; returns the token. */
   addToken(name: string, rules: AuthRule[], token?: string): string;
   /** Write a kubeconfig (cluster `dev`, user with the token, context `dev`, current-context `dev`). */
@@ -122,8 +122,8 @@ function seedNamespaces(store: Store): void {
 /** Start the server (and its controllers and nodes). */
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevApiServer> {
   const store = new Store(undefined, opts.historyLimit ?? 1000);
-  const auth = new Authenticator(opts.auth !== false, opts.auth ? (opts.auth.anonymous ?? 'admin') : 'admin');
-  const adminToken = (opts.auth !== false ? opts.auth?.adminToken : undefined) ?? `admin-${randomBytes(16).toString('hex')}`;
+  const auth = new Authenticator();
+  const adminToken = opts.auth?.adminToken ?? `admin-${randomBytes(16).toString('hex')}`;
   auth.add(adminToken, { name: 'admin', groups: ['system:masters'], rules: ALLOW_ALL });
   if (opts.auth) for (const [token, u] of Object.entries(opts.auth.tokens ?? {})) auth.add(token, { name: u.user, groups: ['system:authenticated'], rules: u.rules });
   const faults = new FaultInjector();
@@ -148,27 +148,40 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
 
   let port = 0;
   let closing = false;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer(createHandler({ store, auth, faults, requestLog, hostPort: () => `127.0.0.1:${port}`, closing: () => closing, logs: (ns, pod, c) => nodes.logsFor(ns, pod, c) }));
+  const sockets = new Set<Duplex>();
+  const tls = selfSignedCert();
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, createHandler({ store, auth, faults, requestLog, hostPort: () => `127.0.0.1:${port}`, closing: () => closing, logs: (ns, pod, c) => nodes.logsFor(ns, pod, c) }));
   server.keepAliveTimeout = 5000;
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    for (const stop of stops) stop();
+    nodes.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new EnvironmentError(
+        code === 'EADDRINUSE' ? `port ${opts.port ?? 0} on 127.0.0.1 is already in use (EADDRINUSE)` : `port ${opts.port ?? 0} on 127.0.0.1 may not be used by this user (EACCES)`,
+        'pick a free port with --port, or leave --port out (0: any free port)',
+      );
+    }
+    throw err;
+  }
   const addr = server.address();
   port = typeof addr === 'object' && addr ? addr.port : 0;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `https://127.0.0.1:${port}`;
 
   const kubeconfig = (o: { token?: string; namespace?: string } = {}): string =>
     stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      // client-node refuses plain-HTTP servers unless TLS verification is explicitly off.
-      clusters: [{ name: 'dev', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+      clusters: [{ name: 'dev', cluster: { server: url, 'certificate-authority-data': Buffer.from(tls.certPem).toString('base64') } }],
       users: [{ name: 'dev', user: { token: o.token ?? adminToken } }],
       contexts: [{ name: 'dev', context: { cluster: 'dev', user: 'dev', namespace: o.namespace ?? 'default' } }],
       'current-context': 'dev',
@@ -182,10 +195,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
     faults,
     requestLog,
     nodes,
+    caCert: tls.certPem,
     adminToken,
-    setAnonymous(mode) {
-      auth.anonymous = mode;
-    },
     addToken(name, rules, token = `${name}-${randomBytes(12).toString('hex')}`) {
       auth.add(token, { name, groups: ['system:authenticated'], rules });
       return token;

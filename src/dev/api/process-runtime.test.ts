@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type DevApiServer } from './index.js';
 import { ProcessContainer } from './runtime.js';
-import { waitFor } from './testutil.js';
+import { call, open, waitFor } from './testutil.js';
 import type { KubeObject } from './types.js';
 
 let api: DevApiServer;
@@ -53,7 +53,7 @@ describe('process runtime', () => {
   it('pods/log serves the process output', async () => {
     runPod('plog', 'echo line1; echo line2; exec sleep 30');
     await api.nodes.waitForContainer('default', 'plog');
-    const get = async (q = ''): Promise<string> => (await fetch(`${api.url}/api/v1/namespaces/default/pods/plog/log${q}`, { headers: { Authorization: `Bearer ${api.adminToken}` } })).text();
+    const get = async (q = ''): Promise<string> => (await call(api, 'GET', `/api/v1/namespaces/default/pods/plog/log${q}`)).body as string;
     await waitFor(async () => (await get()) === 'line1\nline2\n', 3000, 'log output');
     expect(await get('?tailLines=1')).toBe('line2\n');
   });
@@ -107,8 +107,9 @@ describe('startApiServer / close', () => {
     own.store.create('pods', { metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'i', command: ['sleep', '100'], readinessProbe: { exec: { command: ['true'] } } }] } });
     const ctrl = new AbortController();
     await waitFor(() => own.store.get('pods', 'default', 'p')?.status?.phase === 'Running');
-    const res = await fetch(`${own.url}/api/v1/pods?watch=true&allowWatchBookmarks=true&timeoutSeconds=30`, { signal: ctrl.signal });
-    expect(res.status).toBe(200);
+    const res = await open(own, '/api/v1/pods?watch=true&allowWatchBookmarks=true&timeoutSeconds=30', { headers: { Authorization: `Bearer ${own.adminToken}` }, signal: ctrl.signal });
+    res.on('error', () => {});
+    expect(res.statusCode).toBe(200);
     await own.close();
     ctrl.abort();
     await new Promise((r) => setTimeout(r, 50));

@@ -96,6 +96,15 @@ function validateAnnotations(e: Errs, ann: unknown, field: string): void {
   if (total > 256 * 1024) e.causes.push({ reason: 'FieldValueTooLong', message: `Too long: must have at most 262144 bytes`, field });
 }
 
+/**
+ * A path that stays beneath the volume: the real `validateLocalDescendingPath` (not
+ * absolute, no `..` element; one `..` error however many there are).
+ */
+function validateLocalDescendingPath(e: Errs, value: string, field: string): void {
+  if (value.startsWith('/')) e.invalid(field, value, 'must be a relative path');
+  if (value.split('/').includes('..')) e.invalid(field, value, "must not contain '..'");
+}
+
 const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'];
 
 /** Validate a PodSpec at `path`. */
@@ -120,6 +129,16 @@ function validatePodSpec(e: Errs, spec: unknown, path: string): void {
       if (typeof image !== 'string' || image.trim() === '') e.required(`${p}.image`);
       const env = c['env'];
       if (Array.isArray(env)) env.forEach((v, j) => { if (!isRecord(v) || typeof v['name'] !== 'string' || v['name'] === '') e.required(`${p}.env[${j}].name`); });
+      const mounts = c['volumeMounts'];
+      if (Array.isArray(mounts)) {
+        mounts.forEach((m, j) => {
+          if (!isRecord(m)) return;
+          for (const key of ['subPath', 'subPathExpr']) {
+            const v = m[key];
+            if (typeof v === 'string' && v !== '') validateLocalDescendingPath(e, v, `${p}.volumeMounts[${j}].${key}`);
+          }
+        });
+      }
     });
   };
   check(spec['initContainers'], 'initContainers');
