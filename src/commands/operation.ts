@@ -177,10 +177,15 @@ export async function collectEvents(client: KubeClient, namespace: string, names
 /**
  * `--timeout` covers the whole run, not only the wait: the look-ups before the first
  * write (storage discovery, agent nodes, the pod to restore into) share it, so an API
- * server that keeps answering 503 with a long Retry-After cannot hold the run past it.
+ * server that keeps answering 503 with a long Retry-After, or never answers at all,
+ * cannot hold the run past it. list, describe and delete run entirely under one.
  */
 export interface RunBudget {
-  /** Client whose reads stop when the budget runs out or Ctrl-C comes; writes are untouched. */
+  /**
+   * Client whose reads stop when the budget runs out or Ctrl-C comes. Writes are never
+   * aborted (that could leave an object we never learn about); their answer limit is
+   * cut to what is left instead.
+   */
   client: KubeClient;
   /** What is left for the wait, ms (`0`: no limit). */
   remainingMs(): number;
@@ -188,33 +193,52 @@ export interface RunBudget {
   explain(err: unknown, what: string): unknown;
   /** Run look-ups with the budgeted client; failures go through `explain`. */
   guard<T>(what: string, lookups: (client: KubeClient) => Promise<T>): Promise<T>;
+  /** Throws the timeout or interrupt when the budget ran out or Ctrl-C came (best-effort reads swallow both). */
+  check(what: string): void;
+  /** The budget ran out (or Ctrl-C came). */
+  expired(): boolean;
 }
 
-export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal' | 'now'>, timeoutMs: number): RunBudget {
+export interface BudgetOptions {
+  /** The message of an interrupt during `what`; default: before anything was created. */
+  interrupted?: (what: string) => string;
+}
+
+/** Node codes of a try that got no answer in time. */
+const NO_ANSWER_CODES = new Set(['ETIMEDOUT']);
+
+export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal' | 'now'>, timeoutMs: number, opts: BudgetOptions = {}): RunBudget {
   const started = deps.now();
   const signal = timeoutMs > 0 ? AbortSignal.any([deps.signal, AbortSignal.timeout(timeoutOrNoLimit(timeoutMs))]) : deps.signal;
+  const interrupted = opts.interrupted ?? (() => 'interrupted before anything was created; nothing to clean up');
+  const remainingMs = (): number => (timeoutMs > 0 ? Math.max(1, timeoutMs - (deps.now() - started)) : 0);
   // A read aborted while backing off from a failing server: report what the server said.
   const lastAnswer = (err: unknown): never => {
     throw (err as { lastFailure?: unknown }).lastFailure ?? err;
   };
-  // Reads only: aborting a create mid-flight could leave an object we never learn about.
+  const writeLimit = <O extends RequestOptions>(o: O | undefined): O | undefined => {
+    if (timeoutMs <= 0) return o;
+    const left = remainingMs();
+    return { ...o, timeoutMs: Math.min(o?.timeoutMs ?? left, left) } as O;
+  };
   const budgeted: KubeClient = {
     contextNamespace: client.contextNamespace,
     contextName: client.contextName,
-    get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string, opts?: RequestOptions) {
-      return client.get<T>(res, ns, name, { ...opts, signal: opts?.signal ?? signal }).catch(lastAnswer);
+    ...(client.server !== undefined ? { server: client.server } : {}),
+    get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string, o?: RequestOptions) {
+      return client.get<T>(res, ns, name, { ...o, signal: o?.signal ?? signal }).catch(lastAnswer);
     },
-    list<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, opts?: ListOptions) {
-      return client.list<T>(res, ns, { ...opts, signal: opts?.signal ?? signal }).catch(lastAnswer);
+    list<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, o?: ListOptions) {
+      return client.list<T>(res, ns, { ...o, signal: o?.signal ?? signal }).catch(lastAnswer);
     },
-    create: (res, ns, body, opts) => client.create(res, ns, body, opts),
-    patch: (res, ns, name, body, type, opts) => client.patch(res, ns, name, body, type, opts),
-    delete: (res, ns, name, opts) => client.delete(res, ns, name, opts),
-    watch: (res, ns, opts, sig) => client.watch(res, ns, opts, sig),
+    create: (res, ns, body, o) => client.create(res, ns, body, writeLimit(o)),
+    patch: (res, ns, name, body, type, o) => client.patch(res, ns, name, body, type, writeLimit(o)),
+    delete: (res, ns, name, o) => client.delete(res, ns, name, writeLimit(o)),
+    watch: (res, ns, o, sig) => client.watch(res, ns, o, sig),
   };
   const budget: RunBudget = {
     client: budgeted,
-    remainingMs: () => (timeoutMs > 0 ? Math.max(1, timeoutMs - (deps.now() - started)) : 0),
+    remainingMs,
     async guard(what, lookups) {
       try {
         return await lookups(budgeted);
@@ -222,17 +246,23 @@ export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal'
         throw budget.explain(err, what);
       }
     },
+    check(what) {
+      if (signal.aborted) throw budget.explain(new Error('aborted'), what);
+    },
+    expired: () => signal.aborted,
     explain(err, what) {
-      if (deps.signal.aborted) return new Interrupted('interrupted before anything was created; nothing to clean up');
+      if (deps.signal.aborted) return new Interrupted(interrupted(what));
       if (!signal.aborted) return err;
       // The cluster kept failing for the whole --timeout: still a cluster error (exit 3),
       // with the last answer; a look-up that simply never came back is a timeout (exit 4).
-      if (err instanceof ClusterError && !/aborted/i.test(err.message)) {
-        return new ClusterError(`gave up after ${formatDuration(timeoutMs)} (--timeout) while ${what}: the last error was ${err.message}`, err.hint, err.status);
+      const noAnswer = err instanceof ClusterError && ((err.code !== undefined && NO_ANSWER_CODES.has(err.code)) || /aborted/i.test(err.message));
+      if (err instanceof ClusterError && !noAnswer) {
+        return new ClusterError(`gave up after ${formatDuration(timeoutMs)} (--timeout) while ${what}: the last error was ${err.message}`, err.hint, err.status, err.code);
       }
+      const server = client.server ? ` at ${client.server}` : '';
       return new TimeoutError(
         `timed out after ${formatDuration(timeoutMs)} while ${what}`,
-        'the API server did not answer in time; check it is healthy (`kubectl get --raw /readyz`), or raise --timeout',
+        `the API server${server} did not answer in time; check it is healthy (\`kubectl get --raw /readyz\`), or raise --timeout`,
       );
     },
   };
