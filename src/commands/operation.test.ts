@@ -56,6 +56,16 @@ describe('cleanupCreated', () => {
     expect(client.peek(RESOURCES.jobs, 'default', 'w-checkpoint')?.metadata?.annotations?.[STATUS]).toBe('completed');
   });
 
+  it('a Job replaced by another of the same name is not ours: left alone, not reported as deleted', async () => {
+    const { client, lines, deps, created } = setup();
+    client.update(RESOURCES.jobs, 'default', 'w-checkpoint', (j) => {
+      j.metadata!.uid = 'u-2';
+    });
+    expect(await cleanupCreated(client, created, deps)).toEqual([]);
+    expect(client.writes()).toEqual([]);
+    expect(lines).toEqual(['info: not deleting job.batch/w-checkpoint in namespace "default": it was replaced by another object of the same name, which this run did not create']);
+  });
+
   it('a delete the server refuses names the object and the kubectl command, and leaves it on the list', async () => {
     const { client, lines, deps, created } = setup();
     client.delete = async () => {

@@ -78,7 +78,7 @@ export async function cleanupCreated(
     const label = `${qualifiedName(obj)} in namespace "${obj.namespace}"`;
     const leaveIt = (why: string): void => deps.reporter.warn(`could not delete ${label}: ${why}; delete it with: ${deleteCommand(obj)}`);
     deps.reporter.phase(`cleaning up: deleting ${label}`);
-    let outcome: 'deleted' | 'gone' | 'kept' | 'left' = 'left';
+    let outcome: 'deleted' | 'gone' | 'kept' | 'replaced' | 'left' = 'left';
     for (let round = 1; round <= CLEANUP_ROUNDS && outcome === 'left'; round++) {
       let current: KubeObject | undefined;
       try {
@@ -92,7 +92,8 @@ export async function cleanupCreated(
         current = undefined;
       }
       if (current && obj.uid !== undefined && current.metadata?.uid !== obj.uid) {
-        outcome = 'gone'; // replaced by someone else's object of the same name: not ours
+        deps.reporter.info(`not deleting ${label}: it was replaced by another object of the same name, which this run did not create`);
+        outcome = 'replaced';
         break;
       }
       if (current && isCompleted(obj.kind, current)) {
@@ -120,7 +121,7 @@ export async function cleanupCreated(
     }
     if (outcome === 'left') continue;
     deps.leftovers?.remove(obj);
-    if (outcome === 'kept') continue;
+    if (outcome === 'kept' || outcome === 'replaced') continue;
     deleted.push(qualifiedName(obj));
     if (outcome === 'gone') continue;
     if (opts.serverLost) {
