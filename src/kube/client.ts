@@ -1,9 +1,9 @@
 /**
  * `KubeClient` over plain Node `http`/`https`. `@kubernetes/client-node` only loads the
  * kubeconfig and fills in auth and TLS (`applyToHTTPSOptions`: tokens, client
- * certificates, exec plugins); URLs, retries, watch streaming and error translation are
- * ours, so they behave the same across client-node majors and are testable at the HTTP
- * level.
+ * certificates, exec plugins); URLs, retries, the rate limit (`rate-limit.ts`), watch
+ * streaming and error translation are ours, so they behave the same across client-node
+ * majors and are testable at the HTTP level.
  */
 import http from 'node:http';
 import https from 'node:https';
