@@ -59,9 +59,12 @@ export class ClusterError extends SnapshotError {
   readonly exitCode = EXIT.cluster;
   /** HTTP status when the error came from the API server. */
   readonly status: number | undefined;
-  constructor(message: string, hint?: string, status?: number) {
+  /** Node error code when no answer came (`ECONNREFUSED`, `ETIMEDOUT`, ...). */
+  readonly code: string | undefined;
+  constructor(message: string, hint?: string, status?: number, code?: string) {
     super(message, hint);
     this.status = status;
+    this.code = code;
   }
 }
 

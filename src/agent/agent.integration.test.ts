@@ -12,6 +12,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { createKubeClient } from '../kube/client.js';
 import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
 import { waitForObject } from '../kube/wait.js';
+import { isApiStatus } from '../kube/errors.js';
 import {
   AGENT_EVENT_COMPONENT,
   AGENT_SELECTOR_COMPONENT,
@@ -194,8 +195,17 @@ describe('agent against the dev API server', () => {
     await client.create(RESOURCES.pods, NS, placeholder);
     const name = placeholder.metadata.name ?? '';
     for (const round of [1, 2]) {
-      const running = await until<Pod>(RESOURCES.pods, name, (p) => p?.status?.phase === 'Running');
-      await client.patch(RESOURCES.pods, NS, name, buildRestoreInPlacePatch(running!, id), 'merge');
+      // The patch carries the resourceVersion it was built from; the kubelet may still be
+      // writing the pod's status (our client waits its turn under the rate limit): read again.
+      for (let attempt = 1; ; attempt++) {
+        const running = await until<Pod>(RESOURCES.pods, name, (p) => p?.status?.phase === 'Running');
+        try {
+          await client.patch(RESOURCES.pods, NS, name, buildRestoreInPlacePatch(running!, id), 'merge');
+          break;
+        } catch (err) {
+          if (!isApiStatus(err, 409) || attempt >= 5) throw err;
+        }
+      }
       await waitForEvents(name, EVENT_RESTORE_SUCCEEDED, round);
       const after = await client.get<Pod>(RESOURCES.pods, NS, name);
       expect(after.metadata.annotations?.[ANNOTATION_RESTORE_STATUS]).toBe('completed');

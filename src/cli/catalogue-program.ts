@@ -27,6 +27,9 @@ Examples:
 
   # As a kubectl plugin
   kubectl snapshot list -n ml
+
+  # Give up after 10s when the API server does not answer (exit 4)
+  snapshotctl list --timeout 10s
 `;
 
 const DESCRIBE_EXAMPLES = `
@@ -104,7 +107,8 @@ export function addCatalogueCommands(program: Command, onAction: Handler): void 
       .description('list the checkpoints: checkpoint Jobs, DynamoCheckpoint objects and the restore pods that use them')
       .option('-A, --all-namespaces', 'list in every namespace')
       .option('-l, --selector <selector>', 'label selector (key=value[,key=value]) on Jobs, DynamoCheckpoints and restore pods')
-      .option('-o, --output <format>', 'table, wide, json, yaml or name', 'table'),
+      .option('-o, --output <format>', 'table, wide, json, yaml or name', 'table')
+      .option('--timeout <duration>', 'how long the whole command may take (0: no limit); an API server that does not answer in time exits 4', '60s'),
   )
     .addHelpText('after', LIST_EXAMPLES)
     .action(async (raw: Record<string, unknown>) => onAction('list', raw));
@@ -117,7 +121,7 @@ export function addCatalogueCommands(program: Command, onAction: Handler): void 
       .option('-o, --output <format>', 'text, json or yaml', 'text')
       .option('--no-artifact', 'do not read the artifact manifest through a short-lived reader pod')
       .option('--helper-image <image>', 'image of the short-lived reader pod (needs `cp`)', 'busybox:1.36')
-      .option('--timeout <duration>', 'how long to wait for the reader pod', '60s'),
+      .option('--timeout <duration>', 'how long the whole command may take, the reader pod included (0: no limit); an API server that does not answer in time exits 4', '60s'),
   )
     .addHelpText('after', DESCRIBE_EXAMPLES)
     .action(async (id: string, raw: Record<string, unknown>) => onAction('describe', { ...raw, id }));
@@ -134,7 +138,7 @@ export function addCatalogueCommands(program: Command, onAction: Handler): void 
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
       .option('-o, --output <format>', 'text or json', 'text')
       .option('--helper-image <image>', 'image of the short-lived pod that removes artifacts (needs `rm`)', 'busybox:1.36')
-      .option('--timeout <duration>', 'how long to wait for each deletion', '2m'),
+      .option('--timeout <duration>', 'how long the look-ups may take, and then the deletions (the question aside; 0: no limit); an API server that does not answer in time exits 4', '2m'),
   )
     .addHelpText('after', DELETE_EXAMPLES)
     .action(async (ids: string[], raw: Record<string, unknown>) => onAction('delete', { ...raw, ids }));

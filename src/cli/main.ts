@@ -13,6 +13,7 @@ import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
 import { runDev } from './dev.js';
 import { isCatalogueCommand } from './catalogue-program.js';
+import { Leftovers, leftBehindLines } from '../commands/leftovers.js';
 
 /** Everything the CLI takes from its surroundings; tests pass fakes. */
 export interface CliIO {
@@ -35,6 +36,8 @@ export interface CliIO {
   stdinIsTTY?: boolean;
   /** Ask a question on the terminal (`delete`); resolves to the answer line. */
   prompt?: (question: string) => Promise<string>;
+  /** What the run created and would delete on failure (named when a second signal cuts cleanup short). */
+  leftovers?: Leftovers;
 }
 
 function packageVersion(): string {
@@ -124,6 +127,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       signal: io.signal,
       reporter,
       ...(logger ? { logger } : {}),
+      ...(io.leftovers ? { leftovers: io.leftovers } : {}),
     };
     if (name === 'preflight') {
       const { runPreflight } = await import('./preflight.js');
@@ -213,14 +217,21 @@ async function reportFailure(err: unknown, io: CliIO, format: OutputFormat): Pro
   return EXIT.failed;
 }
 
-/** The real process: signals abort the run; a second signal exits at once. */
+/** The line(s) a second signal prints: what is left, and how to remove it. */
+export function secondSignalMessage(sig: string, leftovers: Leftovers): string {
+  const left = leftBehindLines(leftovers.list());
+  return `\nreceived ${sig} again: exiting without finishing cleanup\n${left.map((l) => `${l}\n`).join('')}`;
+}
+
+/** The real process: signals abort the run; a second signal exits at once, naming what it left. */
 export function processIO(): CliIO {
   const controller = new AbortController();
+  const leftovers = new Leftovers();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
-      process.stderr.write(`\nreceived ${sig} again: exiting without finishing cleanup\n`);
+      process.stderr.write(secondSignalMessage(sig, leftovers));
       process.exit(EXIT.interrupted);
     }
     process.stderr.write(`\nreceived ${sig}: stopping and cleaning up (press Ctrl-C again to exit at once)\n`);
@@ -234,6 +245,7 @@ export function processIO(): CliIO {
     isTTY: process.stderr.isTTY === true,
     env: process.env,
     signal: controller.signal,
+    leftovers,
     stderrStream: process.stderr,
     stdinIsTTY: process.stdin.isTTY === true,
     prompt: async (question) => {

@@ -4,6 +4,7 @@
  * a result or throw a typed error.
  */
 import type { KubeClient, RequestLogger } from '../kube/types.js';
+import type { Leftovers } from './leftovers.js';
 
 export type OutputFormat = 'kv' | 'json' | 'yaml' | 'name';
 export type DryRunMode = 'none' | 'client' | 'server';
@@ -57,6 +58,8 @@ export interface CommandDeps {
   reporter: Reporter;
   /** Logs API calls when --verbose. */
   logger?: RequestLogger;
+  /** What this run created and would delete on failure; the entry names it when a second Ctrl-C cuts cleanup short. */
+  leftovers?: Leftovers;
 }
 
 /** One object this run created; deleted again on failure unless --keep-on-failure. */

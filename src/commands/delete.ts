@@ -5,7 +5,7 @@
  * pod still running from the checkpoint blocks its deletion unless `--force`, which
  * deletes that pod too. Results are per ID; one failure does not stop the others.
  */
-import { UsageError } from '../errors.js';
+import { Interrupted, TimeoutError, UsageError } from '../errors.js';
 import { isApiStatus } from '../kube/errors.js';
 import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
 import { waitForObject } from '../kube/wait.js';
@@ -13,9 +13,13 @@ import { LABEL_CHECKPOINT_ID, checkCheckpointId, type CheckpointStorage, type Ku
 import { buildCatalogue, collectCatalogue, dynamoCheckpointId, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
-import { parseDuration } from './duration.js';
+import { formatDuration } from './duration.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, removerCommand, runHelperPod } from './helper-pod.js';
-import { checkSelector, kubeTargetOf } from './list.js';
+import { LOOKUP_BUDGET, checkSelector, kubeTargetOf, parseTimeoutFlag } from './list.js';
+import { startBudget, timeoutOrNoLimit, type RunBudget } from './operation.js';
+
+/** Default `--timeout`: the look-ups, and then the deletions, each get this long. */
+export const DEFAULT_DELETE_TIMEOUT = '2m';
 
 export type DeleteOutput = 'text' | 'json';
 
@@ -81,9 +85,7 @@ export interface DeleteResult {
 
 export async function complete(raw: RawDeleteOptions, deps: Pick<CommandDeps, 'contextNamespace'>): Promise<DeleteOptions> {
   const target = kubeTargetOf(raw);
-  const timeout = raw.timeout ?? '2m';
-  const timeoutMs = parseDuration(timeout);
-  if (timeoutMs === undefined) throw new UsageError(`--timeout "${timeout}" is not a duration`, 'use Go-style durations such as 90s or 5m');
+  const timeoutMs = parseTimeoutFlag(raw.timeout, DEFAULT_DELETE_TIMEOUT);
   return {
     ...target,
     ids: raw.ids ?? [],
@@ -140,9 +142,11 @@ export function planFor(id: string, namespace: string, objs: CatalogueObjects, e
 
 /** Find what the IDs, --all or -l stand for; deletes nothing. */
 export async function plan(opts: DeleteOptions, deps: CommandDeps): Promise<DeletePlan> {
-  const client = await deps.kube(opts, deps.logger);
-  deps.reporter.phase(`looking up checkpoints in namespace "${opts.namespace}"`);
-  const objs = await collectCatalogue(client, opts.namespace, opts.selector, deps.signal);
+  const budget = startBudget(await deps.kube(opts, deps.logger), deps, opts.timeoutMs, LOOKUP_BUDGET);
+  const what = `looking up checkpoints in namespace "${opts.namespace}"`;
+  deps.reporter.phase(what);
+  const objs = await budget.guard(what, (look) => collectCatalogue(look, opts.namespace, opts.selector));
+  budget.check(what);
   const entries = buildCatalogue(objs);
   const ids = opts.ids.length > 0 ? [...new Set(opts.ids)] : entries.map((e) => e.id);
   return { namespace: opts.namespace, items: ids.map((id) => planFor(id, opts.namespace, objs, entries.find((e) => e.id === id))) };
@@ -157,7 +161,7 @@ async function deleteAndWait(
   namespace: string,
   obj: { name: string; uid?: string },
   policy: 'Foreground' | 'Background',
-  opts: Pick<DeleteOptions, 'timeoutMs'>,
+  budget: RunBudget,
   signal: AbortSignal,
 ): Promise<boolean> {
   try {
@@ -172,15 +176,20 @@ async function deleteAndWait(
     name: obj.name,
     until: (o: KubeObject | undefined) => o === undefined || (obj.uid !== undefined && o.metadata?.uid !== obj.uid),
     signal,
-    timeoutMs: opts.timeoutMs,
+    timeoutMs: timeoutOrNoLimit(budget.remainingMs()),
     description: `${res.kind.toLowerCase()}/${obj.name} to be deleted`,
   });
   return true;
 }
 
-/** Carry out the plan, ID by ID. Never throws for one ID's failure. */
+/**
+ * Carry out the plan, ID by ID, within `--timeout` (counted from here: the question is
+ * not). Never throws for one ID's failure; IDs the budget did not reach fail as "not
+ * tried". Ctrl-C throws `Interrupted` naming what was deleted before it.
+ */
 export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps): Promise<DeleteResult> {
-  const client = await deps.kube(opts, deps.logger);
+  const budget = startBudget(await deps.kube(opts, deps.logger), deps, opts.timeoutMs, LOOKUP_BUDGET);
+  const client = budget.client;
   let storage: { storage: CheckpointStorage; nodes: string[] | undefined } | undefined;
   let storageError: string | undefined;
   if (opts.artifacts && p.items.some((i) => i.found)) {
@@ -192,9 +201,19 @@ export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps)
     }
   }
   const items: DeleteItemResult[] = [];
+  const interrupted = (id: string): Interrupted => {
+    const done = items.flatMap((i) => i.deleted);
+    return new Interrupted(`interrupted while deleting checkpoint "${id}"; ${done.length > 0 ? `deleted before that: ${done.join(', ')}` : 'nothing was deleted'}`);
+  };
   for (const item of p.items) {
+    if (deps.signal.aborted) throw interrupted(item.id);
     const result: DeleteItemResult = { id: item.id, namespace: item.namespace, status: 'deleted', deleted: [], reason: null };
     items.push(result);
+    if (budget.expired()) {
+      result.status = 'failed';
+      result.reason = `not tried: --timeout (${formatDuration(opts.timeoutMs)}) ran out`;
+      continue;
+    }
     if (!item.found) {
       result.status = 'not_found';
       result.reason = `no checkpoint "${item.id}" in namespace "${item.namespace}"`;
@@ -208,13 +227,13 @@ export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps)
     try {
       deps.reporter.phase(`deleting checkpoint "${item.id}"`);
       for (const pod of [...item.runningRestorePods, ...item.finishedRestorePods]) {
-        if (await deleteAndWait(client, RESOURCES.pods, item.namespace, pod, 'Background', opts, deps.signal)) result.deleted.push(`pod/${pod.name}`);
+        if (await deleteAndWait(client, RESOURCES.pods, item.namespace, pod, 'Background', budget, deps.signal)) result.deleted.push(`pod/${pod.name}`);
       }
       for (const d of item.dynamoCheckpoints) {
-        if (await deleteAndWait(client, RESOURCES.dynamocheckpoints, item.namespace, d, 'Foreground', opts, deps.signal)) result.deleted.push(`${DYNAMO_CHECKPOINT}/${d.name}`);
+        if (await deleteAndWait(client, RESOURCES.dynamocheckpoints, item.namespace, d, 'Foreground', budget, deps.signal)) result.deleted.push(`${DYNAMO_CHECKPOINT}/${d.name}`);
       }
       for (const job of item.jobs) {
-        if (await deleteAndWait(client, RESOURCES.jobs, item.namespace, job, 'Foreground', opts, deps.signal)) result.deleted.push(`job.batch/${job.name}`);
+        if (await deleteAndWait(client, RESOURCES.jobs, item.namespace, job, 'Foreground', budget, deps.signal)) result.deleted.push(`job.batch/${job.name}`);
       }
       if (opts.artifacts) {
         if (!storage) throw new Error(`artifacts not removed: ${storageError ?? 'checkpoint storage unknown'}`);
@@ -228,14 +247,20 @@ export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps)
           purpose: 'remover',
           command: removerCommand(dir),
         });
-        const out = await runHelperPod(client, pod, { signal: deps.signal, timeoutMs: opts.timeoutMs, reporter: deps.reporter });
+        const out = await runHelperPod(client, pod, {
+          signal: deps.signal,
+          timeoutMs: timeoutOrNoLimit(budget.remainingMs()),
+          reporter: deps.reporter,
+          ...(deps.leftovers ? { leftovers: deps.leftovers } : {}),
+        });
         if (!out.succeeded) throw new Error(`could not remove ${dir}: ${out.message.trim() || `exit code ${out.exitCode ?? 'unknown'}`}`);
         result.deleted.push(`artifacts:${dir}`);
       }
     } catch (err) {
-      if (deps.signal.aborted) throw err;
+      if (deps.signal.aborted) throw interrupted(item.id);
       result.status = 'failed';
-      result.reason = (err as Error).message;
+      // An aborted read says only "aborted": say which limit it was.
+      result.reason = budget.expired() && !(err instanceof TimeoutError) ? `not finished: --timeout (${formatDuration(opts.timeoutMs)}) ran out` : (err as Error).message;
     }
   }
   return { items };

@@ -19,9 +19,9 @@ import {
 import { buildCatalogue, collectCatalogue, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
-import { parseDuration } from './duration.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
-import { kubeTargetOf } from './list.js';
+import { DEFAULT_LOOKUP_TIMEOUT, LOOKUP_BUDGET, kubeTargetOf, parseTimeoutFlag } from './list.js';
+import { startBudget, timeoutOrNoLimit, type RunBudget } from './operation.js';
 
 export type DescribeOutput = 'text' | 'json' | 'yaml';
 
@@ -83,9 +83,7 @@ export interface DescribeResult {
 /** Defaults from kubeconfig; the ID is required. */
 export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 'contextNamespace'>): Promise<DescribeOptions> {
   const target = kubeTargetOf(raw);
-  const timeout = raw.timeout ?? '60s';
-  const timeoutMs = parseDuration(timeout);
-  if (timeoutMs === undefined) throw new UsageError(`--timeout "${timeout}" is not a duration`, 'use Go-style durations such as 90s or 5m');
+  const timeoutMs = parseTimeoutFlag(raw.timeout, DEFAULT_LOOKUP_TIMEOUT);
   return {
     ...target,
     id: raw.id ?? '',
@@ -150,11 +148,23 @@ export function nextCommands(entry: CheckpointEntry): string[] {
 }
 
 /** Read `<location>/manifest.yaml` through a reader pod; never throws for a missing file. */
-async function readArtifact(client: KubeClient, opts: DescribeOptions, storage: CheckpointStorage, nodes: string[] | undefined, deps: CommandDeps): Promise<ArtifactInfo> {
+async function readArtifact(
+  client: KubeClient,
+  opts: DescribeOptions,
+  storage: CheckpointStorage,
+  nodes: string[] | undefined,
+  deps: CommandDeps,
+  budget: RunBudget,
+): Promise<ArtifactInfo> {
   const path = `${checkpointLocation(storage.basePath, opts.id)}/${ARTIFACT_MANIFEST_FILE}`;
   const pod = buildHelperPod({ namespace: opts.namespace, storage, image: opts.helperImage, ...(nodes ? { nodes } : {}), purpose: 'reader', command: readerCommand(path) });
   deps.reporter.phase(`reading ${path} through a short-lived reader pod`);
-  const out = await runHelperPod(client, pod, { signal: deps.signal, timeoutMs: opts.timeoutMs, reporter: deps.reporter });
+  const out = await runHelperPod(client, pod, {
+    signal: deps.signal,
+    timeoutMs: timeoutOrNoLimit(budget.remainingMs()),
+    reporter: deps.reporter,
+    ...(deps.leftovers ? { leftovers: deps.leftovers } : {}),
+  });
   const reader = { pod: out.pod, node: out.node };
   if (!out.succeeded) {
     const missing = /no such file|can't stat|cannot stat/i.test(out.message);
@@ -169,11 +179,14 @@ async function readArtifact(client: KubeClient, opts: DescribeOptions, storage: 
   return { path, state: 'read', text: out.message, manifest, reader, message: null };
 }
 
-/** Gather everything; throws OperationFailed (exit 1) when nothing has this ID. */
+/** Gather everything within `--timeout`; throws OperationFailed (exit 1) when nothing has this ID. */
 export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<DescribeResult> {
-  const client = await deps.kube(opts, deps.logger);
-  deps.reporter.phase(`looking for checkpoint "${opts.id}" in namespace "${opts.namespace}"`);
-  const objs = await collectCatalogue(client, opts.namespace, undefined, deps.signal);
+  const budget = startBudget(await deps.kube(opts, deps.logger), deps, opts.timeoutMs, LOOKUP_BUDGET);
+  const client = budget.client;
+  const looking = `looking for checkpoint "${opts.id}" in namespace "${opts.namespace}"`;
+  deps.reporter.phase(looking);
+  const objs = await budget.guard(looking, (look) => collectCatalogue(look, opts.namespace, undefined));
+  budget.check(looking);
   const entry = buildCatalogue(objs).find((e) => e.id === opts.id || e.dynamoCheckpoint === opts.id);
   if (!entry) {
     throw new OperationFailed(
@@ -195,6 +208,7 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
     storage = found.storage;
     nodes = await findAgentNodes(client, opts.namespace, found.daemonSet).catch(() => undefined);
   } catch (err) {
+    budget.check(`looking for the checkpoint storage in namespace "${opts.namespace}"`);
     deps.reporter.warn(`checkpoint storage unknown: ${(err as Error).message}`);
   }
   let artifact: ArtifactInfo | null = null;
@@ -202,7 +216,7 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
     const path = `${checkpointLocation(storage.basePath, id)}/${ARTIFACT_MANIFEST_FILE}`;
     const worthReading = entry.status === 'completed' || entry.status === 'unknown';
     artifact = opts.readArtifact && worthReading
-      ? await readArtifact(client, { ...opts, id }, storage, nodes && nodes.length > 0 ? nodes : undefined, deps)
+      ? await readArtifact(client, { ...opts, id }, storage, nodes && nodes.length > 0 ? nodes : undefined, deps, budget)
       : { path, state: 'skipped', text: null, manifest: null, reader: null, message: opts.readArtifact ? `the checkpoint is ${entry.status}` : '--no-artifact' };
   }
 
@@ -213,6 +227,8 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
     ...restores.map((r) => ({ kind: 'Pod', name: r.pod })),
   ];
   const events = await eventsAbout(client, opts.namespace, named);
+  // Events are best effort and swallow errors: a budget that ran out meanwhile must still fail.
+  budget.check(`reading the events of checkpoint "${id}"`);
   return {
     entry,
     storage: storage ? { pvc: storage.pvcName, basePath: storage.basePath } : null,

@@ -6,11 +6,12 @@
  * manifest is far smaller). Each pod is deleted afterwards, whatever happened.
  */
 import { ClusterError } from '../errors.js';
-import { isApiStatus, toClusterError } from '../kube/errors.js';
+import { explainApiError, isApiStatus, toClusterError } from '../kube/errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import { waitForObject } from '../kube/wait.js';
 import { RESTART_POLICY_NEVER, withAgentAffinity, type CheckpointStorage, type Pod } from '../protocol/index.js';
 import type { Reporter } from './context.js';
+import { deleteCommand, type Leftovers } from './leftovers.js';
 
 /** Default image of helper pods: needs only `cp` and `rm`. `--helper-image` overrides it. */
 export const DEFAULT_HELPER_IMAGE = 'busybox:1.36';
@@ -104,7 +105,7 @@ function terminatedOf(pod: Pod | undefined): TerminatedState | undefined {
 export async function runHelperPod(
   client: KubeClient,
   pod: Pod,
-  opts: { signal: AbortSignal; timeoutMs: number; reporter: Reporter },
+  opts: { signal: AbortSignal; timeoutMs: number; reporter: Reporter; leftovers?: Leftovers; pollIntervalMs?: number },
 ): Promise<HelperOutcome> {
   const ns = pod.metadata.namespace ?? 'default';
   let created: Pod;
@@ -114,6 +115,8 @@ export async function runHelperPod(
     throw toClusterError(err, `create a short-lived helper pod in namespace "${ns}"`);
   }
   const name = created.metadata.name ?? '';
+  const mine = { kind: 'Pod' as const, namespace: ns, name };
+  opts.leftovers?.add(mine);
   try {
     opts.reporter.phase(`waiting for helper pod/${name} in namespace "${ns}"`);
     const done = await waitForObject<Pod>(client, {
@@ -123,6 +126,7 @@ export async function runHelperPod(
       until: (p) => p === undefined || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || terminatedOf(p) !== undefined,
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
+      ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
       description: `helper pod/${name} to finish`,
     });
     if (!done) throw new ClusterError(`helper pod/${name} in namespace "${ns}" was deleted before it finished`);
@@ -138,8 +142,10 @@ export async function runHelperPod(
   } finally {
     try {
       await client.delete(RESOURCES.pods, ns, name, { propagationPolicy: 'Background', gracePeriodSeconds: 0, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) });
+      opts.leftovers?.remove(mine);
     } catch (err) {
-      if (!isApiStatus(err, 404)) opts.reporter.warn(`could not delete helper pod/${name}: ${(err as Error).message}; delete it with: kubectl delete pod ${name} -n ${ns}`);
+      if (isApiStatus(err, 404)) opts.leftovers?.remove(mine);
+      else opts.reporter.warn(`could not delete helper pod/${name}: ${explainApiError(err).message}; delete it with: ${deleteCommand(mine)}`);
     }
   }
 }

@@ -2,6 +2,8 @@
 import { UsageError } from '../errors.js';
 import { buildCatalogue, collectCatalogue, type CheckpointEntry } from './catalogue.js';
 import type { CommandDeps, KubeTarget } from './context.js';
+import { parseDuration } from './duration.js';
+import { startBudget, type BudgetOptions } from './operation.js';
 
 export type ListOutput = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 const OUTPUTS: readonly ListOutput[] = ['table', 'wide', 'json', 'yaml', 'name'];
@@ -11,6 +13,7 @@ export interface RawListOptions {
   allNamespaces?: boolean;
   selector?: string;
   output?: string;
+  timeout?: string;
   kubeconfig?: string;
   kubeContext?: string;
   context?: string;
@@ -21,7 +24,23 @@ export interface ListOptions extends KubeTarget {
   namespace: string | undefined;
   selector?: string;
   output: ListOutput;
+  /** The whole command's limit, ms; 0: none. */
+  timeoutMs: number;
 }
+
+/** Default `--timeout` of list and describe. */
+export const DEFAULT_LOOKUP_TIMEOUT = '60s';
+
+/** `--timeout` in ms; a UsageError when it is not a Go duration. */
+export function parseTimeoutFlag(value: string | undefined, fallback: string): number {
+  const text = value ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`--timeout "${text}" is not a duration`, 'use Go-style durations such as 90s or 5m');
+  return ms;
+}
+
+/** The catalogue commands' interrupt message: they change nothing while looking. */
+export const LOOKUP_BUDGET: BudgetOptions = { interrupted: (what) => `interrupted while ${what}; nothing was changed` };
 
 export interface ListResult {
   /** The namespace listed, undefined for all. */
@@ -46,12 +65,13 @@ export function checkSelector(selector: string): void {
 export async function complete(raw: RawListOptions, deps: Pick<CommandDeps, 'contextNamespace'>): Promise<ListOptions> {
   const output = (raw.output ?? 'table') as ListOutput;
   const target = kubeTargetOf(raw);
+  const timeoutMs = parseTimeoutFlag(raw.timeout, DEFAULT_LOOKUP_TIMEOUT);
   if (raw.allNamespaces === true && raw.namespace !== undefined) {
     throw new UsageError('-n and -A contradict each other', 'use -n NAMESPACE for one namespace or -A for all');
   }
   let namespace: string | undefined;
   if (raw.allNamespaces !== true) namespace = raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default';
-  return { ...target, namespace, output, ...(raw.selector !== undefined ? { selector: raw.selector } : {}) };
+  return { ...target, namespace, output, timeoutMs, ...(raw.selector !== undefined ? { selector: raw.selector } : {}) };
 }
 
 /** Pure checks: output format and selector syntax. */
@@ -60,10 +80,14 @@ export function validate(opts: ListOptions): void {
   if (opts.selector !== undefined) checkSelector(opts.selector);
 }
 
-/** List and join; never prints. */
+/** List and join, within `--timeout`; never prints. */
 export async function run(opts: ListOptions, deps: CommandDeps): Promise<ListResult> {
   const client = await deps.kube(opts, deps.logger);
-  deps.reporter.phase(`listing checkpoints ${opts.namespace === undefined ? 'in every namespace' : `in namespace "${opts.namespace}"`}`);
-  const objs = await collectCatalogue(client, opts.namespace, opts.selector, deps.signal);
+  const budget = startBudget(client, deps, opts.timeoutMs, LOOKUP_BUDGET);
+  const what = `listing checkpoints ${opts.namespace === undefined ? 'in every namespace' : `in namespace "${opts.namespace}"`}`;
+  deps.reporter.phase(what);
+  const objs = await budget.guard(what, (look) => collectCatalogue(look, opts.namespace, opts.selector));
+  // Storage discovery inside is best effort and swallows errors: an expired budget must still fail.
+  budget.check(what);
   return { namespace: opts.namespace, items: buildCatalogue(objs) };
 }

@@ -4,15 +4,27 @@
  * created (cli.md "Cleanup"), never anything else.
  */
 import { ClusterError, Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
-import { isApiStatus, toClusterError } from '../kube/errors.js';
+import { explainApiError, isApiStatus, toClusterError } from '../kube/errors.js';
 import { waitForObject } from '../kube/wait.js';
 import { RESOURCES, type KubeClient, type ListOptions, type RequestOptions, type ResourceType } from '../kube/types.js';
-import { EVENT_CHECKPOINT_FAILED, EVENT_RESTORE_FAILED, type KubeObject, type Verdict } from '../protocol/index.js';
+import {
+  EVENT_CHECKPOINT_FAILED,
+  EVENT_RESTORE_FAILED,
+  jobVerdict,
+  restoreVerdict,
+  type Job,
+  type KubeObject,
+  type Pod,
+  type Verdict,
+} from '../protocol/index.js';
 import type { CommandDeps, CommonOptions, CreatedObject, EventSummary, OperationResult } from './context.js';
+import { deleteCommand, qualifiedName } from './leftovers.js';
 import { formatDuration } from './duration.js';
 
 /** Bound on waiting for a deleted object to disappear during cleanup. */
 const CLEANUP_WAIT_MS = 30_000;
+/** Reads and deletes of one object during cleanup: a delete that loses the race with a new verdict is read again. */
+const CLEANUP_ROUNDS = 3;
 /** With `--timeout 0` we wait without a limit (setTimeout's ceiling). */
 const NO_LIMIT_MS = 2 ** 31 - 1;
 
@@ -20,43 +32,102 @@ export function timeoutOrNoLimit(ms: number): number {
   return ms > 0 ? Math.min(ms, NO_LIMIT_MS) : NO_LIMIT_MS;
 }
 
-/** `job.batch/x` or `pod/x`, as kubectl names them. */
-export function qualifiedName(obj: Pick<CreatedObject, 'kind' | 'name'>): string {
-  if (obj.kind === 'DynamoCheckpoint') return `dynamocheckpoint.nvidia.com/${obj.name}`;
-  return obj.kind === 'Job' ? `job.batch/${obj.name}` : `pod/${obj.name}`;
+export { qualifiedName } from './leftovers.js';
+
+function resourceOf(obj: CreatedObject): ResourceType {
+  return obj.kind === 'Job' ? RESOURCES.jobs : obj.kind === 'DynamoCheckpoint' ? RESOURCES.dynamocheckpoints : RESOURCES.pods;
+}
+
+/** True when the agent (or the operator) says the work is done: such an object is the result, never cleanup. */
+export function isCompleted(kind: CreatedObject['kind'], obj: KubeObject): boolean {
+  switch (kind) {
+    case 'Job':
+      return jobVerdict(obj as Job).state === 'completed';
+    case 'Pod':
+      return restoreVerdict(obj as Pod).state === 'completed';
+    case 'DynamoCheckpoint':
+      return (obj as { status?: { phase?: unknown } }).status?.phase === 'Ready';
+  }
+}
+
+export interface CleanupOptions {
+  /** Poll interval when the cleanup wait has to poll (`--poll-interval`). */
+  pollIntervalMs?: number;
+  /** The API server stopped answering: one try per call, no waiting for disappearance. */
+  serverLost?: boolean;
 }
 
 /**
  * Delete what this run created, newest first, and wait (bounded) until it is gone.
- * Uses its own signal: cleanup must run even after Ctrl-C aborted the wait.
+ * Each object is read first: one whose verdict is `completed` is kept (it is the
+ * result, whatever happened to the wait), and the delete carries the uid and the
+ * resourceVersion read, so a verdict written in between makes it fail (409) and the
+ * object is read again. Uses its own signal: cleanup must run even after Ctrl-C
+ * aborted the wait. Returns what was deleted, as `kind/name`.
  */
 export async function cleanupCreated(
   client: KubeClient,
   created: CreatedObject[],
-  deps: Pick<CommandDeps, 'reporter'>,
+  deps: Pick<CommandDeps, 'reporter' | 'leftovers'>,
+  opts: CleanupOptions = {},
 ): Promise<string[]> {
   const deleted: string[] = [];
+  const attempts = opts.serverLost ? 1 : undefined;
   for (const obj of [...created].reverse()) {
-    const res = obj.kind === 'Job' ? RESOURCES.jobs : obj.kind === 'DynamoCheckpoint' ? RESOURCES.dynamocheckpoints : RESOURCES.pods;
+    const res = resourceOf(obj);
     const label = `${qualifiedName(obj)} in namespace "${obj.namespace}"`;
+    const leaveIt = (why: string): void => deps.reporter.warn(`could not delete ${label}: ${why}; delete it with: ${deleteCommand(obj)}`);
     deps.reporter.phase(`cleaning up: deleting ${label}`);
-    try {
-      await client.delete(res, obj.namespace, obj.name, {
-        propagationPolicy: obj.kind === 'Pod' ? 'Background' : 'Foreground',
-        ...(obj.uid ? { uid: obj.uid } : {}),
-      });
-    } catch (err) {
-      if (isApiStatus(err, 404)) {
-        deleted.push(qualifiedName(obj));
-        continue;
+    let outcome: 'deleted' | 'gone' | 'kept' | 'replaced' | 'left' = 'left';
+    for (let round = 1; round <= CLEANUP_ROUNDS && outcome === 'left'; round++) {
+      let current: KubeObject | undefined;
+      try {
+        current = await client.get(res, obj.namespace, obj.name, { ...(attempts ? { attempts } : {}) });
+      } catch (err) {
+        if (isApiStatus(err, 404)) {
+          outcome = 'gone';
+          break;
+        }
+        // Not readable (RBAC, a flaky server): delete by uid alone, as before reads were added.
+        current = undefined;
       }
-      const kind = obj.kind === 'Job' ? 'job' : obj.kind === 'DynamoCheckpoint' ? 'dckpt' : 'pod';
-      deps.reporter.warn(
-        `could not delete ${label}: ${(err as Error).message}; delete it with: kubectl delete ${kind} ${obj.name} -n ${obj.namespace}`,
-      );
+      if (current && obj.uid !== undefined && current.metadata?.uid !== obj.uid) {
+        deps.reporter.info(`not deleting ${label}: it was replaced by another object of the same name, which this run did not create`);
+        outcome = 'replaced';
+        break;
+      }
+      if (current && isCompleted(obj.kind, current)) {
+        deps.reporter.info(`kept ${label}: it is marked completed, so it is the result, not something to clean up`);
+        outcome = 'kept';
+        break;
+      }
+      const rv = current?.metadata?.resourceVersion;
+      try {
+        await client.delete(res, obj.namespace, obj.name, {
+          propagationPolicy: obj.kind === 'Pod' ? 'Background' : 'Foreground',
+          ...(obj.uid ? { uid: obj.uid } : {}),
+          ...(rv ? { resourceVersion: rv } : {}),
+          ...(attempts ? { attempts } : {}),
+        });
+        outcome = 'deleted';
+      } catch (err) {
+        if (isApiStatus(err, 404)) outcome = 'gone';
+        else if (isApiStatus(err, 409) && rv && round < CLEANUP_ROUNDS) continue; // changed since read: read again
+        else {
+          leaveIt(explainApiError(err).message);
+          break;
+        }
+      }
+    }
+    if (outcome === 'left') continue;
+    deps.leftovers?.remove(obj);
+    if (outcome === 'kept' || outcome === 'replaced') continue;
+    deleted.push(qualifiedName(obj));
+    if (outcome === 'gone') continue;
+    if (opts.serverLost) {
+      deps.reporter.info(`deletion of ${label} requested (created by this run); the API server could not confirm it is gone`);
       continue;
     }
-    deleted.push(qualifiedName(obj));
     try {
       // Deletion is accepted; wait (bounded) until it is really gone, so a script that
       // looks right after we exit finds nothing.
@@ -67,10 +138,13 @@ export async function cleanupCreated(
         until: (o: KubeObject | undefined) => o === undefined || (obj.uid !== undefined && o.metadata?.uid !== obj.uid),
         signal: new AbortController().signal,
         timeoutMs: CLEANUP_WAIT_MS,
+        ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
       });
       deps.reporter.info(`deleted ${label} (created by this run)`);
-    } catch {
-      deps.reporter.info(`deletion of ${label} requested (created by this run); it is still terminating`);
+    } catch (err) {
+      deps.reporter.info(
+        `deletion of ${label} requested (created by this run); ${err instanceof ClusterError ? `could not confirm it is gone: ${err.message}` : 'it is still terminating'}`,
+      );
     }
   }
   return deleted;
@@ -104,10 +178,15 @@ export async function collectEvents(client: KubeClient, namespace: string, names
 /**
  * `--timeout` covers the whole run, not only the wait: the look-ups before the first
  * write (storage discovery, agent nodes, the pod to restore into) share it, so an API
- * server that keeps answering 503 with a long Retry-After cannot hold the run past it.
+ * server that keeps answering 503 with a long Retry-After, or never answers at all,
+ * cannot hold the run past it. list, describe and delete run entirely under one.
  */
 export interface RunBudget {
-  /** Client whose reads stop when the budget runs out or Ctrl-C comes; writes are untouched. */
+  /**
+   * Client whose reads stop when the budget runs out or Ctrl-C comes. Writes are never
+   * aborted (that could leave an object we never learn about); their answer limit is
+   * cut to what is left instead.
+   */
   client: KubeClient;
   /** What is left for the wait, ms (`0`: no limit). */
   remainingMs(): number;
@@ -115,33 +194,52 @@ export interface RunBudget {
   explain(err: unknown, what: string): unknown;
   /** Run look-ups with the budgeted client; failures go through `explain`. */
   guard<T>(what: string, lookups: (client: KubeClient) => Promise<T>): Promise<T>;
+  /** Throws the timeout or interrupt when the budget ran out or Ctrl-C came (best-effort reads swallow both). */
+  check(what: string): void;
+  /** The budget ran out (or Ctrl-C came). */
+  expired(): boolean;
 }
 
-export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal' | 'now'>, timeoutMs: number): RunBudget {
+export interface BudgetOptions {
+  /** The message of an interrupt during `what`; default: before anything was created. */
+  interrupted?: (what: string) => string;
+}
+
+/** Node codes of a try that got no answer in time. */
+const NO_ANSWER_CODES = new Set(['ETIMEDOUT']);
+
+export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal' | 'now'>, timeoutMs: number, opts: BudgetOptions = {}): RunBudget {
   const started = deps.now();
   const signal = timeoutMs > 0 ? AbortSignal.any([deps.signal, AbortSignal.timeout(timeoutOrNoLimit(timeoutMs))]) : deps.signal;
+  const interrupted = opts.interrupted ?? (() => 'interrupted before anything was created; nothing to clean up');
+  const remainingMs = (): number => (timeoutMs > 0 ? Math.max(1, timeoutMs - (deps.now() - started)) : 0);
   // A read aborted while backing off from a failing server: report what the server said.
   const lastAnswer = (err: unknown): never => {
     throw (err as { lastFailure?: unknown }).lastFailure ?? err;
   };
-  // Reads only: aborting a create mid-flight could leave an object we never learn about.
+  const writeLimit = <O extends RequestOptions>(o: O | undefined): O | undefined => {
+    if (timeoutMs <= 0) return o;
+    const left = remainingMs();
+    return { ...o, timeoutMs: Math.min(o?.timeoutMs ?? left, left) } as O;
+  };
   const budgeted: KubeClient = {
     contextNamespace: client.contextNamespace,
     contextName: client.contextName,
-    get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string, opts?: RequestOptions) {
-      return client.get<T>(res, ns, name, { ...opts, signal: opts?.signal ?? signal }).catch(lastAnswer);
+    ...(client.server !== undefined ? { server: client.server } : {}),
+    get<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, name: string, o?: RequestOptions) {
+      return client.get<T>(res, ns, name, { ...o, signal: o?.signal ?? signal }).catch(lastAnswer);
     },
-    list<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, opts?: ListOptions) {
-      return client.list<T>(res, ns, { ...opts, signal: opts?.signal ?? signal }).catch(lastAnswer);
+    list<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, o?: ListOptions) {
+      return client.list<T>(res, ns, { ...o, signal: o?.signal ?? signal }).catch(lastAnswer);
     },
-    create: (res, ns, body, opts) => client.create(res, ns, body, opts),
-    patch: (res, ns, name, body, type, opts) => client.patch(res, ns, name, body, type, opts),
-    delete: (res, ns, name, opts) => client.delete(res, ns, name, opts),
-    watch: (res, ns, opts, sig) => client.watch(res, ns, opts, sig),
+    create: (res, ns, body, o) => client.create(res, ns, body, writeLimit(o)),
+    patch: (res, ns, name, body, type, o) => client.patch(res, ns, name, body, type, writeLimit(o)),
+    delete: (res, ns, name, o) => client.delete(res, ns, name, writeLimit(o)),
+    watch: (res, ns, o, sig) => client.watch(res, ns, o, sig),
   };
   const budget: RunBudget = {
     client: budgeted,
-    remainingMs: () => (timeoutMs > 0 ? Math.max(1, timeoutMs - (deps.now() - started)) : 0),
+    remainingMs,
     async guard(what, lookups) {
       try {
         return await lookups(budgeted);
@@ -149,17 +247,23 @@ export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal'
         throw budget.explain(err, what);
       }
     },
+    check(what) {
+      if (signal.aborted) throw budget.explain(new Error('aborted'), what);
+    },
+    expired: () => signal.aborted,
     explain(err, what) {
-      if (deps.signal.aborted) return new Interrupted('interrupted before anything was created; nothing to clean up');
+      if (deps.signal.aborted) return new Interrupted(interrupted(what));
       if (!signal.aborted) return err;
       // The cluster kept failing for the whole --timeout: still a cluster error (exit 3),
       // with the last answer; a look-up that simply never came back is a timeout (exit 4).
-      if (err instanceof ClusterError && !/aborted/i.test(err.message)) {
-        return new ClusterError(`gave up after ${formatDuration(timeoutMs)} (--timeout) while ${what}: the last error was ${err.message}`, err.hint, err.status);
+      const noAnswer = err instanceof ClusterError && ((err.code !== undefined && NO_ANSWER_CODES.has(err.code)) || /aborted/i.test(err.message));
+      if (err instanceof ClusterError && !noAnswer) {
+        return new ClusterError(`gave up after ${formatDuration(timeoutMs)} (--timeout) while ${what}: the last error was ${err.message}`, err.hint, err.status, err.code);
       }
+      const server = client.server ? ` at ${client.server}` : '';
       return new TimeoutError(
         `timed out after ${formatDuration(timeoutMs)} while ${what}`,
-        'the API server did not answer in time; check it is healthy (`kubectl get --raw /readyz`), or raise --timeout',
+        `the API server${server} did not answer in time; check it is healthy (\`kubectl get --raw /readyz\`), or raise --timeout`,
       );
     },
   };
@@ -228,10 +332,17 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
   let failure: SnapshotError;
   let phase: OperationResult['phase'];
   let node: string | undefined = base.node;
+  const done = (): void => {
+    for (const o of created) deps.leftovers?.remove(o);
+  };
+  for (const o of created) deps.leftovers?.add(o);
   try {
     const outcome = await args.wait();
     node = outcome.node ?? node;
-    if (outcome.verdict.state === 'completed') return await finish('completed', 'Completed', node ? { node } : {});
+    if (outcome.verdict.state === 'completed') {
+      done();
+      return await finish('completed', 'Completed', node ? { node } : {});
+    }
     let reason = outcome.verdict.state === 'failed' ? outcome.verdict.reason : 'unknown';
     const agentSays = await agentFailureMessage(client, base.namespace, args.eventNames);
     if (agentSays && !reason.includes(agentSays)) reason = `${reason}: ${agentSays}`;
@@ -245,14 +356,20 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
   let deleted: string[] = [];
   if (created.length > 0) {
     if (opts.keepOnFailure) {
+      done();
       deps.reporter.info(`--keep-on-failure: left ${created.map(qualifiedName).join(', ')} in namespace "${base.namespace}"`);
     } else {
-      deleted = await cleanupCreated(client, created, deps);
+      deleted = await cleanupCreated(client, created, deps, { pollIntervalMs: opts.pollIntervalMs, serverLost: isServerLost(failure) });
     }
   }
   const reason = failure.message;
   failure.result = await finish('failed', phase, { reason, deleted, ...(node ? { node } : {}) });
   throw failure;
+}
+
+/** The wait ended because the API server stopped answering: cleanup tries each call once. */
+function isServerLost(err: SnapshotError): boolean {
+  return err instanceof ClusterError && err.code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'].includes(err.code);
 }
 
 /** Event reasons under which the agent explains a failure (protocol.md §7). */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKubeClient, type CreateKubeClientOptions } from './client.js';
 import { ApiError } from './errors.js';
@@ -137,6 +138,20 @@ describe('URLs, queries and bodies per verb', () => {
     ]);
     await client.delete(RESOURCES.jobs, 'ml', 'w-checkpoint', { propagationPolicy: 'Foreground', uid: 'u-1', gracePeriodSeconds: 0, dryRun: true });
   });
+
+  it('deletes only the version it read: uid and resourceVersion preconditions', async () => {
+    const { client } = await setup([
+      {
+        expect: {
+          method: 'DELETE',
+          path: '/apis/batch/v1/namespaces/ml/jobs/w-checkpoint',
+          body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: 'u-1', resourceVersion: '42' } },
+        },
+        respond: { body: statusBody(200, '', '') },
+      },
+    ]);
+    await client.delete(RESOURCES.jobs, 'ml', 'w-checkpoint', { uid: 'u-1', resourceVersion: '42' });
+  });
 });
 
 describe('errors', () => {
@@ -234,6 +249,58 @@ describe('retries', () => {
     const err = (await client.list(RESOURCES.nodes, undefined).catch((e: unknown) => e)) as ApiError;
     expect(err.status).toBe(504);
     expect(sleeps).toEqual([150, 300, 600, 1200]);
+  });
+});
+
+describe('per-call limits and the rate limit', () => {
+  it('attempts: 1 sends one try and keeps the Retry-After on the error', async () => {
+    const { client, sleeps } = await setup([
+      { expect: { method: 'GET', path: '/api/v1/namespaces/ml/pods/w' }, respond: { status: 503, headers: { 'Retry-After': '2' }, body: statusBody(503, 'ServiceUnavailable', 'busy') } },
+    ]);
+    const err = (await client.get(RESOURCES.pods, 'ml', 'w', { attempts: 1 }).catch((e: unknown) => e)) as ApiError;
+    expect([err.status, err.retryAfterMs]).toEqual([503, 2000]);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('a server that sends the head and then nothing: ETIMEDOUT after the per-request limit', async () => {
+    const { client } = await setup([{ expect: { method: 'GET', path: '/api/v1/namespaces/ml/pods/w' }, respond: { stream: [], then: 'hang' } }]);
+    const err = (await client.get(RESOURCES.pods, 'ml', 'w', { attempts: 1, timeoutMs: 200 }).catch((e: unknown) => e)) as ApiError;
+    expect([err.status, err.code]).toEqual([0, 'ETIMEDOUT']);
+    expect(err.message).toBe('no response within 200 ms');
+  });
+
+  it('a server that accepts and never answers: ETIMEDOUT after the per-request limit', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const client = await createKubeClient({ kubeconfig: writeKubeconfig({ server: `http://127.0.0.1:${port}` }), env: {}, requestTimeoutMs: 200 });
+      const err = (await client.list(RESOURCES.pods, 'ml', { attempts: 1 }).catch((e: unknown) => e)) as ApiError;
+      expect([err.status, err.code]).toEqual([0, 'ETIMEDOUT']);
+    } finally {
+      silent.close();
+      // closeAllConnections is http-only; the held socket goes with the server's close.
+    }
+  });
+
+  it('every try takes a token: retries and watches included', async () => {
+    const busy: Step = { expect: { method: 'GET', path: '/api/v1/namespaces/ml/pods/w' }, respond: { status: 503, headers: { 'Retry-After': '0' }, body: 'busy' } };
+    const { client, sleeps } = await setup(
+      [
+        busy,
+        busy,
+        { expect: { method: 'GET', path: '/api/v1/namespaces/ml/pods/w' }, respond: { body: { kind: 'Pod' } } },
+        { expect: { method: 'GET', path: '/api/v1/namespaces/ml/pods', query: { watch: 'true' } }, respond: { stream: [], then: 'end' } },
+      ],
+      // A clock that stands still: only the burst of 2 is free.
+      { rateLimit: { perSecond: 4, burst: 2 }, clock: () => 0 },
+    );
+    await client.get(RESOURCES.pods, 'ml', 'w');
+    for await (const _ of client.watch(RESOURCES.pods, 'ml', {}, new AbortController().signal)) {
+      // no events
+    }
+    // Two Retry-After: 0 back-offs, then the third try and the watch wait for their tokens.
+    expect(sleeps).toEqual([0, 0, 250, 500]);
   });
 });
 

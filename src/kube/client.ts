@@ -1,15 +1,16 @@
 /**
  * `KubeClient` over plain Node `http`/`https`. `@kubernetes/client-node` only loads the
  * kubeconfig and fills in auth and TLS (`applyToHTTPSOptions`: tokens, client
- * certificates, exec plugins); URLs, retries, watch streaming and error translation are
- * ours, so they behave the same across client-node majors and are testable at the HTTP
- * level.
+ * certificates, exec plugins); URLs, retries, the rate limit (`rate-limit.ts`), watch
+ * streaming and error translation are ours, so they behave the same across client-node
+ * majors and are testable at the HTTP level.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { LoadedKubeConfig } from './config.js';
 import { loadKubeConfig } from './config.js';
 import { ApiError, errorCode, type ApiErrorInit, type Verb } from './errors.js';
+import { DEFAULT_RATE_LIMIT, TokenBucket, type RateLimit } from './rate-limit.js';
 import type {
   DeleteOptions,
   KubeClient,
@@ -53,8 +54,12 @@ export interface CreateKubeClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides of the retry policy. */
   retry?: Partial<RetryPolicy>;
-  /** Limit for a non-watch request without a response, ms; default 30 000. */
+  /** Limit for the answer to one try, ms (a watch's ends with the response head); default 30 000. */
   requestTimeoutMs?: number;
+  /** Requests per second for everything this client sends; default 8 a second, 16 at once. `false`: no limit. */
+  rateLimit?: RateLimit | false;
+  /** Injectable for tests: the rate limiter's clock. */
+  clock?: () => number;
 }
 
 /** Our defaults: 200 ms doubling to 5 s, five attempts (about 3 s of back-off in all). */
@@ -157,6 +162,10 @@ interface CallSpec {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal | undefined;
+  /** Tries in all; default the retry policy's. */
+  attempts?: number | undefined;
+  /** Limit for the answer to one try, ms; default the client's. */
+  timeoutMs?: number | undefined;
 }
 
 interface Opened {
@@ -169,6 +178,7 @@ interface Opened {
 class HttpKubeClient implements KubeClient {
   readonly contextNamespace: string;
   readonly contextName: string;
+  readonly server: string;
   private readonly loaded: LoadedKubeConfig;
   private readonly base: URL;
   private readonly logger: RequestLogger | undefined;
@@ -176,16 +186,20 @@ class HttpKubeClient implements KubeClient {
   private readonly retry: RetryPolicy;
   private readonly requestTimeoutMs: number;
   private readonly agent: http.Agent | undefined;
+  private readonly limiter: TokenBucket | undefined;
 
   constructor(loaded: LoadedKubeConfig, opts: CreateKubeClientOptions) {
     this.loaded = loaded;
     this.contextNamespace = loaded.namespace;
     this.contextName = loaded.contextName;
+    this.server = loaded.server;
     this.base = new URL(loaded.server);
     this.logger = opts.logger;
     this.userAgent = opts.userAgent ?? 'snapshotctl';
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    // The retry policy's sleep, so tests that make back-off instant make this instant too.
+    this.limiter = opts.rateLimit === false ? undefined : new TokenBucket(opts.rateLimit ?? DEFAULT_RATE_LIMIT, this.retry.sleep, opts.clock);
     const cluster = loaded.kc.getCurrentCluster();
     if (this.base.protocol === 'http:' && cluster && !cluster.skipTLSVerify) {
       // client-node refuses plain HTTP unless skipTLSVerify is set, but there is no TLS
@@ -207,7 +221,7 @@ class HttpKubeClient implements KubeClient {
     name: string,
     opts: RequestOptions = {},
   ): Promise<T> {
-    return (await this.call({ verb: 'get', method: 'GET', res, namespace, name, query: {}, signal: opts.signal }, 'read')) as T;
+    return (await this.call({ verb: 'get', method: 'GET', res, namespace, name, query: {}, ...perCall(opts) }, 'read')) as T;
   }
 
   async list<T extends KubeObject = KubeObject>(
@@ -222,7 +236,7 @@ class HttpKubeClient implements KubeClient {
         res,
         namespace,
         query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
-        signal: opts.signal,
+        ...perCall(opts),
       },
       'read',
     );
@@ -254,7 +268,7 @@ class HttpKubeClient implements KubeClient {
         query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: 'snapshotctl' },
         body,
         contentType: 'application/json',
-        signal: opts.signal,
+        ...perCall(opts),
       },
       'write',
     )) as T;
@@ -279,7 +293,7 @@ class HttpKubeClient implements KubeClient {
         query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: 'snapshotctl' },
         body,
         contentType: PATCH_CONTENT_TYPES[type],
-        signal: opts.signal,
+        ...perCall(opts),
       },
       'write',
     )) as T;
@@ -288,11 +302,13 @@ class HttpKubeClient implements KubeClient {
   async delete(res: ResourceType, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
     const body: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions' };
     if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
-    if (opts.uid) body.preconditions = { uid: opts.uid };
+    if (opts.uid || opts.resourceVersion) {
+      body.preconditions = { ...(opts.uid ? { uid: opts.uid } : {}), ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) };
+    }
     if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
     if (opts.dryRun) body.dryRun = ['All'];
     await this.call(
-      { verb: 'delete', method: 'DELETE', res, namespace, name, query: {}, body, contentType: 'application/json', signal: opts.signal },
+      { verb: 'delete', method: 'DELETE', res, namespace, name, query: {}, body, contentType: 'application/json', ...perCall(opts) },
       'write',
     );
   }
@@ -317,6 +333,7 @@ class HttpKubeClient implements KubeClient {
         resourceVersion: opts.resourceVersion,
         timeoutSeconds: opts.timeoutSeconds !== undefined ? String(opts.timeoutSeconds) : undefined,
       },
+      ...perCall(opts),
       signal,
     };
     let opened: Opened;
@@ -352,11 +369,20 @@ class HttpKubeClient implements KubeClient {
 
   /** A non-streaming call: retries, then the parsed JSON body or an `ApiError`. */
   private async call(spec: CallSpec, idem: Idempotency): Promise<unknown> {
-    const { res } = await this.withRetries(spec, idem);
-    const text = await readBody(res).catch((err: unknown) => {
-      if (spec.signal?.aborted) throw err;
-      throw this.transportError(spec, err);
-    });
+    const { req, res } = await this.withRetries(spec, idem);
+    // The limit covers the body too: a server may send the head and then nothing.
+    const limitMs = spec.timeoutMs ?? this.requestTimeoutMs;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy(noAnswerError(limitMs));
+    }, limitMs);
+    const text = await readBody(res)
+      .catch((err: unknown) => {
+        if (spec.signal?.aborted) throw err;
+        throw this.transportError(spec, timedOut ? noAnswerError(limitMs) : err);
+      })
+      .finally(() => clearTimeout(timer));
     if (!text) return undefined;
     try {
       return JSON.parse(text) as unknown;
@@ -372,6 +398,7 @@ class HttpKubeClient implements KubeClient {
   private async withRetries(spec: CallSpec, idem: Idempotency): Promise<Opened> {
     const statuses = idem === 'read' ? READ_RETRY_STATUSES : WRITE_RETRY_STATUSES;
     const codes = idem === 'read' ? READ_RETRY_CODES : WRITE_RETRY_CODES;
+    const maxAttempts = Math.max(1, spec.attempts ?? this.retry.maxAttempts);
     for (let attempt = 1; ; attempt++) {
       let retryAfterMs: number | undefined;
       let failure: ApiError;
@@ -380,13 +407,13 @@ class HttpKubeClient implements KubeClient {
         const status = opened.res.statusCode ?? 0;
         if (status < 400) return opened;
         failure = await this.statusError(spec, opened);
-        if (!statuses.has(status) || attempt >= this.retry.maxAttempts) throw failure;
+        if (!statuses.has(status) || attempt >= maxAttempts) throw failure;
         retryAfterMs = parseRetryAfter(opened.res.headers['retry-after']);
       } catch (err) {
         if (spec.signal?.aborted) throw err;
         if (err instanceof ApiError) throw err;
         failure = this.transportError(spec, err);
-        if (!failure.code || !codes.has(failure.code) || attempt >= this.retry.maxAttempts) throw failure;
+        if (!failure.code || !codes.has(failure.code) || attempt >= maxAttempts) throw failure;
       }
       const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
       // Half fixed, half jitter, so many clients hitting one throttled server spread out.
@@ -405,6 +432,8 @@ class HttpKubeClient implements KubeClient {
     const url = new URL(this.base.pathname.replace(/\/+$/, '') + path, this.base);
     for (const [k, v] of Object.entries(spec.query)) if (v !== undefined) url.searchParams.set(k, v);
     const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
+    // Every try takes a token, so no loop above (nor the retries here) can storm the server.
+    await this.limiter?.take(spec.signal);
     const options: https.RequestOptions = {
       method: spec.method,
       headers: {
@@ -428,17 +457,16 @@ class HttpKubeClient implements KubeClient {
       });
     };
     const transport = url.protocol === 'http:' ? http : https;
+    const limitMs = spec.timeoutMs ?? this.requestTimeoutMs;
     return new Promise<Opened>((resolve, reject) => {
       const req = transport.request(url, options, (res) => {
-        req.setTimeout(0); // a watch may stay quiet for minutes; the caller bounds it
+        clearTimeout(timer); // a watch may stay quiet for minutes; `call` bounds a body itself
         log(res.statusCode ?? 0);
         resolve({ req, res, url: url.toString(), started });
       });
-      req.setTimeout(this.requestTimeoutMs, () => {
-        const err = new Error(`no response within ${this.requestTimeoutMs} ms`) as Error & { code: string };
-        err.code = 'ETIMEDOUT';
-        req.destroy(err);
-      });
+      // A deadline, not an idle timeout: a server that trickles bytes must not hold us.
+      const timer = setTimeout(() => req.destroy(noAnswerError(limitMs)), limitMs);
+      req.on('close', () => clearTimeout(timer));
       req.on('error', (err) => {
         log(0);
         reject(err);
@@ -470,7 +498,8 @@ class HttpKubeClient implements KubeClient {
     } catch {
       // Not a Status (a proxy's HTML page, say): keep the raw text.
     }
-    return new ApiError({ ...this.who(spec), status, reason, message, details });
+    const retryAfterMs = parseRetryAfter(opened.res.headers['retry-after']);
+    return new ApiError({ ...this.who(spec), status, reason, message, details, retryAfterMs });
   }
 
   private transportError(spec: CallSpec, err: unknown): ApiError {
@@ -489,6 +518,18 @@ class HttpKubeClient implements KubeClient {
       context: this.loaded.contextName,
     };
   }
+}
+
+/** The per-call options of a request, as a `CallSpec` carries them. */
+function perCall(opts: RequestOptions): Pick<CallSpec, 'signal' | 'attempts' | 'timeoutMs'> {
+  return { signal: opts.signal, attempts: opts.attempts, timeoutMs: opts.timeoutMs };
+}
+
+/** The error a request that got no answer in time is destroyed with. */
+function noAnswerError(ms: number): Error {
+  const err = new Error(`no response within ${ms} ms`) as Error & { code: string };
+  err.code = 'ETIMEDOUT';
+  return err;
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<WatchEventType>(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);

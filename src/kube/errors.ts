@@ -29,6 +29,8 @@ export interface ApiErrorInit {
   context?: string | undefined;
   /** The Status object's `details`, when the server sent one. */
   details?: unknown;
+  /** The server's `Retry-After`, ms, when it sent one. */
+  retryAfterMs?: number | undefined;
 }
 
 /** A Kubernetes API call that failed. `message` is the server's Status message. */
@@ -43,6 +45,7 @@ export class ApiError extends Error {
   readonly server: string | undefined;
   readonly context: string | undefined;
   readonly details: unknown;
+  readonly retryAfterMs: number | undefined;
   constructor(init: ApiErrorInit) {
     super(init.message);
     this.name = 'ApiError';
@@ -56,6 +59,7 @@ export class ApiError extends Error {
     this.server = init.server;
     this.context = init.context;
     this.details = init.details;
+    this.retryAfterMs = init.retryAfterMs;
   }
 }
 
@@ -218,5 +222,6 @@ export function toClusterError(err: unknown, what?: string): ClusterError {
   const status = err instanceof ApiError && err.status > 0 ? err.status : undefined;
   // An API error's sentence already names the call and the object; `what` would repeat it.
   const prefix = what && !(err instanceof ApiError && err.objectName !== undefined);
-  return new ClusterError(prefix ? `${what}: ${message}` : message, hint, status);
+  const code = err instanceof ApiError && err.status === 0 ? err.code : errorCode(err);
+  return new ClusterError(prefix ? `${what}: ${message}` : message, hint, status, code);
 }

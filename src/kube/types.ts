@@ -45,6 +45,13 @@ export const RESOURCES = {
 export interface RequestOptions {
   /** Aborting cancels the request (and any retry back-off) with an `AbortError`. */
   signal?: AbortSignal;
+  /**
+   * Tries in all, the first included; default the client's retry policy. A caller
+   * with its own retry loop (the waits) passes 1 so two loops do not multiply.
+   */
+  attempts?: number;
+  /** Limit for the answer to one try, ms; default the client's. A watch's ends with the response head. */
+  timeoutMs?: number;
 }
 
 export interface ListOptions extends RequestOptions {
@@ -70,6 +77,8 @@ export interface DeleteOptions extends WriteOptions {
   propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
   /** Delete only if the object still has this uid (never delete a look-alike). */
   uid?: string;
+  /** Delete only if the object is unchanged since it was read at this version (else 409 Conflict). */
+  resourceVersion?: string;
   gracePeriodSeconds?: number;
 }
 
@@ -100,6 +109,8 @@ export interface KubeClient {
   readonly contextNamespace: string;
   /** Human name of the cluster/context, for messages. */
   readonly contextName: string;
+  /** The API server's URL, for messages ("the API server at ... stopped answering"); fakes may leave it out. */
+  readonly server?: string;
 
   get<T extends KubeObject = KubeObject>(
     res: ResourceType,

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterError, Interrupted, TimeoutError } from '../errors.js';
 import type { Job } from '../protocol/types.js';
@@ -7,6 +8,15 @@ import { RESOURCES, type KubeClient } from './types.js';
 import { waitForObject, type WaitForOptions } from './wait.js';
 
 let server: ScriptedServer | undefined;
+
+/** A port nothing listens on (connections are refused). */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((ok) => srv.close(ok));
+  return port;
+}
 
 afterEach(async () => {
   const s = server;
@@ -160,14 +170,135 @@ describe('waitForObject', () => {
   it('retries transient errors until it gets through', async () => {
     const step503: Step = { expect: { method: 'GET', path: JOBS, query: { fieldSelector: SEL } }, respond: { status: 503, body: 'busy' } };
     // the client gives up after 5 attempts; the wait backs off and lists again
+    // One try per round (the wait's own back-off, not the client's retries on top of it).
     const { client, sleeps } = await setup([step503, step503, step503, step503, step503, list('10', [jobAt('10', 1)])]);
     const got = await waitForObject(client, opts({ sleeps }));
     expect(got?.metadata.resourceVersion).toBe('10');
-    expect(sleeps).toEqual([250]);
+    expect(sleeps).toEqual([250, 500, 1000, 2000, 2000]);
+  });
+
+  it('honours Retry-After between its own tries', async () => {
+    const busy: Step = { expect: { method: 'GET', path: JOBS, query: { fieldSelector: SEL } }, respond: { status: 503, headers: { 'Retry-After': '3' }, body: 'busy' } };
+    const { client, sleeps } = await setup([busy, list('10', [jobAt('10', 1)])]);
+    await waitForObject(client, opts({ sleeps }));
+    expect(sleeps).toEqual([3000]);
+  });
+
+  it('410 Gone forever: backs off on every round, then polls with get (issue 14 defect 5)', async () => {
+    const gone = (rv: string): Step => watchFrom(rv, { stream: [{ type: 'ERROR', object: statusBody(410, 'Expired', 'too old resource version') }], then: 'end' });
+    const get: Step['expect'] = { method: 'GET', path: `${JOBS}/w` };
+    const { client, sleeps } = await setup([
+      list('10'),
+      gone('10'),
+      list('20'),
+      gone('20'),
+      list('30'),
+      gone('30'),
+      { expect: get, respond: { body: jobAt('31') } },
+      { expect: get, respond: { body: jobAt('32', 1) } },
+    ]);
+    const notices: string[] = [];
+    const got = await waitForObject(client, opts({ sleeps, onNotice: (m) => notices.push(m) }));
+    expect(got?.metadata.resourceVersion).toBe('32');
+    // 500 ms doubling (half of it with random 0), then the poll interval, capped at 1 s.
+    expect(sleeps).toEqual([250, 500, 1000, 1000]);
+    expect(notices).toEqual(['watch on jobs keeps failing (410 Gone); polling every 1s']);
+  });
+
+  it('a watch that answers 500 forever: polls with get after three tries and finds the verdict (issue 14 defect 7)', async () => {
+    const broken = watchFrom('10', { status: 500, body: statusBody(500, 'InternalError', 'etcd is sad') });
+    const { client, sleeps } = await setup([list('10', [jobAt('10')]), broken, broken, broken, { expect: { method: 'GET', path: `${JOBS}/w` }, respond: { body: jobAt('11', 1) } }]);
+    const notices: string[] = [];
+    const got = await waitForObject(client, opts({ sleeps, pollIntervalMs: 200, onNotice: (m) => notices.push(m) }));
+    expect(got?.metadata.resourceVersion).toBe('11');
+    expect(sleeps).toEqual([250, 500, 1000]);
+    expect(notices).toEqual(['watch on jobs keeps failing (500 InternalError); polling every 0.2s']);
+  });
+
+  it('a later wait on the same client polls at once when that watch kept failing', async () => {
+    const broken = watchFrom('10', { status: 500, body: statusBody(500, 'InternalError', 'etcd is sad') });
+    const get: Step['expect'] = { method: 'GET', path: `${JOBS}/w` };
+    const { client, sleeps } = await setup([
+      list('10', [jobAt('10')]),
+      broken,
+      broken,
+      broken,
+      { expect: get, respond: { body: jobAt('11', 1) } },
+      { expect: get, respond: { status: 404, body: statusBody(404, 'NotFound', 'jobs.batch "w" not found', { name: 'w' }) } },
+    ]);
+    await waitForObject(client, opts({ sleeps }));
+    const gone = await waitForObject(client, opts({ sleeps, until: (j) => j === undefined }));
+    expect(gone).toBeUndefined();
+  });
+
+  it('a stream that ends at once without events counts as a failed watch (no spinning)', async () => {
+    const empty = watchFrom('10', { stream: [], then: 'end' });
+    const { client, sleeps } = await setup([list('10'), empty, empty, empty, { expect: { method: 'GET', path: `${JOBS}/w` }, respond: { body: jobAt('11', 1) } }]);
+    await waitForObject(client, opts({ sleeps }));
+    expect(sleeps).toEqual([250, 500, 1000]);
+  });
+
+  it('reads the object once more before a timeout: a verdict the watch missed is success', async () => {
+    const { client, sleeps } = await setup([
+      list('10', [jobAt('10')]),
+      watchFrom('10', { stream: [], then: 'hang' }),
+      { expect: { method: 'GET', path: `${JOBS}/w` }, respond: { body: jobAt('12', 1) } },
+    ]);
+    const got = await waitForObject(client, opts({ sleeps, timeoutMs: 150 }));
+    expect(got?.metadata.resourceVersion).toBe('12');
+  });
+
+  it('a server that refuses every connection: ClusterError (exit 3) naming it after 4 s of tries (issue 14 defect 6)', async () => {
+    const port = await freePort();
+    const client = await createKubeClient({
+      kubeconfig: writeKubeconfig({ server: `http://127.0.0.1:${port}`, namespace: 'ml' }),
+      env: {},
+      retry: { sleep: async () => undefined, random: () => 0 },
+    });
+    let now = 0;
+    const sleeps: number[] = [];
+    const err = await waitForObject(
+      client,
+      opts({
+        sleeps,
+        timeoutMs: 60_000,
+        clock: () => now,
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          now += ms;
+          await new Promise((ok) => setImmediate(ok));
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClusterError);
+    expect((err as ClusterError).exitCode).toBe(3);
+    expect((err as ClusterError).message).toBe(
+      `the API server at http://127.0.0.1:${port} stopped answering while waiting for jobs.batch "w" in namespace "ml" (connection refused, 7 tries in a row)`,
+    );
+    expect((err as ClusterError).hint).toMatch(/kubectl get --raw \/readyz/);
+    // While nothing answers it tries at least every second: told after 4 s, not at the timeout.
+    expect(sleeps).toEqual([250, 500, 1000, 1000, 1000, 1000]);
+  });
+
+  it('a timeout while the server does not answer blames the server, not the object', async () => {
+    const port = await freePort();
+    const client = await createKubeClient({
+      kubeconfig: writeKubeconfig({ server: `http://127.0.0.1:${port}`, namespace: 'ml' }),
+      env: {},
+      retry: { sleep: async () => undefined, random: () => 0 },
+    });
+    const err = await waitForObject(client, opts({ sleeps: [], timeoutMs: 150 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClusterError);
+    expect((err as ClusterError).message).toMatch(/^the API server at http:\/\/127\.0\.0\.1:\d+ stopped answering while waiting for jobs\.batch "w" in namespace "ml" \(connection refused, /);
   });
 
   it('throws TimeoutError naming what it waited for', async () => {
-    const { client, sleeps } = await setup([list('10', [jobAt('10')]), watchFrom('10', { stream: [], then: 'hang' })]);
+    const { client, sleeps } = await setup([
+      list('10', [jobAt('10')]),
+      watchFrom('10', { stream: [], then: 'hang' }),
+      // The last look before the timeout.
+      { expect: { method: 'GET', path: `${JOBS}/w` }, respond: { body: jobAt('10') } },
+    ]);
     const err = await waitForObject(client, opts({ sleeps, timeoutMs: 150, description: 'the agent\'s verdict on job "w"' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as TimeoutError).message).toMatch(/^timed out after 0\.\ds waiting for the agent's verdict on job "w"$/);

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Fault as ApiFault, FaultEffect, FaultVerb } from '../../src/dev/api/faults.js';
 import { ANNOTATION_CHECKPOINT_STATUS, ANNOTATION_RESTORE_STATUS, LABEL_JOB_NAME } from '../../src/protocol/index.js';
 import { createPlaceholder, sleep, writeManifest, type RunCliOptions } from '../e2e/harness.js';
-import { BASE_CHECKPOINT_ID, type Lane } from './lanes.js';
+import { BASE_CHECKPOINT_ID, CLI_USER, type Lane } from './lanes.js';
 import type { Fault, Flow, MatrixCase } from './matrix-table.js';
 
 export const NS = 'default';
@@ -69,14 +69,26 @@ function apiEffect(fault: Fault, step: MatrixCase['step']): { effect: FaultEffec
       return { effect: { kind: 'status', code: 410 }, times: 1 };
     case '403':
       return { effect: { kind: 'status', code: 403 } };
+    case 'watch 410 always':
+      return { effect: { kind: 'status', code: 410 } };
+    case 'watch 500 always':
+      return { effect: { kind: 'status', code: 500 } };
+    case 'unresponsive':
+      // Far past --timeout and the grace period: as good as never.
+      return { effect: { kind: 'delay', ms: 20_000 } };
     default:
       return undefined;
   }
 }
 
+/** The faults that never go away are the CLI's alone: an agent meeting them could not do its part. */
+function whose(fault: Fault): { user?: string } {
+  return fault === 'watch 410 always' || fault === 'watch 500 always' || fault === 'unresponsive' ? { user: CLI_USER } : {};
+}
+
 /** Verbs that get the fault after a cut: the resumed watch, or the list a 410 forces. */
 function resumeVerbs(fault: Fault): FaultVerb[] {
-  return fault === '410 Gone' || fault === '403' ? ['watch'] : ['list', 'watch'];
+  return fault === '410 Gone' || fault === '403' || fault === 'watch 410 always' || fault === 'watch 500 always' ? ['watch'] : ['list', 'watch'];
 }
 
 /** The agent's final verdict on the awaited object (`in_progress` is not one). */
@@ -156,7 +168,7 @@ export async function stage(lane: Lane, c: MatrixCase): Promise<Staged> {
     }
     const eff = c.fault === 'watch closed' ? { effect: { kind: 'dropWatch' } as FaultEffect, times: 1 } : apiEffect(c.fault, c.step);
     if (!eff) throw new Error(`chaos: no staging for ${c.step} × ${c.fault}`);
-    const rule = api.faults.add({ ...stepMatch, namespace: NS, effect: eff.effect, ...(eff.times !== undefined ? { times: eff.times } : {}) });
+    const rule = api.faults.add({ ...stepMatch, namespace: NS, ...whose(c.fault), effect: eff.effect, ...(eff.times !== undefined ? { times: eff.times } : {}) });
     staged.rule = rule;
     const want = eff.times ?? 1;
     staged.notFired = () => (rule.hits >= want ? undefined : `the ${c.fault} fault on ${stepMatch.verb} ${stepMatch.resource} fired ${rule.hits} of ${want} times`);
@@ -165,6 +177,21 @@ export async function stage(lane: Lane, c: MatrixCase): Promise<Staged> {
 
   if (c.step === 'mid-wait') {
     const watchOpen = () => cliWatches(lane, shape.awaited).length > 0;
+    if (c.fault === 'server gone') {
+      // No verdict can come once the server is gone; none may come before it goes either.
+      setAgents({ delayMs: 30_000 });
+      let killed = false;
+      staged.during = async (running) => {
+        while (running() && !watchOpen()) await sleep(10);
+        if (!running()) return;
+        await sleep(100);
+        lane.broken = true;
+        killed = true;
+        await api.close();
+      };
+      staged.notFired = () => (killed ? undefined : 'the API server was never killed');
+      return staged;
+    }
     if (isSignal) {
       setAgents({ silent: true });
       signalWhen(watchOpen);
@@ -206,7 +233,7 @@ export async function stage(lane: Lane, c: MatrixCase): Promise<Staged> {
       await sleep(100);
       const eff = apiEffect(c.fault, c.step);
       if (eff) {
-        rule = api.faults.add({ verb: resumeVerbs(c.fault), resource: shape.awaited, namespace: NS, effect: eff.effect, ...(eff.times !== undefined ? { times: eff.times } : {}) });
+        rule = api.faults.add({ verb: resumeVerbs(c.fault), resource: shape.awaited, namespace: NS, ...whose(c.fault), effect: eff.effect, ...(eff.times !== undefined ? { times: eff.times } : {}) });
         staged.rule = rule;
       }
       verdictBeforeCut = verdictOf(lane, shape, awaited);

@@ -8,10 +8,14 @@
  * finishing a previous case's work can never touch the next case's objects.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { startDevCluster, type DevCluster } from '../../src/dev/cluster.js';
 import { resetFaults } from '../../src/agent/faults.js';
 import type { RequestFacts } from '../../src/dev/api/faults.js';
 import { leftovers, runCli, waitFor, WORKER_MANIFEST } from '../e2e/harness.js';
+
+/** The user the CLI runs as in every case. */
+export const CLI_USER = 'cli';
 
 /** The checkpoint every lane makes once, for the restore flows to restore from. */
 export const BASE_CHECKPOINT_ID = 'chaos-base';
@@ -27,6 +31,10 @@ export interface CaseWatch {
 
 export interface Lane {
   readonly cluster: DevCluster;
+  /** Kubeconfig of user "cli": the CLI's requests, and faults meant only for them, are told from the agents'. */
+  readonly cliKubeconfig: string;
+  /** Set by a case that killed the lane's API server: the lane is replaced, never reset. */
+  broken: boolean;
   /** Watches opened since the case began (the agents' own watches are older). */
   readonly watches: CaseWatch[];
   /** Undo hooks of the current case (store subscriptions), run on reset. */
@@ -54,13 +62,16 @@ async function startLane(): Promise<Lane> {
     timeoutMs: 40_000,
   });
   if (base.code !== 0) throw new Error(`chaos lane: the base checkpoint failed (exit ${String(base.code)}):\n${base.stderr}`);
-  const lane: Lane = { cluster, watches, cleanups: [] };
+  const cliKubeconfig = join(cluster.dir, 'kubeconfig-cli');
+  await cluster.api.writeKubeconfig(cliKubeconfig, { token: cluster.api.addToken(CLI_USER, [{ verbs: ['*'], resources: ['*'] }]), namespace: 'default' });
+  const lane: Lane = { cluster, cliKubeconfig, broken: false, watches, cleanups: [] };
   await resetLane(lane);
   return lane;
 }
 
 /** Delete every Job and non-DaemonSet pod, clear faults and switches; throws when the cluster does not settle. */
 async function resetLane(lane: Lane): Promise<void> {
+  if (lane.broken) throw new Error('chaos lane: its API server was killed by the case');
   const c = lane.cluster;
   for (const undo of lane.cleanups.splice(0)) undo();
   c.api.faults.clear();

@@ -20,11 +20,17 @@
  * - restore --pod × mid-wait × pod evicted: fails if the CLI deletes the placeholder
  *   it did not create, or keeps waiting on a Failed pod (exit 4).
  * - any × discovery × SIGINT: fails if the CLI goes on to create anything.
+ * - any × first watch / mid-wait × watch 410 / 500 always: fails if a loop storms (more
+ *   than 30 requests) or, for 500, the CLI never reads the object with get (exit 4).
+ * - any × mid-wait × server gone: fails if the CLI waits out --timeout blaming the
+ *   agent (exit 4) or does not name what it could not delete.
+ * - any × discovery × unresponsive: fails if --timeout does not bound the look-ups.
+ * - any × verdict × SIGINT: fails if cleanup deletes what the agent marked completed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kvLines, leftovers, liveChildren, runCli, type CliRun } from '../e2e/harness.js';
 import { caseNames, NS, SHAPES, stage, TIMEOUT_MS } from './inject.js';
-import { LanePool, type Lane } from './lanes.js';
+import { CLI_USER, LanePool, type Lane } from './lanes.js';
 import { EXIT_CODES, matrixCases, type MatrixCase, type Outcome } from './matrix-table.js';
 
 /** Clusters side by side; the CLI mostly waits, so a few more than the 2 cores pay off. */
@@ -58,6 +64,18 @@ function expectedStderr(c: MatrixCase, outcome: Outcome): RegExp[] {
       return [];
     case 'completed, polling':
       return [new RegExp(`watch on ${shape.awaited} is forbidden; polling every 0\\.2s`)];
+    case 'timed out before create':
+      return [
+        /^error: timed out after 3s while (looking for|reading pod "\S+" and) the snapshot agent in namespace "default"$/m,
+        /^hint: the API server at http:\/\/127\.0\.0\.1:\d+ did not answer in time/m,
+      ];
+    case 'server gone':
+      return [
+        new RegExp(`^error: the API server at http://127\\.0\\.0\\.1:\\d+ stopped answering while waiting for ${waitingFor} \\(`, 'm'),
+        ...(shape.creates
+          ? [new RegExp(`could not delete ${c.flow === 'checkpoint' ? 'job\\.batch' : 'pod'}/${awaited} in namespace "${NS}": .*; delete it with: kubectl delete ${c.flow === 'checkpoint' ? 'job' : 'pod'} ${awaited} -n ${NS}`)]
+          : []),
+      ];
     case 'forbidden':
       return [/^error: .*forbidden/m];
     case 'unavailable':
@@ -74,16 +92,23 @@ function expectedStderr(c: MatrixCase, outcome: Outcome): RegExp[] {
       return [signalLine, /^error: interrupted before anything was created; nothing to clean up$/m];
     case 'interrupted':
       return [signalLine, new RegExp(`^error: interrupted while waiting for ${waitingFor}$`, 'm'), ...cleaned];
+    case 'interrupted at the verdict':
+      // The verdict is in: what the run created is its result and stays.
+      return [
+        signalLine,
+        new RegExp(`^error: interrupted while waiting for ${waitingFor}$`, 'm'),
+        ...(shape.creates ? [new RegExp(`kept ${c.flow === 'checkpoint' ? 'job\\.batch' : 'pod'}/${awaited} in namespace "${NS}": it is marked completed`)] : []),
+      ];
   }
 }
 
 /** Outcomes that end before the run's one write. */
-const BEFORE_WRITE: ReadonlySet<Outcome> = new Set(['forbidden', 'unavailable', 'connection reset', 'interrupted before create']);
+const BEFORE_WRITE: ReadonlySet<Outcome> = new Set(['forbidden', 'unavailable', 'connection reset', 'interrupted before create', 'timed out before create']);
 
 /** The outcome a run actually had, where the table allows two. */
 function actualOutcome(c: MatrixCase, r: CliRun): Outcome {
   if (c.outcome !== 'completed or interrupted') return c.outcome;
-  return r.code === 130 ? 'interrupted' : 'completed';
+  return r.code === 130 ? 'interrupted at the verdict' : 'completed';
 }
 
 async function runCase(lane: Lane, c: MatrixCase): Promise<void> {
@@ -96,7 +121,7 @@ async function runCase(lane: Lane, c: MatrixCase): Promise<void> {
   const during = staged.during?.(() => running);
   let r: CliRun;
   try {
-    r = await runCli(staged.args, { cluster, timeoutMs: HANG_MS + 5000, ...staged.cli });
+    r = await runCli(staged.args, { kubeconfig: lane.cliKubeconfig, timeoutMs: HANG_MS + 5000, ...staged.cli });
   } finally {
     running = false;
     await during;
@@ -129,8 +154,11 @@ async function runCase(lane: Lane, c: MatrixCase): Promise<void> {
     return name === pod || name.startsWith(`${pod}-`);
   };
   const left = leftovers(cluster).filter(ours);
-  if (outcome.startsWith('completed')) {
+  if (outcome.startsWith('completed') || outcome === 'interrupted at the verdict') {
     expect(cluster.api.store.get(shape.awaited, NS, awaited), `${awaited} exists after success`).toBeDefined();
+  } else if (outcome === 'server gone') {
+    // Nothing can be deleted on a dead server: what it created stays, named on stderr (checked above).
+    if (shape.creates) expect(left, context).toContain(`${c.flow === 'checkpoint' ? 'job.batch' : 'pod'}/${NS}/${awaited}`);
   } else if (shape.creates) {
     expect(left, context).toEqual([]);
   } else {
@@ -145,6 +173,18 @@ async function runCase(lane: Lane, c: MatrixCase): Promise<void> {
     .entries({ verb: shape.write.verb, resource: shape.write.resource })
     .filter((e) => e.status >= 200 && e.status < 300);
   if (BEFORE_WRITE.has(outcome)) expect(writes, 'nothing was written').toEqual([]);
+
+  // A fault that never goes away costs a bounded handful of requests, not a storm (issue 14: 6,231 in 10 s).
+  if (c.fault === 'watch 410 always' || c.fault === 'watch 500 always') {
+    expect(cluster.api.requestLog.count({ user: CLI_USER }), context).toBeLessThanOrEqual(30);
+  }
+  // A watch that only fails: the verdict came from a get after the failures began.
+  if (c.fault === 'watch 500 always') {
+    const log = cluster.api.requestLog.entries({ user: CLI_USER, resource: shape.awaited });
+    const firstFailure = log.find((e) => e.verb === 'watch' && e.status === 500);
+    expect(firstFailure, context).toBeDefined();
+    expect(log.filter((e) => e.verb === 'get' && e.name === awaited && e.time >= firstFailure!.time && e.status === 200).length, context).toBeGreaterThan(0);
+  }
 
   // Retry-After: 1 was honoured: the retry came no sooner than the server asked.
   if (c.fault === '429 Retry-After' && staged.rule) {

@@ -82,13 +82,14 @@ describe('API refusals and faults', () => {
     expect(kvLines(r.stdout)[0]).toBe('status=completed');
     expect(gone.hits).toBe(1);
     const watches = c.api.requestLog.entries({ verb: 'watch', resource: 'jobs' });
-    expect(watches.length).toBeGreaterThanOrEqual(3);
+    expect(watches.length).toBeGreaterThanOrEqual(2);
     expect(watches[1]?.fault).toBeDefined();
-    // The 410 made it list again before the third watch.
+    // The 410 made it list again (after a short back-off); that list may already carry
+    // the verdict, else a third watch follows it.
     const lists = c.api.requestLog.entries({ verb: 'list', resource: 'jobs' });
     expect(lists).toHaveLength(2);
     expect(lists[1]!.time).toBeGreaterThanOrEqual(watches[1]!.time);
-    expect(watches[2]!.time).toBeGreaterThanOrEqual(lists[1]!.time);
+    if (watches[2]) expect(watches[2].time).toBeGreaterThanOrEqual(lists[1]!.time);
   });
 
   it('503 with Retry-After: 1 twice on reading jobs, then recovery: exit 0 after honouring Retry-After', async () => {

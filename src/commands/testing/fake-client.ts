@@ -172,6 +172,9 @@ export class FakeKubeClient implements KubeClient {
     if (opts.uid && current.metadata?.uid !== opts.uid) {
       throw new ApiError({ verb: 'delete', resource: res, namespace: ns, name, status: 409, reason: 'Conflict', message: 'uid precondition failed' });
     }
+    if (opts.resourceVersion && current.metadata?.resourceVersion !== opts.resourceVersion) {
+      throw new ApiError({ verb: 'delete', resource: res, namespace: ns, name, status: 409, reason: 'Conflict', message: 'resourceVersion precondition failed' });
+    }
     if (opts.dryRun) return;
     this.objects.delete(k);
     this.rv += 1;

@@ -116,6 +116,14 @@ describe('faults and the request log', () => {
     api.faults.clear();
   });
 
+  it('a fault for one user is never met by another', async () => {
+    const f = api.faults.add({ verb: 'get', resource: 'pods', user: 'ci', effect: { kind: 'status', code: 500 } });
+    expect((await call(api, 'GET', '/api/v1/namespaces/default/pods/nope')).status).toBe(404);
+    expect((await call(api, 'GET', '/api/v1/namespaces/default/pods/nope', undefined, { token: ci })).status).toBe(500);
+    expect(f.hits).toBe(1);
+    f.remove();
+  });
+
   it('reset destroys the connection', async () => {
     api.faults.add({ verb: 'get', resource: 'configmaps', name: 'rst', times: 1, effect: { kind: 'reset' } });
     await expect(call(api, 'GET', '/api/v1/namespaces/default/configmaps/rst')).rejects.toThrow();

@@ -15,6 +15,8 @@
  * // New pod watches are cut after 3 events (or 500 ms); open ones are cut now.
  * api.faults.add({ verb: 'watch', resource: 'pods', effect: { kind: 'dropWatch', afterEvents: 3 } });
  * api.faults.dropWatches({ resource: 'pods' });
+ * // Only user "cli" meets it: every watch on jobs answers 500 (the agents' own token is spared).
+ * api.faults.add({ verb: 'watch', resource: 'jobs', user: 'cli', effect: { kind: 'status', code: 500 } });
  * // The next delete of job "x" gets its TCP connection reset.
  * api.faults.add({ verb: 'delete', resource: 'jobs', name: 'x', times: 1, effect: { kind: 'reset' } });
  * api.faults.clear();
@@ -38,6 +40,8 @@ export interface FaultMatch {
   subresource?: string;
   namespace?: string;
   name?: string;
+  /** The authenticated user: a fault for one client (the CLI) that the agents, on another token, never meet. */
+  user?: string;
 }
 
 /** The effect of a fault. */
@@ -77,6 +81,7 @@ export interface RequestFacts {
   subresource?: string;
   namespace?: string;
   name?: string;
+  user?: string;
 }
 
 interface OpenWatch {
@@ -93,6 +98,7 @@ function matches(m: FaultMatch, f: RequestFacts): boolean {
   if (m.subresource !== undefined && m.subresource !== f.subresource) return false;
   if (m.namespace !== undefined && m.namespace !== f.namespace) return false;
   if (m.name !== undefined && m.name !== f.name) return false;
+  if (m.user !== undefined && m.user !== f.user) return false;
   return true;
 }
 

@@ -198,7 +198,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     }
     const user = ctx.auth.authenticate(req.headers.authorization);
     entry.user = user.name;
-    const facts: RequestFacts = { verb };
+    const facts: RequestFacts = { verb, user: user.name };
     if (r) {
       facts.resource = r.res.plural;
       if (r.subresource) facts.subresource = r.subresource;
