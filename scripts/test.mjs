@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// `npm test` after install and build: the default suite (vitest.config.ts: unit, the
+// embedded dev cluster, chaos), then the real-cluster lane (scripts/test-real.sh: a real
+// Kubernetes on 127.0.0.1). Arguments go to both vitest runs; an --outputFile=F becomes
+// F for the first and F with `.real` before its extension for the second, so a report of
+// each lane survives. Exit 1 when either lane failed.
+import { spawnSync } from 'node:child_process';
+
+const args = process.argv.slice(2);
+const realArgs = args.map((a) => (a.startsWith('--outputFile=') ? a.replace(/(\.[^./]*)?$/, (ext) => `.real${ext || ''}`) : a));
+
+const run = (cmd, argv) => spawnSync(cmd, argv, { stdio: 'inherit' }).status ?? 1;
+const dev = run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...args]);
+let real = 0;
+if (process.env.SNAPSHOTCTL_SKIP_REAL === '1') {
+  console.log('test: the real-cluster lane was skipped (SNAPSHOTCTL_SKIP_REAL=1)');
+} else {
+  console.log('== the real-cluster lane (scripts/test-real.sh)');
+  real = run('bash', ['scripts/test-real.sh', ...realArgs]);
+}
+process.exit(dev === 0 && real === 0 ? 0 : 1);
