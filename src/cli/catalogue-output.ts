@@ -158,7 +158,8 @@ export function formatDescribe(r: DescribeResult, format: DescribeOutput, now: n
   kv('Status', e.status + (e.reason ? ` (${e.reason})` : ''));
   kv('Node', none(e.node));
   kv('Created', e.createdAt ? `${e.createdAt} (${formatAge(e.createdAt, now)} ago)` : '<unknown>');
-  kv('Location', e.location ? `${e.location}${r.storage ? ` on PVC ${r.storage.pvc}` : ''}` : '<unknown: no snapshot agent DaemonSet found>');
+  const noLocation = r.storage ? '<unknown: the checkpoint ID is not a safe path segment>' : '<unknown: no snapshot agent DaemonSet found>';
+  kv('Location', e.location ? `${e.location}${r.storage ? ` on PVC ${r.storage.pvc}` : ''}` : noLocation);
   if (r.job) {
     kv('Job', `${r.job.name} (${r.job.status})`);
     for (const c of r.job.conditions) lines.push(`  Condition:       ${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${c.message ? `: ${c.message}` : ''}`);
@@ -198,6 +199,10 @@ export function deleteQuestion(plan: DeletePlan, artifacts: boolean): string {
   const found = plan.items.filter((i) => i.found);
   const lines = [`About to delete ${found.length} checkpoint${found.length === 1 ? '' : 's'} in namespace "${plan.namespace}":`];
   for (const i of found) {
+    if (artifacts && i.idProblems.length > 0) {
+      lines.push(`  ${i.id}: skipped (not a safe path segment: it ${i.idProblems.join(', ')})`);
+      continue;
+    }
     const what = [
       ...i.jobs.map((j) => `job.batch/${j.name}`),
       ...i.dynamoCheckpoints.map((d) => `dynamocheckpoint.nvidia.com/${d.name}`),

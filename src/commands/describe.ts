@@ -10,13 +10,14 @@ import {
   ARTIFACT_MANIFEST_FILE,
   LABEL_CHECKPOINT_ID,
   LABEL_JOB_NAME,
+  checkCheckpointId,
   checkpointLocation,
   type CheckpointStorage,
   type Job,
   type KubeObject,
   type Pod,
 } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
+import { buildCatalogue, collectCatalogue, objectsOfId, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { parseDuration } from './duration.js';
@@ -198,7 +199,14 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
     deps.reporter.warn(`checkpoint storage unknown: ${(err as Error).message}`);
   }
   let artifact: ArtifactInfo | null = null;
-  if (storage) {
+  // The ID may come from a cluster object (a DynamoCheckpoint's status.identityHash):
+  // it names a directory only when it is a valid checkpoint ID.
+  const idProblems = checkCheckpointId(id);
+  if (storage && idProblems.length > 0) {
+    deps.reporter.warn(
+      `not reading the artifact of checkpoint ID ${JSON.stringify(id)} of ${objectsOfId(objs, opts.namespace, id).join(', ') || 'an unknown object'}: it ${idProblems.join(', ')}, so it cannot name a directory`,
+    );
+  } else if (storage) {
     const path = `${checkpointLocation(storage.basePath, id)}/${ARTIFACT_MANIFEST_FILE}`;
     const worthReading = entry.status === 'completed' || entry.status === 'unknown';
     artifact = opts.readArtifact && worthReading
