@@ -16,6 +16,7 @@ import type { CommandDeps, KubeTarget } from './context.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, removerCommand, runHelperPod } from './helper-pod.js';
 import { checkSelector, kubeTargetOf } from './list.js';
+import { resolveNamespace } from './common-options.js';
 
 export type DeleteOutput = 'text' | 'json';
 
@@ -97,7 +98,7 @@ export async function complete(raw: RawDeleteOptions, deps: Pick<CommandDeps, 'c
     ids: raw.ids ?? [],
     all: raw.all === true,
     ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
-    namespace: raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default',
+    namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),
     artifacts: raw.artifacts === true,
     force: raw.force === true,
     yes: raw.yes === true,

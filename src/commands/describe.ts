@@ -11,6 +11,7 @@ import {
   LABEL_CHECKPOINT_ID,
   LABEL_JOB_NAME,
   checkCheckpointId,
+  checkDnsSubdomain,
   checkpointLocation,
   type CheckpointStorage,
   type Job,
@@ -23,6 +24,7 @@ import type { CommandDeps, KubeTarget } from './context.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
 import { kubeTargetOf } from './list.js';
+import { resolveNamespace } from './common-options.js';
 
 export type DescribeOutput = 'text' | 'json' | 'yaml';
 
@@ -90,7 +92,7 @@ export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 
   return {
     ...target,
     id: raw.id ?? '',
-    namespace: raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default',
+    namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),
     output: (raw.output ?? 'text') as DescribeOutput,
     readArtifact: raw.artifact !== false,
     helperImage: raw.helperImage ?? DEFAULT_HELPER_IMAGE,
@@ -102,6 +104,11 @@ export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 
 export function validate(opts: DescribeOptions): void {
   if (!['text', 'json', 'yaml'].includes(opts.output)) throw new UsageError(`--output "${opts.output}" is not supported by describe`, 'use -o text, json or yaml');
   if (opts.id === '') throw new UsageError('describe needs a checkpoint ID', 'e.g. snapshotctl describe llama-8b-v1; `snapshotctl list` shows them');
+  // A checkpoint ID, or the name of a DynamoCheckpoint (a DNS-1123 subdomain).
+  const idProblems = checkCheckpointId(opts.id);
+  if (idProblems.length > 0 && checkDnsSubdomain(opts.id).length > 0) {
+    throw new UsageError(`checkpoint ID "${opts.id}" ${idProblems.join(', ')}, and it is not a DynamoCheckpoint name either`, 'pass the ID as `snapshotctl list` shows it');
+  }
 }
 
 /** Events about `names`, oldest first; best effort. */

@@ -30,7 +30,7 @@ import {
   type Verdict,
 } from '../protocol/index.js';
 import { findStorage } from './cluster.js';
-import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
+import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, DryRunResult, OperationResult } from './context.js';
 import { complete as completeHash, type RawHashOptions } from './hash.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
@@ -140,8 +140,9 @@ export async function complete(raw: RawDynamoCheckpointOptions, deps: CommandDep
   const fileNs = typeof fileMeta['namespace'] === 'string' ? fileMeta['namespace'] : undefined;
   const manifestNs = raw.manifest !== undefined ? pod.metadata.namespace : undefined;
   const contextNs = common.namespace || fileNs || manifestNs ? undefined : await deps.contextNamespace(common);
-  const namespace = resolveNamespace(common.namespace, fileNs ?? manifestNs, contextNs);
+  const namespace = resolveNamespace(common.namespace, fileNs ?? manifestNs, contextNs, fileNs !== undefined ? raw.identity : raw.manifest);
   const name = typeof fileMeta['name'] === 'string' && fileMeta['name'] !== '' ? fileMeta['name'] : defaultDynamoCheckpointName(hash);
+  assertName('DynamoCheckpoint', name, `metadata.name of ${raw.identity ?? 'the DynamoCheckpoint'}`, 'name: qwen3-checkpoint');
   const stringMap = (v: unknown): StringMap | undefined =>
     isRecord(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as StringMap : undefined;
   const labels = stringMap(fileMeta['labels']);

@@ -22,7 +22,7 @@ import {
   type Pod,
 } from '../protocol/index.js';
 import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
-import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
+import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
 import { createdResult, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
@@ -60,6 +60,7 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     const idFindings = checkIdFindings(id);
     if (idFindings.length > 0) throw new ValidationError('the checkpoint ID cannot be used', idFindings, 'pass the ID exactly as `snapshotctl checkpoint` printed it');
     if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod worker-placeholder');
+    assertName('pod', raw.pod, '--pod', '--pod worker-placeholder');
     const contextNs = common.namespace ? undefined : await deps.contextNamespace(common);
     return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, skipImageCheck: raw.skipImageCheck === true, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
   }
@@ -80,7 +81,7 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     pod,
     checkpointId: id,
     skipImageCheck: raw.skipImageCheck === true,
-    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs),
+    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs, source),
   };
 }
 

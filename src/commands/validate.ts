@@ -4,6 +4,7 @@
  */
 import { EXIT, UsageError } from '../errors.js';
 import { DEFAULT_BASE_PATH } from '../protocol/constants.js';
+import { assertBasePath, assertName } from './common-options.js';
 import { judgeText, loadImagePolicy, loadSchemaValidator, type FileReport, type ImagePolicy, type Purpose } from '../validate/index.js';
 
 export type ValidateFormat = 'text' | 'json' | 'sarif';
@@ -90,7 +91,8 @@ export function validate(opts: ValidateOptions): void {
   if (!FORS.includes(opts.for)) throw new UsageError(`--for "${opts.for}" is not supported`, `use one of: ${FORS.join(', ')}`);
   if (opts.inputs.length === 0) throw new UsageError('validate needs at least one FILE, DIR or -', 'e.g. snapshotctl validate manifests/ or cat pod.yaml | snapshotctl validate -');
   if (opts.inputs.filter((i) => i === '-').length > 1) throw new UsageError('stdin (-) can be given only once', 'pass - once');
-  if (!opts.basePath.startsWith('/')) throw new UsageError(`--base-path "${opts.basePath}" is not an absolute path`, 'e.g. --base-path /checkpoints');
+  assertBasePath(opts.basePath);
+  if (opts.pvc !== undefined) assertName('pvc', opts.pvc, '--pvc', '--pvc snapshot-pvc');
 }
 
 function purposesOf(target: ValidateFor): Purpose[] {

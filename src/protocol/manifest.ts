@@ -6,6 +6,7 @@ import { isScalar, parseAllDocuments } from 'yaml';
 import type { Finding } from '../errors.js';
 import { CHECKPOINT_JOB_SUFFIX } from './constants.js';
 import { checkCheckpointId } from './ids.js';
+import { checkDnsLabel } from './names.js';
 import type { Pod } from './types.js';
 
 /** Stable rule IDs shared with `validate` (README lists them). */
@@ -114,7 +115,28 @@ export function checkPodObject(obj: Record<string, unknown>): Finding[] {
       ),
     );
   }
+  // The namespace goes into the request URL; the API server refuses a bad one only after
+  // snapshotctl has looked things up there, and `../x` would change the URL itself.
+  const namespace = metadata?.['namespace'];
+  if (typeof namespace === 'string' && namespace !== '') {
+    const problems = checkDnsLabel(namespace);
+    if (problems.length > 0) {
+      findings.push(finding(RULES.name, 'metadata.namespace', `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace: it ${problems.join(', ')}`));
+    }
+  }
   const spec = asRecord(obj['spec']);
+  for (const list of ['containers', 'initContainers'] as const) {
+    const entries = spec?.[list];
+    if (!Array.isArray(entries)) continue;
+    entries.forEach((c: unknown, i) => {
+      const cname = asRecord(c)?.['name'];
+      if (typeof cname !== 'string' || cname === '') return;
+      const problems = checkDnsLabel(cname);
+      if (problems.length > 0) {
+        findings.push(finding(RULES.name, `spec.${list}[${i}].name`, `spec.${list}[${i}].name ${JSON.stringify(cname)} is not a valid container name: it ${problems.join(', ')}`));
+      }
+    });
+  }
   const containers = spec?.['containers'];
   if (!Array.isArray(containers) || containers.length !== 1) {
     const count = Array.isArray(containers) ? containers.length : 0;
