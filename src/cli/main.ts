@@ -12,6 +12,7 @@ import { normalizeGoFlags } from './args.js';
 import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
 import { runDev } from './dev.js';
+import { escapeControls, oneLine } from './terminal-text.js';
 import { isCatalogueCommand } from './catalogue-program.js';
 
 /** Everything the CLI takes from its surroundings; tests pass fakes. */
@@ -46,13 +47,13 @@ function packageVersion(): string {
   }
 }
 
-/** Print a typed error: message, findings, hint. */
+/** Print a typed error: message, findings, hint; values from input or the cluster are escaped. */
 function printError(err: SnapshotError, io: CliIO): void {
-  io.stderr(`error: ${err.message}\n`);
+  io.stderr(`error: ${escapeControls(err.message, { multiline: true })}\n`);
   if (err instanceof ValidationError) {
-    for (const f of err.findings) io.stderr(`  ${f.rule} ${f.path ? `${f.path}: ` : ''}${f.message}\n`);
+    for (const f of err.findings) io.stderr(`  ${oneLine(`${f.rule} ${f.path ? `${f.path}: ` : ''}${f.message}`)}\n`);
   }
-  if (err.hint) io.stderr(`hint: ${err.hint}\n`);
+  if (err.hint) io.stderr(`hint: ${escapeControls(err.hint, { multiline: true })}\n`);
 }
 
 function nanosNow(): bigint {
@@ -202,7 +203,7 @@ async function reportFailure(err: unknown, io: CliIO, format: OutputFormat): Pro
     return err.exitCode;
   }
   // A bug, not user input: say so plainly, with the stack for the report.
-  io.stderr(`error: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  io.stderr(`error: unexpected failure: ${escapeControls(err instanceof Error ? (err.stack ?? err.message) : String(err), { multiline: true })}\n`);
   io.stderr('hint: this is a bug in snapshotctl; please report it with the command line you ran\n');
   return EXIT.failed;
 }
