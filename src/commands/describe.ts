@@ -3,7 +3,6 @@
  * the DynamoCheckpoint, events, the artifact location and `manifest.yaml` (read
  * through a short-lived reader pod), the restore history, and the next command.
  */
-import { parse as parseYaml } from 'yaml';
 import { OperationFailed, UsageError } from '../errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
@@ -13,6 +12,7 @@ import {
   checkCheckpointId,
   checkDnsSubdomain,
   checkpointLocation,
+  parseYamlValue,
   type CheckpointStorage,
   type Job,
   type KubeObject,
@@ -170,7 +170,7 @@ async function readArtifact(client: KubeClient, opts: DescribeOptions, storage: 
   }
   let manifest: unknown = null;
   try {
-    manifest = parseYaml(out.message);
+    manifest = parseYamlValue(out.message);
   } catch {
     // Shown as text.
   }

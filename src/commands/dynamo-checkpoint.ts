@@ -4,7 +4,7 @@
  * `Ready` object with the same hash is reused at once, an unfinished one is waited on,
  * otherwise one is created and its `status.phase` awaited (Ready → 0, Failed → 1).
  */
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { ClusterError, OperationFailed, UsageError } from '../errors.js';
 import { isApiStatus, toClusterError } from '../kube/errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
@@ -23,6 +23,7 @@ import {
   checkpointLocation,
   identityHash,
   parseIdentity,
+  parseYamlValue,
   LABEL_JOB_NAME,
   type CheckpointIdentity,
   type Pod,
@@ -69,7 +70,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** The DynamoCheckpoint document of an `--identity` file, if it holds one. */
 function dynamoCheckpointDoc(text: string): Record<string, unknown> | undefined {
   try {
-    const doc: unknown = parse(text);
+    const doc: unknown = parseYamlValue(text);
     return isRecord(doc) && doc['kind'] === 'DynamoCheckpoint' ? doc : undefined;
   } catch {
     return undefined; // several documents or not YAML: completeHash reports what is wrong

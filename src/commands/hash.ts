@@ -2,13 +2,14 @@
  * `snapshotctl hash`: the DynamoCheckpoint identity hash (protocol.md §8) from flags or
  * from a DynamoCheckpoint / DynamoGraphDeployment file. Offline: no cluster.
  */
-import { parseAllDocuments } from 'yaml';
 import { UsageError, ValidationError, type Finding } from '../errors.js';
 import {
   canonicalIdentityJson,
   identitiesInObject,
+  documentValue,
   identityHash,
   parseIdentity,
+  parseYamlDocuments,
   type CheckpointIdentity,
   type FoundIdentity,
 } from '../protocol/index.js';
@@ -113,14 +114,14 @@ export async function complete(raw: RawHashOptions, deps: Pick<CommandDeps, 'rea
   const text = await readManifest(raw.file, deps);
   const found: FoundIdentity[] = [];
   const findings: Finding[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of parseYamlDocuments(text)) {
     if (doc.errors.length > 0) {
       findings.push(...doc.errors.map((e) => ({ rule: 'HASH009', severity: 'error' as const, path: '', message: `not YAML: ${e.message}` })));
       continue;
     }
     let obj: unknown;
     try {
-      obj = doc.toJS();
+      obj = documentValue(doc);
     } catch (err) {
       // An alias to a missing anchor, or one that expands too far (yaml's maxAliasCount).
       findings.push({ rule: 'HASH009', severity: 'error', path: '', message: `not YAML: ${(err as Error).message}` });

@@ -10,3 +10,4 @@ export * from './verdict.js';
 export * from './affinity.js';
 export * from './identity.js';
 export * from './names.js';
+export * from './yaml-input.js';

@@ -2,11 +2,12 @@
  * Parsing and checking a worker Pod manifest (§3). Pure: the caller reads the file.
  * Every problem is reported at once, each with a rule ID and a field path.
  */
-import { isScalar, parseAllDocuments } from 'yaml';
+import { isScalar } from 'yaml';
 import type { Finding } from '../errors.js';
 import { CHECKPOINT_JOB_SUFFIX } from './constants.js';
 import { checkCheckpointId } from './ids.js';
 import { checkDnsLabel } from './names.js';
+import { documentValue, parseYamlDocuments } from './yaml-input.js';
 import type { Pod } from './types.js';
 
 /** Stable rule IDs shared with `validate` (README lists them). */
@@ -40,11 +41,10 @@ function finding(rule: string, path: string, message: string): Finding {
 export function parsePodManifest(text: string): ParsedManifest {
   let docs;
   try {
-    docs = parseAllDocuments(text, { prettyErrors: false });
+    docs = parseYamlDocuments(text);
   } catch (err) {
     return { pod: undefined, findings: [finding(RULES.document, '', `not YAML or JSON: ${(err as Error).message}`)] };
   }
-  if (!Array.isArray(docs)) docs = [docs];
   // A trailing `---` yields a document whose contents are a null scalar: not a document.
   const nonEmpty = docs.filter(
     (d) => d.errors.length > 0 || (d.contents !== null && !(isScalar(d.contents) && d.contents.value === null)),
@@ -63,7 +63,7 @@ export function parsePodManifest(text: string): ParsedManifest {
   }
   let value: unknown;
   try {
-    value = first.toJS();
+    value = documentValue(first);
   } catch (err) {
     // Parsing succeeded but building the value did not: an alias to an anchor that
     // does not exist, or one that expands too far (yaml's maxAliasCount).
