@@ -3,7 +3,6 @@
  * errors into exit codes (style.md item 4).
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { CommanderError } from 'commander';
 import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
 import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
@@ -13,6 +12,7 @@ import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
 import { runDev } from './dev.js';
 import { escapeControls, oneLine } from './terminal-text.js';
+import { readBoundedStream, readInputFile } from './input-file.js';
 import { isCatalogueCommand } from './catalogue-program.js';
 
 /** Everything the CLI takes from its surroundings; tests pass fakes. */
@@ -112,7 +112,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       contextNamespace:
         io.contextNamespace ??
         (async (target) => (await import('../kube/context-namespace.js')).readContextNamespace({ ...target, env: io.env })),
-      readFile: io.readFile ?? ((p) => readFile(p, 'utf8')),
+      readFile: io.readFile ?? ((p) => readInputFile(p)),
       readStdin: io.readStdin,
       now,
       nowNanos: io.nowNanos ?? nanosNow,
@@ -240,10 +240,6 @@ export function processIO(): CliIO {
         rl.close();
       }
     },
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    },
+    readStdin: () => readBoundedStream(process.stdin),
   };
 }

@@ -10,6 +10,7 @@ import {
   identityHash,
   parseIdentity,
   parseYamlDocuments,
+  yamlErrorMessage,
   type CheckpointIdentity,
   type FoundIdentity,
 } from '../protocol/index.js';
@@ -114,9 +115,15 @@ export async function complete(raw: RawHashOptions, deps: Pick<CommandDeps, 'rea
   const text = await readManifest(raw.file, deps);
   const found: FoundIdentity[] = [];
   const findings: Finding[] = [];
-  for (const doc of parseYamlDocuments(text)) {
+  let docs: ReturnType<typeof parseYamlDocuments> = [];
+  try {
+    docs = parseYamlDocuments(text);
+  } catch (err) {
+    findings.push({ rule: 'HASH009', severity: 'error', path: '', message: (err as Error).message });
+  }
+  for (const doc of docs) {
     if (doc.errors.length > 0) {
-      findings.push(...doc.errors.map((e) => ({ rule: 'HASH009', severity: 'error' as const, path: '', message: `not YAML: ${e.message}` })));
+      findings.push(...doc.errors.map((e) => ({ rule: 'HASH009', severity: 'error' as const, path: '', message: `not YAML: ${yamlErrorMessage(e)}` })));
       continue;
     }
     let obj: unknown;

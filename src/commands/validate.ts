@@ -4,6 +4,7 @@
  */
 import { EXIT, UsageError } from '../errors.js';
 import { DEFAULT_BASE_PATH } from '../protocol/constants.js';
+import { tooLargePhrase } from '../protocol/yaml-input.js';
 import { assertBasePath, assertName } from './common-options.js';
 import { judgeText, loadImagePolicy, loadSchemaValidator, type FileReport, type ImagePolicy, type Purpose } from '../validate/index.js';
 
@@ -114,11 +115,15 @@ async function walk(dir: string, deps: ValidateDeps): Promise<string[]> {
 
 function unreadable(file: string, err: unknown): FileReport {
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+  const bytes = (err as { bytes?: unknown }).bytes;
+  const message =
+    code === 'EFBIG' && typeof bytes === 'number'
+      ? `${file === '-' ? 'stdin' : file} ${tooLargePhrase()}`
+      : `cannot read ${file}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`;
   return {
     file,
     documents: 0,
-    findings: [{ rule: 'SNAP007', severity: 'error', path: '', message: `cannot read ${file}: ${why}`, file, document: 0, line: 1, column: 1 }],
+    findings: [{ rule: 'SNAP007', severity: 'error', path: '', message, file, document: 0, line: 1, column: 1 }],
     skipped: [],
   };
 }
@@ -136,7 +141,12 @@ async function load(inputs: string[], deps: ValidateDeps): Promise<Loaded[]> {
     );
   for (const input of inputs) {
     if (input === '-') {
-      planned.push(deps.readStdin().then((text) => ({ file: '-', explicit: true, text })));
+      planned.push(
+        deps.readStdin().then(
+          (text) => ({ file: '-', explicit: true, text }),
+          (error: unknown) => ({ file: '-', explicit: true, error }),
+        ),
+      );
       continue;
     }
     let found: string[] | undefined;

@@ -7,7 +7,7 @@ import type { Finding } from '../errors.js';
 import { CHECKPOINT_JOB_SUFFIX } from './constants.js';
 import { checkCheckpointId } from './ids.js';
 import { checkDnsLabel } from './names.js';
-import { documentValue, parseYamlDocuments } from './yaml-input.js';
+import { YamlLimitError, documentValue, parseYamlDocuments, yamlErrorMessage } from './yaml-input.js';
 import type { Pod } from './types.js';
 
 /** Stable rule IDs shared with `validate` (README lists them). */
@@ -43,7 +43,8 @@ export function parsePodManifest(text: string): ParsedManifest {
   try {
     docs = parseYamlDocuments(text);
   } catch (err) {
-    return { pod: undefined, findings: [finding(RULES.document, '', `not YAML or JSON: ${(err as Error).message}`)] };
+    const message = err instanceof YamlLimitError ? `the manifest ${err.phrase}` : `not YAML or JSON: ${(err as Error).message}`;
+    return { pod: undefined, findings: [finding(RULES.document, '', message)] };
   }
   // A trailing `---` yields a document whose contents are a null scalar: not a document.
   const nonEmpty = docs.filter(
@@ -53,7 +54,7 @@ export function parsePodManifest(text: string): ParsedManifest {
   if (!first) return { pod: undefined, findings: [finding(RULES.document, '', 'the manifest is empty; give one Pod')] };
   if (first.errors.length > 0) {
     const e = first.errors[0]!;
-    return { pod: undefined, findings: [finding(RULES.document, '', `not valid YAML: ${e.message.split('\n')[0]}`)] };
+    return { pod: undefined, findings: [finding(RULES.document, '', `not valid YAML: ${yamlErrorMessage(e)}`)] };
   }
   if (nonEmpty.length > 1) {
     return {
@@ -67,7 +68,8 @@ export function parsePodManifest(text: string): ParsedManifest {
   } catch (err) {
     // Parsing succeeded but building the value did not: an alias to an anchor that
     // does not exist, or one that expands too far (yaml's maxAliasCount).
-    return { pod: undefined, findings: [finding(RULES.document, '', `not valid YAML: ${(err as Error).message}`)] };
+    const message = err instanceof YamlLimitError ? `the manifest ${err.phrase}` : `not valid YAML: ${(err as Error).message}`;
+    return { pod: undefined, findings: [finding(RULES.document, '', message)] };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { pod: undefined, findings: [finding(RULES.document, '', 'the manifest is not an object; give one Pod')] };

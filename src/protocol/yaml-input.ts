@@ -9,24 +9,124 @@
  *   stays a key, as in kubectl.
  * - Alias expansion is capped (a "billion laughs" document fails instead of filling memory).
  * - Errors are plain messages (the pretty form copies the source into the message).
+ * - Input is bounded before it is parsed: at most MAX_INPUT_BYTES, nested at most
+ *   MAX_NESTING_DEPTH levels (70 MB of YAML ran V8 out of memory; 10,000 nested `[`
+ *   overflowed the stack).
  */
-import { parseAllDocuments, type Document, type LineCounter } from 'yaml';
+import { Composer, Parser, type CST, type Document, type LineCounter, type YAMLError } from 'yaml';
 
 /** Most alias expansions one document may make before it is refused. */
 export const MAX_ALIAS_COUNT = 100;
+/**
+ * Largest input read, in bytes. The API server takes about this much for one object
+ * (its request limit is 3 MiB; etcd's default value limit, 1.5 MiB, is lower still),
+ * so a larger manifest could never be sent anyway.
+ */
+export const MAX_INPUT_BYTES = 3 * 1024 * 1024;
+/** Deepest nesting accepted; a Kubernetes object is a dozen levels deep at most. */
+export const MAX_NESTING_DEPTH = 100;
+
+/** Input refused for its size or depth; `phrase` follows the input's name (`is larger than ...`). */
+export class YamlLimitError extends Error {
+  override readonly name = 'YamlLimitError';
+  readonly phrase: string;
+  constructor(phrase: string) {
+    super(`the input ${phrase}`);
+    this.phrase = phrase;
+  }
+}
+
+/**
+ * The phrase for input over MAX_INPUT_BYTES, after the input's name:
+ * `is larger than 3 MiB (3145728 bytes), the most snapshotctl reads: ...`.
+ */
+export function tooLargePhrase(): string {
+  return `is larger than ${MAX_INPUT_BYTES / (1024 * 1024)} MiB (${MAX_INPUT_BYTES} bytes), the most snapshotctl reads: about what the API server accepts for one object`;
+}
+
+/** A parse error as a sentence; a stack overflow inside yaml becomes the depth limit. */
+export function yamlErrorMessage(error: YAMLError): string {
+  if (error.code === 'RESOURCE_EXHAUSTION' && /call stack/i.test(error.message)) return `it ${nestedTooDeep()}`;
+  return error.message.split('\n')[0] ?? 'syntax error';
+}
+
+function nestedTooDeep(): string {
+  return `is nested more than ${MAX_NESTING_DEPTH} levels deep; a Kubernetes object is far shallower`;
+}
+
+/**
+ * Deepest collection nesting of the parsed token tree, counted without recursion.
+ * yaml's parser is iterative, but building documents from its tokens recurses once per
+ * level: deep input must be refused here, before that. (Near the stack's end V8 can
+ * even abort the process instead of throwing, so catching the overflow is not enough.)
+ */
+function tokenDepth(tokens: CST.Token[]): number {
+  let max = 0;
+  const stack: Array<[CST.Token, number]> = tokens.map((t) => [t, 0]);
+  while (stack.length > 0) {
+    const [t, d] = stack.pop()!;
+    if (t.type === 'document') {
+      if (t.value) stack.push([t.value, d]);
+    } else if (t.type === 'block-map' || t.type === 'block-seq' || t.type === 'flow-collection') {
+      if (d + 1 > max) max = d + 1;
+      if (max > MAX_NESTING_DEPTH) return max;
+      for (const item of t.items) {
+        if (item.key) stack.push([item.key, d + 1]);
+        if (item.value) stack.push([item.value, d + 1]);
+      }
+    }
+  }
+  return max;
+}
+
+/** Deepest nesting of a plain value, counted without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > MAX_NESTING_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
 
 /** Options for yaml's parse functions. */
 export const YAML_PARSE_OPTIONS = { merge: true, prettyErrors: false } as const;
 
-/** Every document of `text`; never throws for bad YAML (each document carries its errors). */
+/**
+ * Every document of `text`. Bad YAML does not throw (each document carries its errors);
+ * input over MAX_INPUT_BYTES, or nested deeper than MAX_NESTING_DEPTH, throws a
+ * YamlLimitError before any document is built.
+ */
 export function parseYamlDocuments(text: string, lineCounter?: LineCounter): Document.Parsed[] {
-  const docs = parseAllDocuments(text, { ...YAML_PARSE_OPTIONS, ...(lineCounter ? { lineCounter } : {}) });
-  return Array.isArray(docs) ? docs : [];
+  // A UTF-16 unit is at most 3 UTF-8 bytes: shorter text needs no count.
+  if (text.length > MAX_INPUT_BYTES / 3) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_INPUT_BYTES) throw new YamlLimitError(tooLargePhrase());
+  }
+  // parseAllDocuments, in its two steps, with the depth checked between them.
+  const tokens = Array.from(new Parser(lineCounter?.addNewLine).parse(text));
+  if (tokenDepth(tokens) > MAX_NESTING_DEPTH) throw new YamlLimitError(nestedTooDeep());
+  return Array.from(new Composer(YAML_PARSE_OPTIONS).compose(tokens));
 }
 
-/** A parsed document's value; throws for an alias to nothing or one that expands too far. */
+/**
+ * A parsed document's value; throws for an alias to nothing or one that expands too
+ * far, and a YamlLimitError for nesting deeper than MAX_NESTING_DEPTH.
+ */
 export function documentValue(doc: Document.Parsed): unknown {
-  return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    if (err instanceof RangeError) throw new YamlLimitError(nestedTooDeep());
+    throw err;
+  }
+  if (depthOf(value) > MAX_NESTING_DEPTH) throw new YamlLimitError(nestedTooDeep());
+  return value;
 }
 
 /**
@@ -38,7 +138,7 @@ export function parseYamlValue(text: string): unknown {
   const first = docs[0];
   if (!first) return null;
   const error = first.errors[0];
-  if (error) throw error;
+  if (error) throw new Error(yamlErrorMessage(error));
   if (docs.length > 1) throw new Error(`the text holds ${docs.length} documents; one was expected`);
   return documentValue(first);
 }

@@ -3,7 +3,7 @@
  * can point at a line (text output, SARIF regions).
  */
 import { LineCounter, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
-import { documentValue, parseYamlDocuments } from '../protocol/yaml-input.js';
+import { documentValue, parseYamlDocuments, yamlErrorMessage } from '../protocol/yaml-input.js';
 import { parsePath } from './util.js';
 
 export interface Position {
@@ -50,7 +50,7 @@ export function parseDocuments(text: string): SourceDocument[] {
     };
     const first = doc.errors[0];
     if (first) {
-      out.push({ index, value: undefined, error: { message: first.message.split('\n')[0] ?? 'syntax error', position: pos(first.pos[0]) }, position: start, locate });
+      out.push({ index, value: undefined, error: { message: yamlErrorMessage(first), position: pos(first.pos[0]) }, position: start, locate });
       return;
     }
     let value: unknown;
