@@ -112,7 +112,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       contextNamespace:
         io.contextNamespace ??
         (async (target) => (await import('../kube/context-namespace.js')).readContextNamespace({ ...target, env: io.env })),
-      readFile: io.readFile ?? ((p) => readInputFile(p)),
+      readFile: io.readFile ?? ((p) => readInputFile(p, { signal: io.signal })),
       readStdin: io.readStdin,
       now,
       nowNanos: io.nowNanos ?? nanosNow,
@@ -240,6 +240,6 @@ export function processIO(): CliIO {
         rl.close();
       }
     },
-    readStdin: () => readBoundedStream(process.stdin),
+    readStdin: () => readBoundedStream(process.stdin, { signal: controller.signal }),
   };
 }

@@ -14,12 +14,14 @@ export interface ValidateIO {
   env: Record<string, string | undefined>;
   readStdin: () => Promise<string>;
   readFile?: (path: string) => Promise<string>;
+  /** Aborted on Ctrl-C: a read in progress stops (exit 130). */
+  signal?: AbortSignal;
 }
 
 /** Run `validate`; resolves to the exit code. Typed errors (bad flags) propagate to main. */
 export async function runValidate(raw: Record<string, unknown>, io: ValidateIO, version: string): Promise<number> {
   const deps: ValidateDeps = {
-    readFile: io.readFile ?? ((p) => readInputFile(p)),
+    readFile: io.readFile ?? ((p) => readInputFile(p, io.signal ? { signal: io.signal } : {})),
     readStdin: io.readStdin,
     readDir: async (p) => (await readdir(p, { withFileTypes: true })).map((e) => ({ name: e.name, isDirectory: e.isDirectory() })),
   };

@@ -1,5 +1,5 @@
 /** Reading and checking the `--manifest` input (a file or `-` for stdin). */
-import { UsageError, ValidationError, type Finding } from '../errors.js';
+import { SnapshotError, UsageError, ValidationError, type Finding } from '../errors.js';
 import { MAX_INPUT_BYTES, RULES, parsePodManifest, tooLargePhrase, type Pod } from '../protocol/index.js';
 import { loadImagePolicy, loadSchemaValidator, runRules } from '../validate/index.js';
 import type { CommandDeps } from './context.js';
@@ -27,7 +27,7 @@ export async function readManifest(path: string, deps: Pick<CommandDeps, 'readFi
     text = path === '-' ? await deps.readStdin() : await deps.readFile(path);
   } catch (err) {
     if (isTooLarge(err)) throw new UsageError(`${what} ${tooLargePhrase()}`, 'give the Pod manifest alone; a Pod that large could not be sent');
-    if (path === '-') throw err;
+    if (path === '-' || err instanceof SnapshotError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;

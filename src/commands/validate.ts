@@ -2,7 +2,7 @@
  * `snapshotctl validate`: judge worker and placeholder manifests offline, for CI. No
  * cluster, no network, no Kubernetes client: files (or stdin) in, a result out.
  */
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, Interrupted, UsageError } from '../errors.js';
 import { DEFAULT_BASE_PATH } from '../protocol/constants.js';
 import { tooLargePhrase } from '../protocol/yaml-input.js';
 import { assertBasePath, assertName } from './common-options.js';
@@ -170,6 +170,9 @@ async function load(inputs: string[], deps: ValidateDeps): Promise<Loaded[]> {
 export async function run(opts: ValidateOptions, deps: ValidateDeps): Promise<ValidateResult> {
   // The schema library's import overlaps with reading the files.
   const [schema, loaded] = await Promise.all([loadSchemaValidator(), load(opts.inputs, deps)]);
+  // Ctrl-C during a read ends the run; other read errors are findings on their file.
+  const interrupted = loaded.find((l) => l.error instanceof Interrupted);
+  if (interrupted) throw interrupted.error;
   const judge = {
     purposes: purposesOf(opts.for),
     context: {
