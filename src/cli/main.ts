@@ -159,11 +159,13 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
 
   const program = buildProgram(packageVersion(), onAction);
   program.exitOverride();
-  program.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  // Commander's own errors quote what was typed (`unknown option '...'`): escape it.
+  const writeErr = (text: string) => io.stderr(escapeControls(text, { multiline: true }));
+  program.configureOutput({ writeOut: io.stdout, writeErr });
   const all = (c: typeof program): (typeof program)[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) {
     cmd.exitOverride();
-    cmd.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    cmd.configureOutput({ writeOut: io.stdout, writeErr });
   }
   const names = flagNames(program);
   const args = normalizeGoFlags(argv, names.long, names.boolean);

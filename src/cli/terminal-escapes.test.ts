@@ -105,3 +105,10 @@ describe('human output escapes control characters', () => {
     expect(r.stderr).not.toMatch(RAW);
   });
 });
+
+it("commander's usage errors quote the typed flag escaped", async () => {
+  const r = await runCli(['list', `--bogus${EVIL}`]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("unknown option '--bogus\\x1b]0;pwned");
+  expect(r.stderr).not.toMatch(RAW);
+});
