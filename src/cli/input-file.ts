@@ -9,7 +9,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Interrupted } from '../errors.js';
-import { MAX_INPUT_BYTES } from '../protocol/yaml-input.js';
+import { MAX_INPUT_BYTES } from '../protocol/input-limits.js';
 
 /** Read in pieces of this size, so a file that grows while read stays bounded. */
 const CHUNK = 64 * 1024;

@@ -14,18 +14,12 @@
  *   overflowed the stack).
  */
 import { Composer, Parser, type CST, type Document, type LineCounter, type YAMLError } from 'yaml';
+import { MAX_INPUT_BYTES, MAX_NESTING_DEPTH } from './input-limits.js';
+
+export { MAX_INPUT_BYTES, MAX_NESTING_DEPTH };
 
 /** Most alias expansions one document may make before it is refused. */
 export const MAX_ALIAS_COUNT = 100;
-/**
- * Largest input read, in bytes. The API server takes about this much for one object
- * (its request limit is 3 MiB; etcd's default value limit, 1.5 MiB, is lower still),
- * so a larger manifest could never be sent anyway.
- */
-export const MAX_INPUT_BYTES = 3 * 1024 * 1024;
-/** Deepest nesting accepted; a Kubernetes object is a dozen levels deep at most. */
-export const MAX_NESTING_DEPTH = 100;
-
 /** Input refused for its size or depth; `phrase` follows the input's name (`is larger than ...`). */
 export class YamlLimitError extends Error {
   override readonly name = 'YamlLimitError';
