@@ -115,3 +115,39 @@ describe('delete', () => {
     }
   });
 });
+
+/** A DynamoCheckpoint whose status names `identityHash` (the operator writes it; anyone with RBAC can too). */
+function seedDynamoCheckpoint(c: FakeKubeClient, name: string, identityHash: string, labels: Record<string, string> = {}): void {
+  c.seed(RESOURCES.dynamocheckpoints, {
+    apiVersion: 'nvidia.com/v1alpha1',
+    kind: 'DynamoCheckpoint',
+    metadata: { name, namespace: 'default', labels, creationTimestamp: '2026-11-23T11:00:00Z' },
+    status: { phase: 'Ready', identityHash },
+  });
+}
+
+describe('delete: IDs from cluster objects become paths only when they are valid checkpoint IDs', () => {
+  it.each([
+    ['-l', ['-l', 'team=evil']],
+    ['--all', ['--all']],
+  ])('%s --artifacts skips a DynamoCheckpoint whose status.identityHash climbs out of its directory, with a warning naming it', async (_form, args) => {
+    const c = cluster();
+    seedDynamoCheckpoint(c, 'evil', 'x/../ck-b', { team: 'evil' });
+    const r = await runCli(['delete', ...args, '--artifacts', '--yes', '-o', 'json'], { client: c });
+    const removers = c.calls.filter((x) => x.verb === 'create').map((x) => (x.body as Pod).spec.containers[0]?.command);
+    expect(removers.flat().some((arg) => typeof arg === 'string' && arg.includes('..'))).toBe(false);
+    expect(c.peek(RESOURCES.dynamocheckpoints, 'default', 'evil')).toBeDefined();
+    expect(r.stderr).toMatch(/warning: skipping checkpoint ID "x\/\.\.\/ck-b" of dynamocheckpoint\.nvidia\.com\/evil: it contains a path separator/);
+    const items = (JSON.parse(r.stdout) as { items: Array<{ id: string; status: string; reason: string | null }> }).items;
+    expect(items.find((i) => i.id === 'x/../ck-b')).toMatchObject({ status: 'refused' });
+    expect(r.code).toBe(1);
+  });
+
+  it('without --artifacts no path is built: the objects are deleted by name', async () => {
+    const c = cluster();
+    seedDynamoCheckpoint(c, 'evil', 'x/../ck-b', { team: 'evil' });
+    const r = await runCli(['delete', '-l', 'team=evil', '--yes'], { client: c });
+    expect(r.code).toBe(0);
+    expect(names(c)).toEqual(['dynamocheckpoints/evil']);
+  });
+});

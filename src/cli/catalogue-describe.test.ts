@@ -113,3 +113,23 @@ describe('describe', () => {
     expect(r.stderr).toContain('no checkpoint "nope" in namespace "default"');
   });
 });
+
+describe('describe: an ID from a cluster object becomes a path only when it is a valid checkpoint ID', () => {
+  it('a DynamoCheckpoint whose status.identityHash climbs out of its directory: no reader pod, a warning naming it, no location', async () => {
+    const c = cluster();
+    c.seed(RESOURCES.dynamocheckpoints, {
+      apiVersion: 'nvidia.com/v1alpha1',
+      kind: 'DynamoCheckpoint',
+      metadata: { name: 'evil', namespace: 'default', creationTimestamp: ago(5) },
+      status: { phase: 'Ready', identityHash: 'x/../ck-a' },
+    });
+    const r = await runCli(['describe', 'evil'], { client: c });
+    expect(r.code).toBe(0);
+    expect(c.writes()).toEqual([]);
+    expect(r.stderr).toMatch(/warning: not reading the artifact of checkpoint ID "x\/\.\.\/ck-a" of dynamocheckpoint\.nvidia\.com\/evil: it contains a path separator/);
+    expect(r.stdout).toContain('Location:         <unknown: ');
+    const list = await runCli(['list', '-o', 'json'], { client: c });
+    const items = (JSON.parse(list.stdout) as { items: Array<{ id: string; location: string | null }> }).items;
+    expect(items.find((i) => i.id === 'x/../ck-a')?.location).toBeNull();
+  });
+});

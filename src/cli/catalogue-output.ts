@@ -9,6 +9,7 @@ import type { DescribeOutput, DescribeResult } from '../commands/describe.js';
 import type { HashOutput, HashResult } from '../commands/hash.js';
 import type { ListOutput, ListResult } from '../commands/list.js';
 import { formatAge, formatTable } from './table.js';
+import { escapeControls, oneLine } from './terminal-text.js';
 
 /** API version of every machine-readable document the catalogue commands print. */
 export const CATALOGUE_API_VERSION = 'snapshotctl/v1';
@@ -29,7 +30,7 @@ export function formatHash(result: HashResult, format: HashOutput): string {
     );
   }
   if (result.items.length === 1) return `${result.items[0]!.hash}\n`;
-  return result.items.map((i) => `${i.hash}  ${i.service ?? i.source}\n`).join('');
+  return result.items.map((i) => `${i.hash}  ${oneLine(i.service ?? i.source)}\n`).join('');
 }
 
 /** `list -o json|yaml`: `{ apiVersion: snapshotctl/v1, kind: CheckpointList, items }`. */
@@ -96,7 +97,7 @@ export function formatList(result: ListResult, format: ListOutput, now: number, 
     case 'yaml':
       return stringify(checkpointListDocument(result));
     case 'name':
-      return result.items.map((e) => `${e.id}\n`).join('');
+      return result.items.map((e) => `${oneLine(e.id)}\n`).join('');
     case 'table':
     case 'wide': {
       if (result.items.length === 0) return '';
@@ -150,33 +151,36 @@ export function formatDescribe(r: DescribeResult, format: DescribeOutput, now: n
   if (format === 'json') return JSON.stringify(describeDocument(r), null, 2) + '\n';
   if (format === 'yaml') return stringify(describeDocument(r));
   const e = r.entry;
+  // Every value comes from the cluster: each line is made one line, control characters escaped.
   const lines: string[] = [];
-  const kv = (k: string, v: string) => lines.push(`${(k + ':').padEnd(18)}${v}`);
+  const kv = (k: string, v: string) => lines.push(`${(k + ':').padEnd(18)}${oneLine(v)}`);
+  const sub = (label: string, v: string) => lines.push(`  ${(label + ':').padEnd(17)}${oneLine(v)}`);
   kv('ID', e.id);
   kv('Namespace', e.namespace);
   kv('Source', e.source);
   kv('Status', e.status + (e.reason ? ` (${e.reason})` : ''));
   kv('Node', none(e.node));
   kv('Created', e.createdAt ? `${e.createdAt} (${formatAge(e.createdAt, now)} ago)` : '<unknown>');
-  kv('Location', e.location ? `${e.location}${r.storage ? ` on PVC ${r.storage.pvc}` : ''}` : '<unknown: no snapshot agent DaemonSet found>');
+  const noLocation = r.storage ? '<unknown: the checkpoint ID is not a safe path segment>' : '<unknown: no snapshot agent DaemonSet found>';
+  kv('Location', e.location ? `${e.location}${r.storage ? ` on PVC ${r.storage.pvc}` : ''}` : noLocation);
   if (r.job) {
     kv('Job', `${r.job.name} (${r.job.status})`);
-    for (const c of r.job.conditions) lines.push(`  Condition:       ${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${c.message ? `: ${c.message}` : ''}`);
+    for (const c of r.job.conditions) sub('Condition', `${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${c.message ? `: ${c.message}` : ''}`);
   } else kv('Job', '<none>');
-  for (const p of r.pods) lines.push(`  Pod:             ${p.name} on ${none(p.node)} (${none(p.phase)})`);
+  for (const p of r.pods) sub('Pod', `${p.name} on ${none(p.node)} (${none(p.phase)})`);
   if (r.dynamoCheckpoint) {
     const d = r.dynamoCheckpoint;
     kv('DynamoCheckpoint', `${d.name} (phase ${none(d.phase)}, hash ${none(d.identityHash)}${d.jobName ? `, job ${d.jobName}` : ''})`);
-    if (d.message) lines.push(`  Message:         ${d.message}`);
+    if (d.message) sub('Message', d.message);
   }
   if (r.artifact) {
     const a = r.artifact;
     if (a.state === 'read') {
-      lines.push(`Artifact manifest: ${a.path} (read by pod/${a.reader?.pod ?? '?'}${a.reader?.node ? ` on ${a.reader.node}` : ''}, deleted)`);
-      lines.push(indent(a.text ?? '', '  '));
+      lines.push(oneLine(`Artifact manifest: ${a.path} (read by pod/${a.reader?.pod ?? '?'}${a.reader?.node ? ` on ${a.reader.node}` : ''}, deleted)`));
+      lines.push(indent(escapeControls(a.text ?? '', { multiline: true }), '  '));
     } else {
       const what = a.state === 'missing' ? 'not found' : a.state === 'skipped' ? 'skipped' : 'unreadable';
-      lines.push(`Artifact manifest: ${a.path}: ${what}${a.message ? ` (${a.message.replace(/\s*\n\s*/g, ' ').trim()})` : ''}`);
+      lines.push(oneLine(`Artifact manifest: ${a.path}: ${what}${a.message ? ` (${a.message.trim()})` : ''}`));
     }
   }
   const c = e.restores;
@@ -189,7 +193,7 @@ export function formatDescribe(r: DescribeResult, format: DescribeOutput, now: n
     lines.push(indent(formatTable(['TYPE', 'REASON', 'OBJECT', 'AGE', 'MESSAGE'], r.events.map((x) => [x.type, x.reason, x.object, formatAge(x.time, now), x.message.replace(/\s*\n\s*/g, ' ')])), '  '));
   } else lines.push('Events:           <none>');
   lines.push('Next:');
-  for (const n of r.next) lines.push(`  ${n}`);
+  for (const n of r.next) lines.push(`  ${oneLine(n)}`);
   return lines.join('\n') + '\n';
 }
 
@@ -198,13 +202,17 @@ export function deleteQuestion(plan: DeletePlan, artifacts: boolean): string {
   const found = plan.items.filter((i) => i.found);
   const lines = [`About to delete ${found.length} checkpoint${found.length === 1 ? '' : 's'} in namespace "${plan.namespace}":`];
   for (const i of found) {
+    if (artifacts && i.idProblems.length > 0) {
+      lines.push(`  ${oneLine(`${i.id}: skipped (not a safe path segment: it ${i.idProblems.join(', ')})`)}`);
+      continue;
+    }
     const what = [
       ...i.jobs.map((j) => `job.batch/${j.name}`),
       ...i.dynamoCheckpoints.map((d) => `dynamocheckpoint.nvidia.com/${d.name}`),
       ...[...i.runningRestorePods, ...i.finishedRestorePods].map((x) => `pod/${x.name}`),
       ...(artifacts ? ['its artifact directory'] : []),
     ];
-    lines.push(`  ${i.id}: ${what.join(', ') || 'nothing but its restore history'}`);
+    lines.push(`  ${oneLine(`${i.id}: ${what.join(', ') || 'nothing but its restore history'}`)}`);
   }
   return `${lines.join('\n')}\nProceed? [y/N] `;
 }
@@ -217,8 +225,8 @@ export function formatDelete(result: DeleteResult, format: DeleteOutput): string
   return result.items
     .map((i) =>
       i.status === 'deleted'
-        ? `checkpoint "${i.id}" deleted${i.deleted.length > 0 ? ` (${i.deleted.join(', ')})` : ''}\n`
-        : `checkpoint "${i.id}" ${i.status === 'not_found' ? 'not found' : i.status === 'refused' ? 'not deleted' : 'failed'}: ${i.reason ?? ''}\n`,
+        ? `${oneLine(`checkpoint "${i.id}" deleted${i.deleted.length > 0 ? ` (${i.deleted.join(', ')})` : ''}`)}\n`
+        : `${oneLine(`checkpoint "${i.id}" ${i.status === 'not_found' ? 'not found' : i.status === 'refused' ? 'not deleted' : 'failed'}: ${i.reason ?? ''}`)}\n`,
     )
     .join('');
 }

@@ -8,6 +8,7 @@ import { EXIT } from '../errors.js';
 import type { CatalogueCommandName } from './catalogue-program.js';
 import { formatHash } from './catalogue-output.js';
 import { completionRequest, completionScript } from './completion.js';
+import { hasControls } from './terminal-text.js';
 
 /** What the catalogue commands need from the process beyond `CommandDeps`. */
 export interface CatalogueIO {
@@ -50,7 +51,8 @@ export async function runCatalogue(
           ...(req.context !== undefined ? { context: req.context } : {}),
           ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
         };
-        candidates = (await lookupCandidates(req.source, target, deps)).filter((c) => c.startsWith(req.prefix));
+        // A name from the cluster with control characters would reach the shell's line editor raw.
+        candidates = (await lookupCandidates(req.source, target, deps)).filter((c) => c.startsWith(req.prefix) && !hasControls(c));
       }
       io.stdout(candidates.map((c) => `${c}\n`).join(''));
       return EXIT.ok;

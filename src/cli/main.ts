@@ -3,7 +3,6 @@
  * errors into exit codes (style.md item 4).
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { CommanderError } from 'commander';
 import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
 import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
@@ -12,6 +11,8 @@ import { normalizeGoFlags } from './args.js';
 import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
 import { runDev } from './dev.js';
+import { escapeControls, oneLine } from './terminal-text.js';
+import { readBoundedStream, readInputFile } from './input-file.js';
 import { isCatalogueCommand } from './catalogue-program.js';
 import { Leftovers, leftBehindLines } from '../commands/leftovers.js';
 
@@ -49,13 +50,13 @@ function packageVersion(): string {
   }
 }
 
-/** Print a typed error: message, findings, hint. */
+/** Print a typed error: message, findings, hint; values from input or the cluster are escaped. */
 function printError(err: SnapshotError, io: CliIO): void {
-  io.stderr(`error: ${err.message}\n`);
+  io.stderr(`error: ${escapeControls(err.message, { multiline: true })}\n`);
   if (err instanceof ValidationError) {
-    for (const f of err.findings) io.stderr(`  ${f.rule} ${f.path ? `${f.path}: ` : ''}${f.message}\n`);
+    for (const f of err.findings) io.stderr(`  ${oneLine(`${f.rule} ${f.path ? `${f.path}: ` : ''}${f.message}`)}\n`);
   }
-  if (err.hint) io.stderr(`hint: ${err.hint}\n`);
+  if (err.hint) io.stderr(`hint: ${escapeControls(err.hint, { multiline: true })}\n`);
 }
 
 function nanosNow(): bigint {
@@ -120,7 +121,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       contextNamespace:
         io.contextNamespace ??
         (async (target) => (await import('../kube/context-namespace.js')).readContextNamespace({ ...target, env: io.env })),
-      readFile: io.readFile ?? ((p) => readFile(p, 'utf8')),
+      readFile: io.readFile ?? ((p) => readInputFile(p, { signal: io.signal })),
       readStdin: io.readStdin,
       now,
       nowNanos: io.nowNanos ?? nanosNow,
@@ -168,11 +169,13 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
 
   const program = buildProgram(packageVersion(), onAction);
   program.exitOverride();
-  program.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  // Commander's own errors quote what was typed (`unknown option '...'`): escape it.
+  const writeErr = (text: string) => io.stderr(escapeControls(text, { multiline: true }));
+  program.configureOutput({ writeOut: io.stdout, writeErr });
   const all = (c: typeof program): (typeof program)[] => [c, ...c.commands.flatMap(all)];
   for (const cmd of all(program)) {
     cmd.exitOverride();
-    cmd.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    cmd.configureOutput({ writeOut: io.stdout, writeErr });
   }
   const names = flagNames(program);
   const args = normalizeGoFlags(argv, names.long, names.boolean);
@@ -212,7 +215,7 @@ async function reportFailure(err: unknown, io: CliIO, format: OutputFormat): Pro
     return err.exitCode;
   }
   // A bug, not user input: say so plainly, with the stack for the report.
-  io.stderr(`error: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  io.stderr(`error: unexpected failure: ${escapeControls(err instanceof Error ? (err.stack ?? err.message) : String(err), { multiline: true })}\n`);
   io.stderr('hint: this is a bug in snapshotctl; please report it with the command line you ran\n');
   return EXIT.failed;
 }
@@ -257,10 +260,6 @@ export function processIO(): CliIO {
         rl.close();
       }
     },
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    },
+    readStdin: () => readBoundedStream(process.stdin, { signal: controller.signal }),
   };
 }

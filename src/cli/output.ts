@@ -4,15 +4,16 @@
  */
 import { stringify } from 'yaml';
 import type { DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
+import { oneLine } from './terminal-text.js';
 
-/** v1.0.x's lines, in its order; `reason` is appended on failure. */
+/** v1.0.x's lines, in its order; `reason` is appended on failure. Values are one line, control characters escaped. */
 export function formatKv(result: OperationResult): string {
   const lines = [`status=${result.status}`, `namespace=${result.namespace}`, `name=${result.name}`];
   if (result.kind === 'checkpoint') lines.push(`checkpoint_job=${result.checkpointJob ?? ''}`);
   else lines.push(`restore_pod=${result.restorePod ?? ''}`);
   lines.push(`checkpoint_id=${result.checkpointId}`, `checkpoint_location=${result.checkpointLocation}`);
-  if (result.reason !== undefined) lines.push(`reason=${result.reason.replace(/\s*\n\s*/g, ' ')}`);
-  return lines.join('\n') + '\n';
+  if (result.reason !== undefined) lines.push(`reason=${result.reason}`);
+  return lines.map(oneLine).join('\n') + '\n';
 }
 
 /** The json/yaml object: stable field order, documented in the README. */
@@ -48,8 +49,8 @@ export function formatResult(result: OperationResult, format: OutputFormat): str
     case 'yaml':
       return stringify(resultObject(result));
     case 'name':
-      if (result.dynamoCheckpoint !== undefined) return `dynamocheckpoint.nvidia.com/${result.dynamoCheckpoint}\n`;
-      return (result.kind === 'checkpoint' ? `job.batch/${result.checkpointJob}` : `pod/${result.restorePod}`) + '\n';
+      if (result.dynamoCheckpoint !== undefined) return `${oneLine(`dynamocheckpoint.nvidia.com/${result.dynamoCheckpoint}`)}\n`;
+      return oneLine(result.kind === 'checkpoint' ? `job.batch/${result.checkpointJob}` : `pod/${result.restorePod}`) + '\n';
   }
 }
 
@@ -67,7 +68,7 @@ export function formatDryRun(result: DryRunResult, format: OutputFormat): string
         .map((o) => {
           const kind = String(o['kind'] ?? '').toLowerCase();
           const group = String(o['apiVersion'] ?? '').includes('/') ? `.${String(o['apiVersion']).split('/')[0]}` : '';
-          return `${kind}${group}/${String((o['metadata'] as { name?: string } | undefined)?.name ?? '')}`;
+          return oneLine(`${kind}${group}/${String((o['metadata'] as { name?: string } | undefined)?.name ?? '')}`);
         })
         .join('\n') + '\n'
     );

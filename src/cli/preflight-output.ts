@@ -4,6 +4,7 @@
  */
 import { stringify } from 'yaml';
 import type { PreflightCheck, PreflightOutput, PreflightResult } from '../commands/preflight.js';
+import { oneLine } from './terminal-text.js';
 
 /** The json/yaml document: `apiVersion`/`kind` like `list`, then the result in its order. */
 export function preflightDocument(result: PreflightResult): Record<string, unknown> {
@@ -32,7 +33,7 @@ export function formatPreflightKv(result: PreflightResult): string {
     }
   }
   for (const c of result.checks) lines.push(`check_${c.id}=${c.status}`);
-  return lines.join('\n') + '\n';
+  return lines.map(oneLine).join('\n') + '\n';
 }
 
 export function formatPreflight(result: PreflightResult, format: PreflightOutput): string {
@@ -65,13 +66,13 @@ export function formatChecklist(result: PreflightResult, color?: ChecklistColors
   const out: string[] = [];
   for (const c of result.checks) {
     if (onlyProblems && (c.status === 'pass' || c.status === 'skip')) continue;
-    out.push(`${paint(c.status, MARKS[c.status])} ${c.title}: ${c.detail}\n`);
+    out.push(`${paint(c.status, MARKS[c.status])} ${oneLine(`${c.title}: ${c.detail}`)}\n`);
     for (const item of c.items ?? []) {
       if (c.status === 'pass' && item.ok) continue;
       const mark = item.ok ? 'pass' : item.warning || c.status === 'warn' ? 'warn' : 'fail';
-      out.push(`    ${paint(mark, MARKS[mark])} ${item.name}\n`);
+      out.push(`    ${paint(mark, MARKS[mark])} ${oneLine(item.name)}\n`);
     }
-    if (c.fix && c.status !== 'pass' && c.status !== 'skip') out.push(`    fix: ${c.fix}\n`);
+    if (c.fix && c.status !== 'pass' && c.status !== 'skip') out.push(`    fix: ${oneLine(c.fix)}\n`);
   }
   const failed = result.checks.filter((c) => c.status === 'fail').length;
   const warned = result.checks.filter((c) => c.status === 'warn').length;

@@ -3,6 +3,7 @@
  * TTY; plain timestamped lines otherwise (CI logs). stdout is never touched here.
  */
 import type { Reporter } from '../commands/context.js';
+import { escapeControls, oneLine } from './terminal-text.js';
 
 export interface ReporterOptions {
   write: (text: string) => void;
@@ -24,8 +25,19 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
-/** A reporter for the CLI; the spinner is only loaded when it will be shown. */
+/** A reporter for the CLI; the spinner is only loaded when it will be shown. Control characters are escaped. */
 export async function createReporter(opts: ReporterOptions): Promise<CliReporter> {
+  const plain = await createPlainReporter(opts);
+  // Phases, notes and warnings carry names and messages from input and the cluster.
+  return {
+    phase: (text) => plain.phase(oneLine(text)),
+    info: (text) => plain.info(escapeControls(text, { multiline: true })),
+    warn: (text) => plain.warn(oneLine(text)),
+    stop: () => plain.stop(),
+  };
+}
+
+async function createPlainReporter(opts: ReporterOptions): Promise<CliReporter> {
   const started = opts.now();
   const paint = opts.color ? (await import('chalk')).default : undefined;
   const warnTag = paint ? paint.yellow('warning:') : 'warning:';

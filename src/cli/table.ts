@@ -2,6 +2,7 @@
  * Tables and relative ages for stdout, as kubectl prints them: upper-case headers,
  * columns separated by three spaces, ages like `45s`, `12m`, `3h4m`, `2d5h`, `40d`.
  */
+import { oneLine } from './terminal-text.js';
 
 /** kubectl's `HumanDuration`-style age of `since` at `now` (ms); `<unknown>` without a time. */
 export function formatAge(since: string | null | undefined, now: number): string {
@@ -29,10 +30,12 @@ function width(s: string): number {
 }
 
 /**
- * Left-aligned columns, three spaces apart, no trailing spaces. `paint` colours a
- * cell after padding (so ANSI codes never skew the alignment).
+ * Left-aligned columns, three spaces apart, no trailing spaces. Cells are made one
+ * line with control characters escaped (they come from the cluster). `paint` colours
+ * a cell after padding (so ANSI codes never skew the alignment).
  */
-export function formatTable(headers: string[], rows: string[][], paint?: (col: number, cell: string) => string): string {
+export function formatTable(headers: string[], cells: string[][], paint?: (col: number, cell: string) => string): string {
+  const rows = cells.map((r) => r.map(oneLine));
   const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))));
   const line = (cells: string[], isHeader: boolean) =>
     cells

@@ -6,6 +6,7 @@
 import { Chalk } from 'chalk';
 import type { ValidateFormat, ValidateResult } from '../commands/validate.js';
 import { RULE_REGISTRY, type LocatedFinding } from '../validate/index.js';
+import { oneLine } from './terminal-text.js';
 
 export interface ValidateOutputOptions {
   /** ANSI colour (the caller decides: a TTY, no NO_COLOR/CI, no --no-color). */
@@ -27,11 +28,12 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** One block per file; findings sorted by position; a summary line last. */
+/** One block per file; findings sorted by position; a summary line last. File names and messages are escaped. */
 export function formatText(result: ValidateResult, color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
   const lines: string[] = [];
-  for (const file of result.files) {
+  for (const report of result.files) {
+    const file = { ...report, file: oneLine(report.file) };
     const findings = [...file.findings].sort((a, b) => a.line - b.line || a.column - b.column);
     if (findings.length === 0 && file.skipped.length === 0) {
       lines.push(`${c.bold(file.file)}: ${c.green('ok')}${file.documents > 1 ? ` (${file.documents} documents)` : ''}`);
@@ -41,9 +43,9 @@ export function formatText(result: ValidateResult, color: boolean): string {
     const width = Math.max(0, ...findings.map((f) => `${f.line}:${f.column}`.length));
     for (const f of findings) {
       const sev = f.severity === 'error' ? c.red('error  ') : c.yellow('warning');
-      lines.push(`  ${`${f.line}:${f.column}`.padEnd(width)}  ${sev}  ${c.bold(f.rule)}  ${f.message}`);
+      lines.push(`  ${`${f.line}:${f.column}`.padEnd(width)}  ${sev}  ${c.bold(f.rule)}  ${oneLine(f.message)}`);
     }
-    for (const s of file.skipped) lines.push(c.dim(`  ${`${s.line}:1`.padEnd(width)}  note     ${s.message}`));
+    for (const s of file.skipped) lines.push(c.dim(`  ${`${s.line}:1`.padEnd(width)}  note     ${oneLine(s.message)}`));
   }
   const s = result.summary;
   const verdict = s.errors > 0 ? c.red('failed') : s.warnings > 0 && result.strict ? c.yellow('failed (--strict)') : c.green('passed');

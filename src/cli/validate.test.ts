@@ -266,7 +266,7 @@ describe('flags', () => {
     [['validate', '-o', 'yaml', 'x.yaml'], /--output "yaml" is not supported by validate/],
     [['validate', '--for', 'deploy', 'x.yaml'], /--for "deploy" is not supported/],
     [['validate', '--config', 'nope.yaml', 'x.yaml'], /cannot read config "nope\.yaml": no such file/],
-    [['validate', '--base-path', 'ckpt', 'x.yaml'], /--base-path "ckpt" is not an absolute path/],
+    [['validate', '--base-path', 'ckpt', 'x.yaml'], /--base-path "ckpt" cannot be used: it is not an absolute path/],
     [['validate', '-', '-'], /stdin \(-\) can be given only once/],
   ])('%j exits 2 naming the problem', async (args, message) => {
     const r = await run(args);

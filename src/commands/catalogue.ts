@@ -16,6 +16,7 @@ import {
   RESTORE_STATUS_COMPLETED,
   RESTORE_STATUS_FAILED,
   RESTORE_STATUS_IN_PROGRESS,
+  checkCheckpointId,
   checkpointLocation,
   identityHash,
   jobVerdict,
@@ -150,7 +151,8 @@ export function buildCatalogue(objs: CatalogueObjects): CheckpointEntry[] {
         pod: null,
         dynamoCheckpoint: null,
         identityHash: null,
-        location: base !== undefined ? checkpointLocation(base, id) : null,
+        // An ID from a cluster object is only a path when it is a valid checkpoint ID.
+        location: base !== undefined && checkCheckpointId(id).length === 0 ? checkpointLocation(base, id) : null,
         reason: null,
         restores: { total: 0, completed: 0, failed: 0, inProgress: 0, last: null },
       };
@@ -216,6 +218,19 @@ export function buildCatalogue(objs: CatalogueObjects): CheckpointEntry[] {
     if (e.source === 'restore' && (e.createdAt === null || (record.createdAt ?? '') < e.createdAt)) e.createdAt = record.createdAt;
   }
   return [...entries.values()].sort(byAgeNewestFirst);
+}
+
+/**
+ * The objects that carry checkpoint ID `id` in `namespace`, as kubectl names them
+ * (`job.batch/x`, `dynamocheckpoint.nvidia.com/y`, `pod/z`), for messages about the ID.
+ */
+export function objectsOfId(objs: CatalogueObjects, namespace: string, id: string): string[] {
+  const inNs = (o: KubeObject) => (o.metadata?.namespace ?? '') === namespace;
+  return [
+    ...objs.jobs.filter((j) => inNs(j) && labelOf(j, LABEL_CHECKPOINT_ID) === id).map((j) => `job.batch/${j.metadata.name ?? ''}`),
+    ...objs.dynamoCheckpoints.filter((d) => inNs(d) && dynamoCheckpointId(d) === id).map((d) => `dynamocheckpoint.nvidia.com/${d.metadata?.name ?? ''}`),
+    ...objs.restorePods.filter((p) => inNs(p) && labelOf(p, LABEL_CHECKPOINT_ID) === id).map((p) => `pod/${p.metadata.name ?? ''}`),
+  ];
 }
 
 /** Restore pods of one checkpoint, newest first (describe). */

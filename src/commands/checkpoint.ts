@@ -70,7 +70,7 @@ export async function complete(raw: RawCheckpointOptions, deps: CommandDeps): Pr
     ...common,
     manifestSource: raw.manifest,
     pod,
-    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs),
+    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs, raw.manifest),
     checkpointId: id,
     idGenerated: raw.checkpointId === undefined,
     wrapCudaCheckpoint: wrap,

@@ -7,6 +7,8 @@ import { isApiStatus, toClusterError } from '../kube/errors.js';
 import type { Reporter } from './context.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
+  checkBasePath,
+  checkDnsSubdomain,
   describeAgentSelectors,
   discoverStorage,
   readyAgentNodes,
@@ -34,7 +36,19 @@ export async function findStorage(
   const byComponent = await list(AGENT_SELECTOR_COMPONENT);
   const byName = await list(AGENT_SELECTOR_NAME);
   const found = discoverStorage({ byComponent, byName });
-  if (found.found) return { storage: found.storage, daemonSet: found.daemonSet };
+  if (found.found) {
+    // The mount path prefixes every path built under it (helper pods' rm -rf and cp),
+    // and the claim goes into pod specs: both come from the cluster, so check them too.
+    const { pvcName, basePath } = found.storage;
+    const problems = [...checkBasePath(basePath).map((p) => `its mount path "${basePath}" ${p}`), ...checkDnsSubdomain(pvcName).map((p) => `its claim name "${pvcName}" ${p}`)];
+    if (problems.length > 0) {
+      throw new ClusterError(
+        `snapshot agent DaemonSet "${found.daemonSet.metadata.name ?? '?'}" in namespace "${namespace}" has a checkpoint volume snapshotctl cannot use: ${problems.join('; ')}`,
+        'fix the agent DaemonSet (manifests/agent-daemonset.yaml mounts the PVC at /checkpoints), or pass --pvc and --base-path',
+      );
+    }
+    return { storage: found.storage, daemonSet: found.daemonSet };
+  }
   if (found.reason === 'no-daemonset') {
     throw new ClusterError(
       `no snapshot agent DaemonSet in namespace "${namespace}" (looked for labels ${describeAgentSelectors()})`,

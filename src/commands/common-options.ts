@@ -1,5 +1,6 @@
 /** Parsing the flags checkpoint and restore share into typed options (pure). */
 import { UsageError } from '../errors.js';
+import { checkBasePath, checkDnsLabel, checkDnsSubdomain } from '../protocol/names.js';
 import type { CommonOptions, DryRunMode, OutputFormat } from './context.js';
 import { parseDuration } from './duration.js';
 
@@ -26,6 +27,35 @@ export interface RawCommonOptions {
   agentAffinity?: boolean;
 }
 
+/** What each kind of name must be, for the hint of a refused value. */
+const NAME_RULES = {
+  namespace: { check: checkDnsLabel, rule: 'a namespace is a DNS-1123 label: at most 63 lower-case letters, digits and -, starting and ending with a letter or digit' },
+  node: { check: checkDnsSubdomain, rule: 'a node name is a DNS-1123 subdomain: at most 253 lower-case letters, digits, - and .' },
+  pod: { check: checkDnsSubdomain, rule: 'a pod name is a DNS-1123 subdomain: at most 253 lower-case letters, digits, - and .' },
+  pvc: { check: checkDnsSubdomain, rule: 'a PVC name is a DNS-1123 subdomain: at most 253 lower-case letters, digits, - and .' },
+  DynamoCheckpoint: { check: checkDnsSubdomain, rule: 'a DynamoCheckpoint name is a DNS-1123 subdomain: at most 253 lower-case letters, digits, - and .' },
+} as const;
+
+export type NameKind = keyof typeof NAME_RULES;
+
+/**
+ * Refuse a name the API server would refuse (or that would change the request's URL,
+ * like `../kube-system`) before anything is sent: a UsageError naming where it came from.
+ * @param from the flag or field it came from, e.g. `--namespace`
+ */
+export function assertName(kind: NameKind, value: string, from: string, example: string): void {
+  const problems = NAME_RULES[kind].check(value);
+  if (problems.length === 0) return;
+  throw new UsageError(`${from} "${value}" is not a valid ${kind === 'pvc' ? 'PVC' : kind} name: it ${problems.join(', ')}`, `${NAME_RULES[kind].rule} (e.g. ${example})`);
+}
+
+/** Refuse a base path that is not absolute and normalized (see checkBasePath). */
+export function assertBasePath(value: string, from = '--base-path'): void {
+  const problems = checkBasePath(value);
+  if (problems.length === 0) return;
+  throw new UsageError(`${from} "${value}" cannot be used: it ${problems.join(', ')}`, 'give the absolute path where the agent mounts the checkpoint PVC, e.g. --base-path /checkpoints');
+}
+
 function duration(flag: string, value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) {
@@ -49,9 +79,10 @@ export function parseCommonOptions(raw: RawCommonOptions): CommonOptions {
   if ((raw.pvc === undefined) !== (raw.basePath === undefined)) {
     throw new UsageError('--pvc and --base-path go together', 'give both (e.g. --pvc snapshot-pvc --base-path /checkpoints), or neither to discover them from the agent DaemonSet');
   }
-  if (raw.basePath !== undefined && !raw.basePath.startsWith('/')) {
-    throw new UsageError(`--base-path "${raw.basePath}" is not an absolute path`, 'give the path where the agent mounts the checkpoint PVC, e.g. /checkpoints');
-  }
+  if (raw.basePath !== undefined) assertBasePath(raw.basePath);
+  if (raw.pvc !== undefined) assertName('pvc', raw.pvc, '--pvc', '--pvc snapshot-pvc');
+  if (raw.node !== undefined) assertName('node', raw.node, '--node', '--node gpu-1');
+  if (raw.namespace) assertName('namespace', raw.namespace, '--namespace', '-n ml');
   if (raw.node !== undefined && raw.agentAffinity === false) {
     throw new UsageError('--node and --no-agent-affinity contradict each other', 'use one of them');
   }
@@ -76,7 +107,20 @@ export function parseCommonOptions(raw: RawCommonOptions): CommonOptions {
   };
 }
 
-/** --namespace, else the manifest's, else the kubeconfig context's, else `default` (§3). */
-export function resolveNamespace(flag: string | undefined, manifest: string | undefined, context: string | undefined): string {
+/**
+ * --namespace, else the manifest's, else the kubeconfig context's, else `default` (§3);
+ * refused, naming where it came from, when it is not a valid namespace name.
+ * @param manifestSource the manifest file, for the message about its metadata.namespace
+ */
+export function resolveNamespace(flag: string | undefined, manifest: string | undefined, context: string | undefined, manifestSource = 'the manifest'): string {
+  if (flag) assertName('namespace', flag, '--namespace', '-n ml');
+  else if (manifest) assertName('namespace', manifest, `metadata.namespace of ${manifestSource}`, 'namespace: ml');
+  else if (context) {
+    try {
+      assertName('namespace', context, "the kubeconfig context's namespace", '-n ml');
+    } catch (err) {
+      throw new UsageError((err as Error).message, 'pass -n NAMESPACE, or fix the context with `kubectl config set-context --current --namespace=NAMESPACE`');
+    }
+  }
   return flag || manifest || context || 'default';
 }

@@ -10,13 +10,14 @@ import { isApiStatus } from '../kube/errors.js';
 import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
 import { waitForObject } from '../kube/wait.js';
 import { LABEL_CHECKPOINT_ID, checkCheckpointId, type CheckpointStorage, type KubeObject, type Pod } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, dynamoCheckpointId, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
+import { buildCatalogue, collectCatalogue, dynamoCheckpointId, objectsOfId, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { formatDuration } from './duration.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, removerCommand, runHelperPod } from './helper-pod.js';
 import { LOOKUP_BUDGET, checkSelector, kubeTargetOf, parseTimeoutFlag } from './list.js';
 import { startBudget, timeoutOrNoLimit, type RunBudget } from './operation.js';
+import { resolveNamespace } from './common-options.js';
 
 /** Default `--timeout`: the look-ups, and then the deletions, each get this long. */
 export const DEFAULT_DELETE_TIMEOUT = '2m';
@@ -61,6 +62,14 @@ export interface DeletePlanItem {
   dynamoCheckpoints: Array<{ name: string; uid?: string }>;
   finishedRestorePods: Array<{ name: string; uid?: string }>;
   runningRestorePods: Array<{ name: string; uid?: string }>;
+  /**
+   * Why the ID is not a safe path segment (empty when it is). IDs from the command line
+   * are checked before anything is sent; one that came from a cluster object (a
+   * DynamoCheckpoint's status.identityHash) is checked here and never becomes a path.
+   */
+  idProblems: string[];
+  /** The objects that carry the ID (`dynamocheckpoint.nvidia.com/x`), for messages. */
+  objects: string[];
 }
 
 export interface DeletePlan {
@@ -91,7 +100,7 @@ export async function complete(raw: RawDeleteOptions, deps: Pick<CommandDeps, 'c
     ids: raw.ids ?? [],
     all: raw.all === true,
     ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
-    namespace: raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default',
+    namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),
     artifacts: raw.artifacts === true,
     force: raw.force === true,
     yes: raw.yes === true,
@@ -137,7 +146,14 @@ export function planFor(id: string, namespace: string, objs: CatalogueObjects, e
     dynamoCheckpoints: objs.dynamoCheckpoints.filter((d) => d.metadata?.namespace === namespace && dynamoCheckpointId(d) === id).map(ref),
     finishedRestorePods: restores.filter(isFinished).map(ref),
     runningRestorePods: restores.filter((p) => !isFinished(p)).map(ref),
+    idProblems: checkCheckpointId(id),
+    objects: objectsOfId(objs, namespace, id),
   };
+}
+
+/** True when `--artifacts` must leave this item alone: its ID cannot name a directory. */
+export function isUnsafeForArtifacts(item: DeletePlanItem): boolean {
+  return item.found && item.idProblems.length > 0;
 }
 
 /** Find what the IDs, --all or -l stand for; deletes nothing. */
@@ -149,7 +165,15 @@ export async function plan(opts: DeleteOptions, deps: CommandDeps): Promise<Dele
   budget.check(what);
   const entries = buildCatalogue(objs);
   const ids = opts.ids.length > 0 ? [...new Set(opts.ids)] : entries.map((e) => e.id);
-  return { namespace: opts.namespace, items: ids.map((id) => planFor(id, opts.namespace, objs, entries.find((e) => e.id === id))) };
+  const items = ids.map((id) => planFor(id, opts.namespace, objs, entries.find((e) => e.id === id)));
+  if (opts.artifacts) {
+    for (const item of items.filter(isUnsafeForArtifacts)) {
+      deps.reporter.warn(
+        `skipping checkpoint ID ${JSON.stringify(item.id)} of ${item.objects.join(', ') || 'an unknown object'}: it ${item.idProblems.join(', ')}; it cannot name an artifact directory, so nothing of it is deleted`,
+      );
+    }
+  }
+  return { namespace: opts.namespace, items };
 }
 
 const DYNAMO_CHECKPOINT = 'dynamocheckpoint.nvidia.com';
@@ -217,6 +241,11 @@ export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps)
     if (!item.found) {
       result.status = 'not_found';
       result.reason = `no checkpoint "${item.id}" in namespace "${item.namespace}"`;
+      continue;
+    }
+    if (opts.artifacts && isUnsafeForArtifacts(item)) {
+      result.status = 'refused';
+      result.reason = `the checkpoint ID is not a safe path segment (it ${item.idProblems.join(', ')}), so --artifacts cannot name its directory; look at ${item.objects.join(', ') || 'the objects that carry it'} with kubectl`;
       continue;
     }
     if (item.runningRestorePods.length > 0 && !opts.force) {

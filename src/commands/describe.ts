@@ -3,25 +3,28 @@
  * the DynamoCheckpoint, events, the artifact location and `manifest.yaml` (read
  * through a short-lived reader pod), the restore history, and the next command.
  */
-import { parse as parseYaml } from 'yaml';
 import { OperationFailed, UsageError } from '../errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
   ARTIFACT_MANIFEST_FILE,
   LABEL_CHECKPOINT_ID,
   LABEL_JOB_NAME,
+  checkCheckpointId,
+  checkDnsSubdomain,
   checkpointLocation,
+  parseYamlValue,
   type CheckpointStorage,
   type Job,
   type KubeObject,
   type Pod,
 } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
+import { buildCatalogue, collectCatalogue, objectsOfId, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
 import { DEFAULT_LOOKUP_TIMEOUT, LOOKUP_BUDGET, kubeTargetOf, parseTimeoutFlag } from './list.js';
 import { startBudget, timeoutOrNoLimit, type RunBudget } from './operation.js';
+import { resolveNamespace } from './common-options.js';
 
 export type DescribeOutput = 'text' | 'json' | 'yaml';
 
@@ -87,7 +90,7 @@ export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 
   return {
     ...target,
     id: raw.id ?? '',
-    namespace: raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default',
+    namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),
     output: (raw.output ?? 'text') as DescribeOutput,
     readArtifact: raw.artifact !== false,
     helperImage: raw.helperImage ?? DEFAULT_HELPER_IMAGE,
@@ -99,6 +102,11 @@ export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 
 export function validate(opts: DescribeOptions): void {
   if (!['text', 'json', 'yaml'].includes(opts.output)) throw new UsageError(`--output "${opts.output}" is not supported by describe`, 'use -o text, json or yaml');
   if (opts.id === '') throw new UsageError('describe needs a checkpoint ID', 'e.g. snapshotctl describe llama-8b-v1; `snapshotctl list` shows them');
+  // A checkpoint ID, or the name of a DynamoCheckpoint (a DNS-1123 subdomain).
+  const idProblems = checkCheckpointId(opts.id);
+  if (idProblems.length > 0 && checkDnsSubdomain(opts.id).length > 0) {
+    throw new UsageError(`checkpoint ID "${opts.id}" ${idProblems.join(', ')}, and it is not a DynamoCheckpoint name either`, 'pass the ID as `snapshotctl list` shows it');
+  }
 }
 
 /** Events about `names`, oldest first; best effort. */
@@ -172,7 +180,7 @@ async function readArtifact(
   }
   let manifest: unknown = null;
   try {
-    manifest = parseYaml(out.message);
+    manifest = parseYamlValue(out.message);
   } catch {
     // Shown as text.
   }
@@ -212,7 +220,14 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
     deps.reporter.warn(`checkpoint storage unknown: ${(err as Error).message}`);
   }
   let artifact: ArtifactInfo | null = null;
-  if (storage) {
+  // The ID may come from a cluster object (a DynamoCheckpoint's status.identityHash):
+  // it names a directory only when it is a valid checkpoint ID.
+  const idProblems = checkCheckpointId(id);
+  if (storage && idProblems.length > 0) {
+    deps.reporter.warn(
+      `not reading the artifact of checkpoint ID ${JSON.stringify(id)} of ${objectsOfId(objs, opts.namespace, id).join(', ') || 'an unknown object'}: it ${idProblems.join(', ')}, so it cannot name a directory`,
+    );
+  } else if (storage) {
     const path = `${checkpointLocation(storage.basePath, id)}/${ARTIFACT_MANIFEST_FILE}`;
     const worthReading = entry.status === 'completed' || entry.status === 'unknown';
     artifact = opts.readArtifact && worthReading

@@ -4,7 +4,7 @@
  * `Ready` object with the same hash is reused at once, an unfinished one is waited on,
  * otherwise one is created and its `status.phase` awaited (Ready → 0, Failed → 1).
  */
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { ClusterError, OperationFailed, UsageError } from '../errors.js';
 import { isApiStatus, toClusterError } from '../kube/errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
@@ -23,6 +23,7 @@ import {
   checkpointLocation,
   identityHash,
   parseIdentity,
+  parseYamlValue,
   LABEL_JOB_NAME,
   type CheckpointIdentity,
   type Pod,
@@ -30,7 +31,7 @@ import {
   type Verdict,
 } from '../protocol/index.js';
 import { findStorage } from './cluster.js';
-import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
+import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, DryRunResult, OperationResult } from './context.js';
 import { complete as completeHash, type RawHashOptions } from './hash.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
@@ -69,7 +70,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** The DynamoCheckpoint document of an `--identity` file, if it holds one. */
 function dynamoCheckpointDoc(text: string): Record<string, unknown> | undefined {
   try {
-    const doc: unknown = parse(text);
+    const doc: unknown = parseYamlValue(text);
     return isRecord(doc) && doc['kind'] === 'DynamoCheckpoint' ? doc : undefined;
   } catch {
     return undefined; // several documents or not YAML: completeHash reports what is wrong
@@ -140,8 +141,9 @@ export async function complete(raw: RawDynamoCheckpointOptions, deps: CommandDep
   const fileNs = typeof fileMeta['namespace'] === 'string' ? fileMeta['namespace'] : undefined;
   const manifestNs = raw.manifest !== undefined ? pod.metadata.namespace : undefined;
   const contextNs = common.namespace || fileNs || manifestNs ? undefined : await deps.contextNamespace(common);
-  const namespace = resolveNamespace(common.namespace, fileNs ?? manifestNs, contextNs);
+  const namespace = resolveNamespace(common.namespace, fileNs ?? manifestNs, contextNs, fileNs !== undefined ? raw.identity : raw.manifest);
   const name = typeof fileMeta['name'] === 'string' && fileMeta['name'] !== '' ? fileMeta['name'] : defaultDynamoCheckpointName(hash);
+  assertName('DynamoCheckpoint', name, `metadata.name of ${raw.identity ?? 'the DynamoCheckpoint'}`, 'name: qwen3-checkpoint');
   const stringMap = (v: unknown): StringMap | undefined =>
     isRecord(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as StringMap : undefined;
   const labels = stringMap(fileMeta['labels']);

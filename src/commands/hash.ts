@@ -2,13 +2,15 @@
  * `snapshotctl hash`: the DynamoCheckpoint identity hash (protocol.md §8) from flags or
  * from a DynamoCheckpoint / DynamoGraphDeployment file. Offline: no cluster.
  */
-import { parseAllDocuments } from 'yaml';
 import { UsageError, ValidationError, type Finding } from '../errors.js';
 import {
   canonicalIdentityJson,
   identitiesInObject,
+  documentValue,
   identityHash,
   parseIdentity,
+  parseYamlDocuments,
+  yamlErrorMessage,
   type CheckpointIdentity,
   type FoundIdentity,
 } from '../protocol/index.js';
@@ -113,14 +115,20 @@ export async function complete(raw: RawHashOptions, deps: Pick<CommandDeps, 'rea
   const text = await readManifest(raw.file, deps);
   const found: FoundIdentity[] = [];
   const findings: Finding[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  let docs: ReturnType<typeof parseYamlDocuments> = [];
+  try {
+    docs = parseYamlDocuments(text);
+  } catch (err) {
+    findings.push({ rule: 'HASH009', severity: 'error', path: '', message: (err as Error).message });
+  }
+  for (const doc of docs) {
     if (doc.errors.length > 0) {
-      findings.push(...doc.errors.map((e) => ({ rule: 'HASH009', severity: 'error' as const, path: '', message: `not YAML: ${e.message}` })));
+      findings.push(...doc.errors.map((e) => ({ rule: 'HASH009', severity: 'error' as const, path: '', message: `not YAML: ${yamlErrorMessage(e)}` })));
       continue;
     }
     let obj: unknown;
     try {
-      obj = doc.toJS();
+      obj = documentValue(doc);
     } catch (err) {
       // An alias to a missing anchor, or one that expands too far (yaml's maxAliasCount).
       findings.push({ rule: 'HASH009', severity: 'error', path: '', message: `not YAML: ${(err as Error).message}` });

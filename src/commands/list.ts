@@ -1,6 +1,7 @@
 /** `snapshotctl list`: the checkpoint catalogue of a namespace (or all), newest first. */
 import { UsageError } from '../errors.js';
 import { buildCatalogue, collectCatalogue, type CheckpointEntry } from './catalogue.js';
+import { resolveNamespace } from './common-options.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { parseDuration } from './duration.js';
 import { startBudget, type BudgetOptions } from './operation.js';
@@ -70,7 +71,7 @@ export async function complete(raw: RawListOptions, deps: Pick<CommandDeps, 'con
     throw new UsageError('-n and -A contradict each other', 'use -n NAMESPACE for one namespace or -A for all');
   }
   let namespace: string | undefined;
-  if (raw.allNamespaces !== true) namespace = raw.namespace ?? (await deps.contextNamespace(target)) ?? 'default';
+  if (raw.allNamespaces !== true) namespace = resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target));
   return { ...target, namespace, output, timeoutMs, ...(raw.selector !== undefined ? { selector: raw.selector } : {}) };
 }
 

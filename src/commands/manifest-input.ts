@@ -1,20 +1,43 @@
 /** Reading and checking the `--manifest` input (a file or `-` for stdin). */
-import { UsageError, ValidationError, type Finding } from '../errors.js';
-import { RULES, parsePodManifest, type Pod } from '../protocol/index.js';
+import { SnapshotError, UsageError, ValidationError, type Finding } from '../errors.js';
+import { MAX_INPUT_BYTES, RULES, parsePodManifest, tooLargePhrase, type Pod } from '../protocol/index.js';
 import { loadImagePolicy, loadSchemaValidator, runRules } from '../validate/index.js';
 import type { CommandDeps } from './context.js';
 
-/** Read the manifest text; a missing or unreadable file is a usage error (exit 2). */
+/** What a reader throws for input over MAX_INPUT_BYTES (the CLI's file and stdin readers). */
+export interface TooLargeError extends Error {
+  code: 'EFBIG';
+  /** The size, or at least how much was read before stopping. */
+  bytes: number;
+}
+
+function isTooLarge(err: unknown): err is TooLargeError {
+  return (err as { code?: unknown }).code === 'EFBIG' && typeof (err as { bytes?: unknown }).bytes === 'number';
+}
+
+/**
+ * Read the manifest text; a missing, unreadable or oversized file is a usage error
+ * (exit 2), refused before anything parses it.
+ */
 export async function readManifest(path: string, deps: Pick<CommandDeps, 'readFile' | 'readStdin'>): Promise<string> {
-  if (path === '-') return deps.readStdin();
+  const what = path === '-' ? 'the manifest on stdin' : `manifest "${path}"`;
+  const hint = 'pass --manifest with the path of a Pod manifest, or - for stdin';
+  let text: string;
   try {
-    return await deps.readFile(path);
+    text = path === '-' ? await deps.readStdin() : await deps.readFile(path);
   } catch (err) {
+    if (isTooLarge(err)) throw new UsageError(`${what} ${tooLargePhrase()}`, 'give the Pod manifest alone; a Pod that large could not be sent');
+    if (path === '-' || err instanceof SnapshotError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-    throw new UsageError(`cannot read manifest "${path}": ${why}`, 'pass --manifest with the path of a Pod manifest, or - for stdin');
+    throw new UsageError(`cannot read manifest "${path}": ${why}`, hint);
   }
+  // Readers that do not bound what they read (test doubles) are checked here, still before parsing.
+  if (text.length > MAX_INPUT_BYTES / 3 && Buffer.byteLength(text, 'utf8') > MAX_INPUT_BYTES) {
+    throw new UsageError(`${what} ${tooLargePhrase()}`, 'give the Pod manifest alone; a Pod that large could not be sent');
+  }
+  return text;
 }
 
 /** Parse the manifest; every problem at once as a ValidationError (exit 2). */

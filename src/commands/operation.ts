@@ -304,6 +304,16 @@ export interface SuperviseArgs {
   eventNames: string[];
   /** Waits for the agent's verdict; returns it with the node the work ran on. */
   wait: () => Promise<{ verdict: Verdict; node?: string }>;
+  /**
+   * A change this run made to an object it did not create (restore --pod marks the pod
+   * as a restore target), undone like created objects are deleted: on failure, timeout
+   * and interrupt, unless --keep-on-failure.
+   */
+  undo?: {
+    /** What stays with --keep-on-failure, and how to undo it by hand. */
+    kept: string;
+    run: () => Promise<void>;
+  };
 }
 
 /** Wait, then turn the verdict or the error into a result; clean up on any failure. */
@@ -361,6 +371,10 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
     } else {
       deleted = await cleanupCreated(client, created, deps, { pollIntervalMs: opts.pollIntervalMs, serverLost: isServerLost(failure) });
     }
+  }
+  if (args.undo) {
+    if (opts.keepOnFailure) deps.reporter.info(`--keep-on-failure: left ${args.undo.kept}`);
+    else await args.undo.run();
   }
   const reason = failure.message;
   failure.result = await finish('failed', phase, { reason, deleted, ...(node ? { node } : {}) });

@@ -16,7 +16,7 @@ import { kubeTargetOf } from './list.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
 import { checkAgent, checkPermissions, checkPvc, checkStorage, isUnreachable, type AccessCheck, type CheckId, type PreflightCheck } from './preflight-checks.js';
 import { buildProbePod, runProbePod, type ProbeOutcome, type ProbeTools } from './preflight-probe.js';
-import { resolveNamespace } from './common-options.js';
+import { assertName, resolveNamespace } from './common-options.js';
 import { throwIfInterrupted } from './operation.js';
 
 export type { CheckId, CheckItem, CheckStatus, PreflightCheck } from './preflight-checks.js';
@@ -82,7 +82,7 @@ export async function complete(raw: RawPreflightOptions, deps: Pick<CommandDeps,
     ...target,
     manifestSource: raw.manifest,
     manifestText: text,
-    namespace: resolveNamespace(raw.namespace, typeof manifestNs === 'string' ? manifestNs : undefined, contextNs),
+    namespace: resolveNamespace(raw.namespace, typeof manifestNs === 'string' ? manifestNs : undefined, contextNs, raw.manifest),
     output: (raw.output ?? 'kv') as PreflightOutput,
     timeoutMs,
     ...(raw.node !== undefined ? { node: raw.node } : {}),
@@ -98,6 +98,7 @@ export function validate(opts: PreflightOptions): void {
   if (!OUTPUTS.includes(opts.output)) throw new UsageError(`--output "${opts.output}" is not supported by preflight`, `use one of: ${OUTPUTS.join(', ')}`);
   if (opts.timeoutMs <= 0) throw new UsageError('--timeout must be greater than 0 for preflight', 'e.g. --timeout 2m');
   if (opts.node === '') throw new UsageError('--node needs a node name', 'e.g. --node gpu-1');
+  if (opts.node !== undefined) assertName('node', opts.node, '--node', '--node gpu-1');
 }
 
 /** 0 all passed (warnings allowed), 3 a check could not read the cluster, 1 otherwise. */

@@ -13,16 +13,18 @@ import {
   applyMergePatch,
   buildRestoreInPlacePatch,
   buildRestorePod,
+  buildRevertPatch,
   checkIdFindings,
   checkRestoreInPlace,
   checkpointLocation,
   restoreVerdict,
   withAgentAffinity,
   type CheckpointStorage,
+  type MergePatch,
   type Pod,
 } from '../protocol/index.js';
 import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
-import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
+import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
 import { createdResult, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
@@ -60,6 +62,7 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     const idFindings = checkIdFindings(id);
     if (idFindings.length > 0) throw new ValidationError('the checkpoint ID cannot be used', idFindings, 'pass the ID exactly as `snapshotctl checkpoint` printed it');
     if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod worker-placeholder');
+    assertName('pod', raw.pod, '--pod', '--pod worker-placeholder');
     const contextNs = common.namespace ? undefined : await deps.contextNamespace(common);
     return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, skipImageCheck: raw.skipImageCheck === true, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
   }
@@ -80,7 +83,7 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     pod,
     checkpointId: id,
     skipImageCheck: raw.skipImageCheck === true,
-    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs),
+    namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs, source),
   };
 }
 
@@ -261,11 +264,75 @@ async function restoreInPlace(
     opts,
     base,
     startedMs,
-    // Never ours to delete: the pod existed before this run.
+    // Never ours to delete: the pod existed before this run. What the patch changed is
+    // ours, though: left in place, a later checkpoint with this ID would be restored into it.
     created: [],
+    undo: {
+      kept: `pod/${opts.podName} in namespace "${opts.namespace}" marked as a restore target for checkpoint "${opts.checkpointId}"; undo it with: ${undoCommands(opts.podName, opts.namespace, buildRevertPatch(patched, patch, pod)).join(' && ') || 'nothing to undo'}`,
+      run: () => revertRestoreTarget(client, opts, pod, patch, patched.metadata.uid, deps),
+    },
     eventNames: [opts.podName],
     wait: () => waitForRestore(client, opts, opts.podName, patched.metadata.uid, deps),
   });
+}
+
+/** `kubectl label/annotate` lines that apply a revert patch by hand. */
+function undoCommands(name: string, namespace: string, revert: MergePatch | undefined): string[] {
+  const meta = (revert?.['metadata'] ?? {}) as Record<string, unknown>;
+  const out: string[] = [];
+  for (const [where, verb] of [['labels', 'label'], ['annotations', 'annotate']] as const) {
+    const keys = meta[where] as Record<string, string | null> | undefined;
+    if (!keys || Object.keys(keys).length === 0) continue;
+    const args = Object.entries(keys).map(([k, v]) => (v === null ? `${k}-` : `${k}=${v}`));
+    out.push(`kubectl ${verb} pod ${name} -n ${namespace} --overwrite ${args.join(' ')}`);
+  }
+  return out;
+}
+
+/**
+ * Put back the labels and annotations the restore-in-place patch changed (the run
+ * failed, timed out or was interrupted), so the pod no longer waits for this checkpoint.
+ * Keys changed since are left alone; so is a pod the agent is restoring into right now.
+ * Best effort: a problem is a warning naming the commands that finish the job.
+ */
+async function revertRestoreTarget(
+  client: KubeClient,
+  opts: Extract<RestoreOptions, { mode: 'pod' }>,
+  before: Pod,
+  applied: MergePatch,
+  uid: string | undefined,
+  deps: CommandDeps,
+): Promise<void> {
+  const where = `pod/${opts.podName} in namespace "${opts.namespace}"`;
+  deps.reporter.phase(`cleaning up: putting back the labels and annotations of ${where}`);
+  let revert: MergePatch | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let current: Pod;
+    try {
+      current = await client.get<Pod>(RESOURCES.pods, opts.namespace, opts.podName);
+    } catch (err) {
+      if (!isApiStatus(err, 404)) deps.reporter.warn(`could not read ${where} to put back its labels and annotations: ${(err as Error).message}`);
+      return;
+    }
+    if (uid !== undefined && current.metadata.uid !== uid) return;
+    if (current.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
+      deps.reporter.warn(`the snapshot agent is restoring into ${where} right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); its labels and annotations were left as they are`);
+      return;
+    }
+    revert = buildRevertPatch(current, applied, before);
+    if (!revert) return;
+    try {
+      await client.patch<Pod>(RESOURCES.pods, opts.namespace, opts.podName, revert, 'merge');
+      deps.reporter.info(`put back the labels and annotations of ${where} that this run changed; it no longer waits for checkpoint "${opts.checkpointId}"`);
+      return;
+    } catch (err) {
+      // Changed between our read and our patch (the agent, the kubelet): read again.
+      if (isApiStatus(err, 409)) continue;
+      deps.reporter.warn(`could not put back the labels and annotations of ${where}: ${(err as Error).message}; undo it with: ${undoCommands(opts.podName, opts.namespace, revert).join(' && ')}`);
+      return;
+    }
+  }
+  deps.reporter.warn(`${where} kept changing; its labels and annotations were not put back; undo it with: ${undoCommands(opts.podName, opts.namespace, revert).join(' && ')}`);
 }
 
 async function waitForRestore(

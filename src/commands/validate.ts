@@ -2,8 +2,10 @@
  * `snapshotctl validate`: judge worker and placeholder manifests offline, for CI. No
  * cluster, no network, no Kubernetes client: files (or stdin) in, a result out.
  */
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, Interrupted, UsageError } from '../errors.js';
 import { DEFAULT_BASE_PATH } from '../protocol/constants.js';
+import { tooLargePhrase } from '../protocol/yaml-input.js';
+import { assertBasePath, assertName } from './common-options.js';
 import { judgeText, loadImagePolicy, loadSchemaValidator, type FileReport, type ImagePolicy, type Purpose } from '../validate/index.js';
 
 export type ValidateFormat = 'text' | 'json' | 'sarif';
@@ -90,7 +92,8 @@ export function validate(opts: ValidateOptions): void {
   if (!FORS.includes(opts.for)) throw new UsageError(`--for "${opts.for}" is not supported`, `use one of: ${FORS.join(', ')}`);
   if (opts.inputs.length === 0) throw new UsageError('validate needs at least one FILE, DIR or -', 'e.g. snapshotctl validate manifests/ or cat pod.yaml | snapshotctl validate -');
   if (opts.inputs.filter((i) => i === '-').length > 1) throw new UsageError('stdin (-) can be given only once', 'pass - once');
-  if (!opts.basePath.startsWith('/')) throw new UsageError(`--base-path "${opts.basePath}" is not an absolute path`, 'e.g. --base-path /checkpoints');
+  assertBasePath(opts.basePath);
+  if (opts.pvc !== undefined) assertName('pvc', opts.pvc, '--pvc', '--pvc snapshot-pvc');
 }
 
 function purposesOf(target: ValidateFor): Purpose[] {
@@ -112,11 +115,15 @@ async function walk(dir: string, deps: ValidateDeps): Promise<string[]> {
 
 function unreadable(file: string, err: unknown): FileReport {
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+  const bytes = (err as { bytes?: unknown }).bytes;
+  const message =
+    code === 'EFBIG' && typeof bytes === 'number'
+      ? `${file === '-' ? 'stdin' : file} ${tooLargePhrase()}`
+      : `cannot read ${file}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`;
   return {
     file,
     documents: 0,
-    findings: [{ rule: 'SNAP007', severity: 'error', path: '', message: `cannot read ${file}: ${why}`, file, document: 0, line: 1, column: 1 }],
+    findings: [{ rule: 'SNAP007', severity: 'error', path: '', message, file, document: 0, line: 1, column: 1 }],
     skipped: [],
   };
 }
@@ -134,7 +141,12 @@ async function load(inputs: string[], deps: ValidateDeps): Promise<Loaded[]> {
     );
   for (const input of inputs) {
     if (input === '-') {
-      planned.push(deps.readStdin().then((text) => ({ file: '-', explicit: true, text })));
+      planned.push(
+        deps.readStdin().then(
+          (text) => ({ file: '-', explicit: true, text }),
+          (error: unknown) => ({ file: '-', explicit: true, error }),
+        ),
+      );
       continue;
     }
     let found: string[] | undefined;
@@ -158,6 +170,9 @@ async function load(inputs: string[], deps: ValidateDeps): Promise<Loaded[]> {
 export async function run(opts: ValidateOptions, deps: ValidateDeps): Promise<ValidateResult> {
   // The schema library's import overlaps with reading the files.
   const [schema, loaded] = await Promise.all([loadSchemaValidator(), load(opts.inputs, deps)]);
+  // Ctrl-C during a read ends the run; other read errors are findings on their file.
+  const interrupted = loaded.find((l) => l.error instanceof Interrupted);
+  if (interrupted) throw interrupted.error;
   const judge = {
     purposes: purposesOf(opts.for),
     context: {

@@ -9,3 +9,5 @@ export * from './objects.js';
 export * from './verdict.js';
 export * from './affinity.js';
 export * from './identity.js';
+export * from './names.js';
+export * from './yaml-input.js';

@@ -2,10 +2,12 @@
  * Parsing and checking a worker Pod manifest (§3). Pure: the caller reads the file.
  * Every problem is reported at once, each with a rule ID and a field path.
  */
-import { isScalar, parseAllDocuments } from 'yaml';
+import { isScalar } from 'yaml';
 import type { Finding } from '../errors.js';
 import { CHECKPOINT_JOB_SUFFIX } from './constants.js';
 import { checkCheckpointId } from './ids.js';
+import { checkDnsLabel } from './names.js';
+import { YamlLimitError, documentValue, parseYamlDocuments, yamlErrorMessage } from './yaml-input.js';
 import type { Pod } from './types.js';
 
 /** Stable rule IDs shared with `validate` (README lists them). */
@@ -39,11 +41,11 @@ function finding(rule: string, path: string, message: string): Finding {
 export function parsePodManifest(text: string): ParsedManifest {
   let docs;
   try {
-    docs = parseAllDocuments(text, { prettyErrors: false });
+    docs = parseYamlDocuments(text);
   } catch (err) {
-    return { pod: undefined, findings: [finding(RULES.document, '', `not YAML or JSON: ${(err as Error).message}`)] };
+    const message = err instanceof YamlLimitError ? `the manifest ${err.phrase}` : `not YAML or JSON: ${(err as Error).message}`;
+    return { pod: undefined, findings: [finding(RULES.document, '', message)] };
   }
-  if (!Array.isArray(docs)) docs = [docs];
   // A trailing `---` yields a document whose contents are a null scalar: not a document.
   const nonEmpty = docs.filter(
     (d) => d.errors.length > 0 || (d.contents !== null && !(isScalar(d.contents) && d.contents.value === null)),
@@ -52,7 +54,7 @@ export function parsePodManifest(text: string): ParsedManifest {
   if (!first) return { pod: undefined, findings: [finding(RULES.document, '', 'the manifest is empty; give one Pod')] };
   if (first.errors.length > 0) {
     const e = first.errors[0]!;
-    return { pod: undefined, findings: [finding(RULES.document, '', `not valid YAML: ${e.message.split('\n')[0]}`)] };
+    return { pod: undefined, findings: [finding(RULES.document, '', `not valid YAML: ${yamlErrorMessage(e)}`)] };
   }
   if (nonEmpty.length > 1) {
     return {
@@ -62,11 +64,12 @@ export function parsePodManifest(text: string): ParsedManifest {
   }
   let value: unknown;
   try {
-    value = first.toJS();
+    value = documentValue(first);
   } catch (err) {
     // Parsing succeeded but building the value did not: an alias to an anchor that
     // does not exist, or one that expands too far (yaml's maxAliasCount).
-    return { pod: undefined, findings: [finding(RULES.document, '', `not valid YAML: ${(err as Error).message}`)] };
+    const message = err instanceof YamlLimitError ? `the manifest ${err.phrase}` : `not valid YAML: ${(err as Error).message}`;
+    return { pod: undefined, findings: [finding(RULES.document, '', message)] };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { pod: undefined, findings: [finding(RULES.document, '', 'the manifest is not an object; give one Pod')] };
@@ -114,7 +117,28 @@ export function checkPodObject(obj: Record<string, unknown>): Finding[] {
       ),
     );
   }
+  // The namespace goes into the request URL; the API server refuses a bad one only after
+  // snapshotctl has looked things up there, and `../x` would change the URL itself.
+  const namespace = metadata?.['namespace'];
+  if (typeof namespace === 'string' && namespace !== '') {
+    const problems = checkDnsLabel(namespace);
+    if (problems.length > 0) {
+      findings.push(finding(RULES.name, 'metadata.namespace', `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace: it ${problems.join(', ')}`));
+    }
+  }
   const spec = asRecord(obj['spec']);
+  for (const list of ['containers', 'initContainers'] as const) {
+    const entries = spec?.[list];
+    if (!Array.isArray(entries)) continue;
+    entries.forEach((c: unknown, i) => {
+      const cname = asRecord(c)?.['name'];
+      if (typeof cname !== 'string' || cname === '') return;
+      const problems = checkDnsLabel(cname);
+      if (problems.length > 0) {
+        findings.push(finding(RULES.name, `spec.${list}[${i}].name`, `spec.${list}[${i}].name ${JSON.stringify(cname)} is not a valid container name: it ${problems.join(', ')}`));
+      }
+    });
+  }
   const containers = spec?.['containers'];
   if (!Array.isArray(containers) || containers.length !== 1) {
     const count = Array.isArray(containers) ? containers.length : 0;

@@ -219,6 +219,36 @@ function diffMaps(before: StringMap | undefined, after: StringMap): MergePatch {
   return patch;
 }
 
+/**
+ * The metadata patch that undoes a restore-in-place patch (`applied`, from
+ * buildRestoreInPlacePatch) on the pod as it is now (`current`): each label and
+ * annotation the patch set or removed goes back to its value in `before`, the pod as it
+ * was read. Only keys that still hold what the patch wrote are touched: one changed
+ * since (the agent's verdict, another run) is someone else's and stays. Carries
+ * `current`'s resourceVersion as a precondition. Undefined when nothing is left to undo.
+ */
+export function buildRevertPatch(current: Pod, applied: MergePatch, before: Pod): MergePatch | undefined {
+  const appliedMeta = (applied['metadata'] ?? {}) as Record<string, MergePatch | string | number | boolean | null>;
+  const metadata: MergePatch = { resourceVersion: current.metadata.resourceVersion ?? '' };
+  let changed = false;
+  for (const where of ['labels', 'annotations'] as const) {
+    const keys = appliedMeta[where];
+    if (typeof keys !== 'object' || keys === null) continue;
+    const undo: MergePatch = {};
+    for (const [key, wrote] of Object.entries(keys)) {
+      const now = current.metadata[where]?.[key] ?? null;
+      if (now !== wrote) continue;
+      const was = before.metadata[where]?.[key] ?? null;
+      if (was !== now) undo[key] = was;
+    }
+    if (Object.keys(undo).length > 0) {
+      metadata[where] = undo;
+      changed = true;
+    }
+  }
+  return changed ? { metadata } : undefined;
+}
+
 /** Apply a JSON merge patch to plain data (for dry-run previews and tests). */
 export function applyMergePatch<T>(target: T, patch: MergePatch): T {
   const out: Record<string, unknown> =

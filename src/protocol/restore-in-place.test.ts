@@ -3,7 +3,7 @@
  * removes stale keys, and JSON merge patch semantics (RFC 7386) used to preview it.
  */
 import { describe, expect, it } from 'vitest';
-import { applyMergePatch, buildRestoreInPlacePatch, checkRestoreInPlace, type MergePatch } from './objects.js';
+import { applyMergePatch, buildRestoreInPlacePatch, buildRevertPatch, checkRestoreInPlace, type MergePatch } from './objects.js';
 import type { Pod } from './types.js';
 
 const STORAGE = { pvcName: 'snapshot-pvc', basePath: '/checkpoints' };
@@ -197,5 +197,56 @@ describe('applyMergePatch: RFC 7386 Appendix A (object patches)', () => {
     const target = { a: { b: 'c', d: 'e' } };
     applyMergePatch(target, { a: { b: null } });
     expect(target).toEqual({ a: { b: 'c', d: 'e' } });
+  });
+});
+
+describe('buildRevertPatch: undo what the restore-in-place patch changed', () => {
+  const before = (): Pod => {
+    const p = readyPod();
+    p.metadata.labels = { app: 'ph', 'nvidia.com/snapshot-checkpoint-id': 'old', 'nvidia.com/snapshot-is-restore-target': 'true' };
+    p.metadata.annotations = { 'nvidia.com/snapshot-restore-status': 'completed', 'nvidia.com/snapshot-restore-container-id': 'abc', note: 'x' };
+    return p;
+  };
+  const after = (pod: Pod, patch: MergePatch, rv = '4712'): Pod => {
+    const next = applyMergePatch(pod, patch);
+    next.metadata.resourceVersion = rv;
+    return next;
+  };
+
+  it('puts every key back as it was, with the current resourceVersion as precondition', () => {
+    const b = before();
+    const patch = buildRestoreInPlacePatch(b, ID);
+    expect(buildRevertPatch(after(b, patch), patch, b)).toEqual({
+      metadata: {
+        resourceVersion: '4712',
+        labels: { 'nvidia.com/snapshot-checkpoint-id': 'old' },
+        annotations: { 'nvidia.com/snapshot-restore-status': 'completed', 'nvidia.com/snapshot-restore-container-id': 'abc', 'nvidia.com/snapshot-artifact-version': null },
+      },
+    });
+  });
+
+  it('a pod that was never a restore target loses the trigger label, the ID and the version annotation', () => {
+    const b = readyPod();
+    const patch = buildRestoreInPlacePatch(b, ID);
+    const reverted = applyMergePatch(after(b, patch), buildRevertPatch(after(b, patch), patch, b)!);
+    expect(reverted.metadata.labels ?? {}).toEqual({});
+    expect(reverted.metadata.annotations ?? {}).toEqual({});
+  });
+
+  it('leaves keys changed since (the agent wrote its verdict) alone', () => {
+    const b = readyPod();
+    const patch = buildRestoreInPlacePatch(b, ID);
+    const now = after(b, patch);
+    now.metadata.annotations = { ...now.metadata.annotations, 'nvidia.com/snapshot-restore-status': 'failed' };
+    now.metadata.labels = { ...now.metadata.labels, 'nvidia.com/snapshot-checkpoint-id': 'another-run' };
+    expect(buildRevertPatch(now, patch, b)).toEqual({
+      metadata: { resourceVersion: '4712', labels: { 'nvidia.com/snapshot-is-restore-target': null }, annotations: { 'nvidia.com/snapshot-artifact-version': null } },
+    });
+  });
+
+  it('nothing to undo: undefined', () => {
+    const b = readyPod();
+    const patch = buildRestoreInPlacePatch(b, ID);
+    expect(buildRevertPatch(b, patch, b)).toBeUndefined();
   });
 });

@@ -2,7 +2,8 @@
  * Splitting a YAML/JSON stream into documents, keeping source positions so findings
  * can point at a line (text output, SARIF regions).
  */
-import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { documentValue, parseYamlDocuments, yamlErrorMessage } from '../protocol/yaml-input.js';
 import { parsePath } from './util.js';
 
 export interface Position {
@@ -23,16 +24,12 @@ export interface SourceDocument {
   locate(path: string): Position;
 }
 
-/** Limit on alias expansion (a "billion laughs" file must fail, not hang). */
-const MAX_ALIAS_COUNT = 100;
-
 /** Parse every document; never throws. Empty documents (a trailing `---`) are dropped. */
 export function parseDocuments(text: string): SourceDocument[] {
   const lines = new LineCounter();
   let docs: Array<Document.Parsed>;
   try {
-    const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
-    docs = Array.isArray(parsed) ? parsed : [];
+    docs = parseYamlDocuments(text, lines);
   } catch (err) {
     const at = { line: 1, column: 1 };
     return [{ index: 0, value: undefined, error: { message: (err as Error).message, position: at }, position: at, locate: () => at }];
@@ -53,12 +50,12 @@ export function parseDocuments(text: string): SourceDocument[] {
     };
     const first = doc.errors[0];
     if (first) {
-      out.push({ index, value: undefined, error: { message: first.message.split('\n')[0] ?? 'syntax error', position: pos(first.pos[0]) }, position: start, locate });
+      out.push({ index, value: undefined, error: { message: yamlErrorMessage(first), position: pos(first.pos[0]) }, position: start, locate });
       return;
     }
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      value = documentValue(doc);
     } catch (err) {
       out.push({ index, value: undefined, error: { message: (err as Error).message.split('\n')[0] ?? 'cannot read', position: start }, position: start, locate });
       return;

@@ -4,7 +4,7 @@
  * sleep (protocol.md §3); v1.0.x never checks, and a raw runtime image only fails at
  * restore time. Pure apart from `loadImagePolicy`, which reads through the caller's seam.
  */
-import { parse } from 'yaml';
+import { parseYamlValue } from '../protocol/yaml-input.js';
 import { UsageError } from '../errors.js';
 import { NSRESTORE_PATH } from '../protocol/constants.js';
 import { rec, show } from './util.js';
@@ -85,7 +85,7 @@ export function checkImage(image: string, policy: ImagePolicy, path: string): Im
 export function parseConfig(text: string, source: string): ImagePolicy {
   let value: unknown;
   try {
-    value = parse(text);
+    value = parseYamlValue(text);
   } catch (err) {
     throw new UsageError(`config ${source} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, `fix ${source}, or pass --config with another file`);
   }

@@ -74,7 +74,7 @@ function checkImagePolicy(runtime: boolean) {
 export const RULE_REGISTRY: readonly Rule[] = [
   { id: RULES.containerCount, severity: 'error', title: 'exactly one container', fix: 'Keep only the worker container in spec.containers; move sidecars out or disable their injection.', purposes: ALL, check: core(RULES.containerCount) },
   { id: RULES.kind, severity: 'error', title: 'kind must be Pod', fix: 'Copy the pod template of your Deployment or Job into a kind: Pod manifest.', purposes: ALL, check: core(RULES.kind) },
-  { id: RULES.name, severity: 'error', title: 'metadata.name present and a valid name', fix: 'Give the pod a DNS-1123 name: lower-case letters, digits, - and .', purposes: ALL, check: core(RULES.name) },
+  { id: RULES.name, severity: 'error', title: 'metadata.name present and a valid name; metadata.namespace and container names valid', fix: 'Give the pod a DNS-1123 name (lower-case letters, digits, - and .), and the namespace and containers DNS-1123 labels (no dots, at most 63 characters).', purposes: ALL, check: core(RULES.name) },
   { id: RULES.image, severity: 'error', title: 'container image present', fix: 'Set spec.containers[0].image to your placeholder image.', purposes: ALL, check: core(RULES.image) },
   { id: RULES.command, severity: 'error', title: 'command present when cuda-checkpoint wrapping is on', fix: 'Set spec.containers[0].command, or pass --disable-cuda-checkpoint-job-file.', purposes: ['checkpoint'], check: checkCommand },
   {

@@ -22,6 +22,15 @@ import { PLACEHOLDER_MANIFEST, WORKER_MANIFEST } from '../e2e/harness.js';
 
 const WORKER = readFileSync(WORKER_MANIFEST, 'utf8');
 const PLACEHOLDER = readFileSync(PLACEHOLDER_MANIFEST, 'utf8');
+/** Terminal escapes: a window title, a cleared line after a carriage return, a C1 CSI, DEL. */
+const ESCAPES = '\u001b]0;pwned\u0007\r\u001b[2Kfake line\u009b31m\u007f';
+/** Over the 3 MiB input limit. */
+const OVERSIZE = `${WORKER}\nmetadata-pad: "${'x'.repeat(3 * 1024 * 1024)}"\n`;
+/** Deeper than any reader accepts, in flow and block style. */
+const DEEP_FLOW = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+const DEEP_BLOCK = `${'- '.repeat(50_000)}x\n`;
+/** The worker with its container's fields merged from an anchor (`<<`). */
+const MERGED = WORKER.replace(/^(\s+)image: (.*)$/m, '$1<<: &base {image: $2}');
 /** What `readFile` serves; anything else is ENOENT. */
 const FILES: Record<string, string> = {
   'worker.yaml': WORKER,
@@ -33,7 +42,14 @@ const FILES: Record<string, string> = {
   'scalar.yaml': '42',
   'alias.yaml': 'apiVersion: v1\nkind: Pod\nmetadata: *missing\n',
   'laughs.yaml': `a: &a [x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`).join('\n')}\n`,
+  'big.yaml': OVERSIZE,
+  'deep.yaml': DEEP_FLOW,
+  'deep-block.yaml': DEEP_BLOCK,
+  'merge.yaml': MERGED,
+  'escape.yaml': `apiVersion: v1\nkind: ${JSON.stringify(`Deploy${ESCAPES}ment`)}\nmetadata: {name: ${JSON.stringify(`w${ESCAPES}`)}}\n`,
 };
+/** Names the real reader refuses without opening them for reading (FIFOs, sockets, devices). */
+const NOT_REGULAR = new Set(['fifo.yaml', '/dev/zero']);
 
 const STATE_DIR = mkdtempSync(join(tmpdir(), 'snapshotctl-fuzz-'));
 afterAll(() => rmSync(STATE_DIR, { recursive: true, force: true }));
@@ -63,6 +79,8 @@ async function run(argv: string[], stdin = ''): Promise<Outcome> {
     signal: new AbortController().signal,
     readStdin: async () => stdin,
     readFile: async (p) => {
+      // As src/cli/input-file.ts answers for a FIFO: at once, never blocking.
+      if (NOT_REGULAR.has(p)) throw Object.assign(new Error('it is a FIFO (named pipe), not a regular file; pipe it to stdin and pass - instead'), { code: 'ENOTREG' });
       const text = FILES[p];
       if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
       return text;
@@ -90,6 +108,9 @@ function assertSane(argv: string[], r: Outcome): void {
   expect(EXIT_CODES, context).toContain(r.code);
   expect(r.stderr, context).not.toMatch(STACK);
   expect(r.stderr, context).not.toContain('unexpected failure');
+  expect(r.stderr, context).not.toMatch(/Maximum call stack/);
+  // Human output never carries a raw control character from input (stderr is always human).
+  expect(r.stderr, context).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   const report = (argv[0] === 'validate' && /SNAP\d{3}/.test(r.stdout)) || (argv[0] === 'dev' && r.code === 1 && /leftovers/.test(r.stdout));
   if (r.code === 2 && !report) expect(r.stderr, context).toMatch(/^error: \S/m);
   if (r.code !== 0 && !report) expect(r.stderr.trim(), context).not.toBe('');
@@ -153,6 +174,18 @@ const tricky = fc.constantFrom(
   'alias.yaml',
   'laughs.yaml',
   'missing.yaml',
+  'big.yaml',
+  'deep.yaml',
+  'deep-block.yaml',
+  'merge.yaml',
+  'escape.yaml',
+  'fifo.yaml',
+  '/dev/zero',
+  ESCAPES,
+  `ck${ESCAPES}`,
+  'Bad_NS',
+  '../kube-system',
+  '/checkpoints/../etc',
   'key=value',
   'a=b,c=d',
   'x in (a,b)',
@@ -232,8 +265,8 @@ function commandLine(command: string): fc.Arbitrary<string[]> {
 const HELPERS: Record<string, string[][]> = {
   checkpoint: [['--manifest', 'worker.yaml'], ['--manifest', '-'], ['--dry-run'], ['--pvc', 'p', '--base-path', '/c'], ['--checkpoint-id', 'ck-1']],
   restore: [['--manifest', 'worker.yaml'], ['--pod', 'ph'], ['--checkpoint-id', 'ck-1'], ['--dry-run'], ['--pvc', 'p', '--base-path', '/c']],
-  validate: [['worker.yaml'], ['placeholder.yaml'], ['-'], ['list.yaml'], ['alias.yaml']],
-  hash: [['--model', 'm'], ['--backend-framework', 'vllm'], ['--dynamo-version', '0.4.2'], ['-f', 'worker.yaml'], ['-f', 'alias.yaml'], ['-f', '-']],
+  validate: [['worker.yaml'], ['placeholder.yaml'], ['-'], ['list.yaml'], ['alias.yaml'], ['big.yaml'], ['deep.yaml'], ['merge.yaml'], ['escape.yaml'], ['fifo.yaml']],
+  hash: [['--model', 'm'], ['--backend-framework', 'vllm'], ['--dynamo-version', '0.4.2'], ['-f', 'worker.yaml'], ['-f', 'alias.yaml'], ['-f', '-'], ['-f', 'deep-block.yaml'], ['-f', 'fifo.yaml']],
   list: [['-A'], ['-o', 'json']],
   'dev status': [['-o', 'json'], ['--state-dir', join(STATE_DIR, 'other')]],
 };
@@ -248,7 +281,7 @@ function commandLineWithHelpers(command: string): fc.Arbitrary<string[]> {
     });
 }
 
-const stdinText = fc.oneof(fc.constantFrom('', WORKER, PLACEHOLDER, '{', 'null', '[]', '*!', HUGE), fc.string({ maxLength: 200 }));
+const stdinText = fc.oneof(fc.constantFrom('', WORKER, PLACEHOLDER, '{', 'null', '[]', '*!', HUGE, OVERSIZE, DEEP_FLOW, MERGED, FILES['escape.yaml']!), fc.string({ maxLength: 200 }));
 
 // ---- manifests ----------------------------------------------------------------------
 
@@ -319,6 +352,12 @@ const manifestText = fc.oneof(
       FILES['laughs.yaml']!,
       '!!binary xyz',
       '%YAML 9.9\n---\na: 1',
+      OVERSIZE,
+      DEEP_FLOW,
+      DEEP_BLOCK,
+      MERGED,
+      FILES['escape.yaml']!,
+      WORKER.replace('name: vllm-worker', `name: ${JSON.stringify(`vllm${ESCAPES}`)}`),
     ),
   },
 );
@@ -376,4 +415,40 @@ describe('fuzzed command lines: a documented exit code and a sentence, never a s
       { numRuns: 250 * SCALE },
     );
   }, 60_000 * SCALE);
+});
+
+describe('input that once hung, crashed or fooled the CLI (FIFO, oversize, deep, merge keys, terminal escapes)', () => {
+  const OFFLINE = ['--dry-run', '--pvc', 'p', '--base-path', '/c', '--checkpoint-id', 'ck-1'];
+  it.each([
+    ['fifo.yaml', 2, /it is a FIFO \(named pipe\), not a regular file/],
+    ['big.yaml', 2, /is larger than 3 MiB \(3145728 bytes\)/],
+    ['deep.yaml', 2, /nested more than 100 levels deep/],
+    ['deep-block.yaml', 2, /nested more than 100 levels deep/],
+    ['escape.yaml', 2, /Deploy\\x1b\]0;pwned\\x07\\x0d\\x1b\[2Kfake line\\x9b31m\\x7fment/],
+    ['merge.yaml', 0, /^$/],
+  ])('checkpoint, restore --manifest, validate and hash on %s', async (file, code, message) => {
+    for (const argv of [
+      ['checkpoint', '--manifest', file, ...OFFLINE, '-o', 'json'],
+      ['restore', '--manifest', file, ...OFFLINE, '-o', 'json'],
+      ['validate', file],
+      ['hash', '-f', file],
+    ]) {
+      const r = await run(argv);
+      assertSane(argv, r);
+      expect(r.kubeCalls, argv.join(' ')).toBe(0);
+      if (argv[0] === 'hash') continue;
+      if (argv[0] === 'validate') {
+        expect(r.stdout, argv.join(' ')).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+        if (code !== 0) expect(r.stdout + r.stderr, argv.join(' ')).toMatch(message);
+        continue;
+      }
+      expect(r.code, `${argv.join(' ')}\n${r.stderr}`).toBe(code);
+      if (code !== 0) expect(r.stderr, argv.join(' ')).toMatch(message);
+      else {
+        const items = (JSON.parse(r.stdout) as { items: Array<Record<string, unknown>> }).items;
+        expect(JSON.stringify(items)).not.toContain('"<<"');
+        expect(JSON.stringify(items)).toContain('vllm-placeholder:1.0.0');
+      }
+    }
+  }, 60_000);
 });

@@ -135,7 +135,7 @@ describe('failed runs clean up after themselves', () => {
     expect(c.api.requestLog.entries().filter((e) => ['delete', 'patch', 'update'].includes(e.verb))).toEqual([]);
   });
 
-  it('restore --pod on a pod with a stale `completed` verdict waits for a new one: exit 4 while the agent is silent, then 0', async () => {
+  it('restore --pod on a pod with a stale `completed` verdict waits for a new one: exit 4 while the agent is silent (the pod put back as it was), then 0', async () => {
     const c = cluster();
     const ck = await runCli(['checkpoint', '--manifest', WORKER_MANIFEST, '--checkpoint-id', ID], { cluster: c });
     expect(ck.code).toBe(0);
@@ -156,14 +156,18 @@ describe('failed runs clean up after themselves', () => {
     expect(timedOut.code).toBe(4);
     expect(kvLines(timedOut.stdout)[0]).toBe('status=failed');
     expect(timedOut.stderr).toMatch(/\nerror: timed out after 2(\.\d)?s waiting for pods "vllm-placeholder" in namespace "default"\n/);
-    const patched = c.api.store.mustGet('pods', 'default', 'vllm-placeholder');
-    expect(patched.metadata.uid).toBe(placeholder.metadata.uid);
-    expect(patched.metadata.annotations?.['nvidia.com/snapshot-restore-status']).toBeUndefined();
-    expect(patched.metadata.annotations?.['nvidia.com/snapshot-restore-container-id']).toBeUndefined();
+    // The run patched the pod (stale verdict removed), then, timed out, put back what it
+    // had changed: the pod is as it was, not left waiting for this checkpoint.
+    expect(c.api.requestLog.count({ verb: 'patch', resource: 'pods', name: 'vllm-placeholder' })).toBe(2);
+    expect(timedOut.stderr).toContain('put back the labels and annotations of pod/vllm-placeholder in namespace "default" that this run changed');
+    const reverted = c.api.store.mustGet('pods', 'default', 'vllm-placeholder');
+    expect(reverted.metadata.uid).toBe(placeholder.metadata.uid);
+    expect(reverted.metadata.labels).toEqual(placeholder.metadata.labels);
+    expect(reverted.metadata.annotations).toEqual(placeholder.metadata.annotations);
 
     // Agents answer again once this run has patched the pod: the new verdict completes it.
     const run = runCli(['restore', '--pod', 'vllm-placeholder', '--checkpoint-id', ID, '--timeout', '20s'], { cluster: c });
-    await waitFor('the second restore --pod to patch the pod', () => c.api.requestLog.count({ verb: 'patch', resource: 'pods', name: 'vllm-placeholder' }) >= 2);
+    await waitFor('the second restore --pod to patch the pod', () => c.api.requestLog.count({ verb: 'patch', resource: 'pods', name: 'vllm-placeholder' }) >= 3);
     setAgentFaults(c, { silent: false });
     const done = await run;
     expect(done.stderr).not.toMatch(/error/i);
@@ -173,5 +177,26 @@ describe('failed runs clean up after themselves', () => {
     expect(restored.metadata.uid).toBe(placeholder.metadata.uid);
     expect(restored.metadata.annotations?.['nvidia.com/snapshot-restore-status']).toBe('completed');
     expect(c.api.requestLog.count({ verb: 'delete', resource: 'pods' })).toBe(0);
+  });
+  it('restore --pod interrupted while the agent waits for the checkpoint: exit 130, the pod put back, so the checkpoint made later is not restored into it', async () => {
+    const c = cluster();
+    const placeholder = await createPlaceholder(c);
+    const later = 'e2e-fail-later';
+    const r = await runCli(['restore', '--pod', 'vllm-placeholder', '--checkpoint-id', later], {
+      cluster: c,
+      signalAfter: { signal: 'SIGINT', when: () => c.api.store.get('pods', 'default', 'vllm-placeholder')?.metadata.labels?.['nvidia.com/snapshot-checkpoint-id'] === later },
+    });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('put back the labels and annotations of pod/vllm-placeholder in namespace "default" that this run changed');
+    const reverted = c.api.store.mustGet('pods', 'default', 'vllm-placeholder');
+    expect(reverted.metadata.labels).toEqual(placeholder.metadata.labels);
+    expect(reverted.metadata.annotations).toEqual(placeholder.metadata.annotations);
+
+    const ck = await runCli(['checkpoint', '--manifest', WORKER_MANIFEST, '--checkpoint-id', later], { cluster: c });
+    expect(ck.code).toBe(0);
+    await new Promise((done) => setTimeout(done, 1500));
+    const after = c.api.store.mustGet('pods', 'default', 'vllm-placeholder');
+    expect(after.metadata.annotations?.['nvidia.com/snapshot-restore-status']).toBeUndefined();
+    expect(after.metadata.uid).toBe(placeholder.metadata.uid);
   });
 });
