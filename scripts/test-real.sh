@@ -15,9 +15,29 @@ if [ "$(uname -s)" != Linux ] || [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 
+STATE=${SNAPSHOTCTL_REAL_DIR:-/var/tmp/snapshotctl-real-cluster}
 started=0
+rc=0
+# After `down`: nothing of the cluster may be left (processes, mounts, cgroups, files).
+check_left() {
+  local left=() h p
+  for p in $(pgrep -f "$STATE" 2>/dev/null); do left+=("process $p: $(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null)"); done
+  while read -r _ m _; do case "$m" in "$STATE"*|/var/lib/kubelet*|/run/containerd*) left+=("mount $m") ;; esac; done </proc/mounts
+  for h in /sys/fs/cgroup/*/; do [ -e "${h}snapshotctl-real-cluster" ] && left+=("cgroup ${h}snapshotctl-real-cluster"); done
+  [ -e "$STATE" ] && left+=("directory $STATE")
+  if [ ${#left[@]} -gt 0 ]; then
+    printf 'test-real: down left behind: %s\n' "${left[@]}" >&2
+    return 1
+  fi
+  echo "test-real: down left no process, mount, cgroup or file behind"
+}
 cleanup() {
-  if [ "$started" = 1 ] && [ "${SNAPSHOTCTL_REAL_KEEP:-0}" != 1 ]; then bash scripts/real-cluster.sh down; fi
+  local st=$?
+  [ "$st" -ne 0 ] && rc=$st
+  if [ "$started" = 1 ] && [ "${SNAPSHOTCTL_REAL_KEEP:-0}" != 1 ]; then
+    bash scripts/real-cluster.sh down && check_left || rc=1
+  fi
+  exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -34,4 +54,4 @@ bash scripts/real-cluster.sh import "$images"/*.tar || { rm -rf "$images"; exit 
 rm -rf "$images"
 echo "test-real: cluster and images ready in $(( $(date +%s) - t0 )) s"
 
-SNAPSHOTCTL_REAL_KUBECONFIG=$KUBECONFIG node node_modules/vitest/vitest.mjs run --config vitest.real.config.ts "$@"
+SNAPSHOTCTL_REAL_KUBECONFIG=$KUBECONFIG node node_modules/vitest/vitest.mjs run --config vitest.real.config.ts "$@" || rc=1
