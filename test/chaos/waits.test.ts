@@ -49,6 +49,8 @@ async function runWithSignals(args: string[], opts: { kubeconfig: string; timeou
       while (running && !(child && when())) await sleep(20);
       if (!running) return;
       child!.kill('SIGINT');
+      // Two SIGINTs sent before the first is handled can reach the process as one.
+      await sleep(300);
     }
   })();
   try {
