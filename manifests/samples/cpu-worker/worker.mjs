@@ -84,6 +84,8 @@ const server = createServer((conn) => {
     served++;
     const now = line.trim() === 'checksum' ? checksum(state) : undefined;
     conn.end(`${JSON.stringify({ checksum: now, warmupChecksum, warmups, instance, served, pid: process.pid, warmupSeconds, mb })}\n`);
+    // One line per request: after a restore it shows up in the placeholder's log.
+    log(`served ${served} (${line.trim() || 'empty'}) as instance ${instance}, pid ${process.pid}`);
   });
 });
 server.listen(port, '127.0.0.1', () => {
