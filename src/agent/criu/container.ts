@@ -113,7 +113,7 @@ export function cgroupMounts(mountinfo: string): Map<string, string> {
     } else if (fstype === 'cgroup') {
       const opts = superOpts.split(',');
       const known = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio', 'blkio', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc'];
-      const ctrls = opts.filter((o) => known.includes(o));
+      const ctrls = known.filter((k) => opts.includes(k));
       const named = opts.find((o) => o.startsWith('name='));
       if (named) ctrls.push(named);
       const key = ctrls.join(',');
