@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { agentLog, apply, CHECKPOINTS_DIR, cli, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, ROOT, waitFor, WORKER_IMAGE } from './harness.js';
+import { agentLog, apply, CHECKPOINTS_DIR, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, ROOT, waitFor, WORKER_IMAGE } from './harness.js';
 
 const NS = `criu-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-criu-'));
@@ -28,9 +28,12 @@ function sample(file: string, name: string): string {
   c.imagePullPolicy = 'Never';
   pod['spec'].terminationGracePeriodSeconds = 2;
   for (const e of c.env ?? []) {
-    if (e.name === 'CPU_WORKER_MB') e.value = '128';
+    // SNAPSHOTCTL_REAL_CRIU_MB=256 measures the sample's own size.
+    if (e.name === 'CPU_WORKER_MB') e.value = process.env['SNAPSHOTCTL_REAL_CRIU_MB'] ?? '128';
     if (e.name === 'CPU_WORKER_ROUNDS') e.value = '4';
   }
+  // An open file in /dev/shm: the restore needs the agent's copy of it.
+  if (file === 'cpu-worker-real.yaml') c.env.push({ name: 'CPU_WORKER_SHM', value: '1' });
   const path = join(dir, `${name}.yaml`);
   writeFileSync(path, stringify(pod));
   return path;
@@ -38,6 +41,7 @@ function sample(file: string, name: string): string {
 
 interface Answer {
   checksum: string;
+  shm?: string;
   warmupChecksum: string;
   warmups: number;
   instance: string;
@@ -119,6 +123,8 @@ describe('the criu engine on a real node (containerd)', () => {
     expect(now.warmups).toBe(1);
     expect(now.instance).toBe(before?.instance);
     expect(now.pid).toBe(before?.pid);
+    // The /dev/shm file it held open came along (copied while the source was stopped).
+    expect(now.shm).toBe(before?.checksum);
     const ps = await kubectlOk(['exec', '-n', NS, 'cpu-worker', '--', 'ps']);
     expect(ps).toMatch(/^\s*1 .*sleep infinity/m);
     expect(ps).toMatch(new RegExp(`^\\s*${before?.pid} .*worker\\.mjs`, 'm'));
@@ -139,10 +145,23 @@ describe('the criu engine on a real node (containerd)', () => {
     expect(now.checksum).toBe(before?.checksum);
     expect(now.warmups).toBe(1);
     expect(now.instance).toBe(before?.instance);
+    expect(now.shm).toBe(before?.checksum);
     await waitFor('the restored worker in kubectl logs', async () => new RegExp(`served \\d+ \\(checksum\\) as instance ${before?.instance}`).test((await kubectl(['logs', '-n', NS, 'cpu-placeholder'])).stdout), 15_000, 250);
     const events = await kubectlOk(['get', 'events', '-n', NS, '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']);
     expect(events).toMatch(/RestoreSucceeded/);
   }, 240_000);
+
+  it('a placeholder whose image has no criu: RestoreFailed carries the reason and the placeholder is stopped', async () => {
+    await createPlaceholder(NS, 'no-criu');
+    const run = await cli(['restore', '--pod', 'no-criu', '--checkpoint-id', 'cpu-real-1', '-n', NS, '--timeout', '60s'], { timeoutMs: 80_000 });
+    expect(run.code, await explain(run)).not.toBe(0);
+    const pod = await getJson(NS, 'pod', 'no-criu');
+    expect(pod?.['metadata'].annotations['nvidia.com/snapshot-restore-status']).toBe('failed');
+    const events = await kubectlOk(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=no-criu', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+    expect(events).toMatch(/RestoreFailed: restore of checkpoint cpu-real-1 failed: criu restore failed .*no criu on its PATH/);
+    // criu's (here nsenter's) own last lines come with it.
+    expect(events).toMatch(/its output \(no log was written\):\nnsenter: (can't execute 'criu'|failed to execute criu)/);
+  }, 180_000);
 
   it('a worker that is its container\'s PID 1: CheckpointFailed names why', async () => {
     const bad = parse(readFileSync(sample('cpu-worker-real.yaml', 'pid1-worker'), 'utf8')) as Record<string, any>;

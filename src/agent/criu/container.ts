@@ -315,7 +315,8 @@ async function copyUpper(upper: string, to: string, skip: Set<string>, rel = '')
  */
 async function copyTree(from: string, to: string, skip: Set<string> = new Set(), rel = ''): Promise<number> {
   let n = 0;
-  if (rel !== '') {
+  if (rel === '') await mkdir(to, { recursive: true });
+  else {
     const there = await lstat(join(to, rel)).catch(() => undefined);
     if (there?.isSymbolicLink()) throw new Error(`refused to copy into ${posix.join('/', rel)}: it is a symbolic link in the target container`);
   }

@@ -129,9 +129,10 @@ export function probeCriu(cmd: CriuCommand): Promise<{ ok: boolean; reason?: str
   return p;
 }
 
-function onPath(bin: string, env: NodeJS.ProcessEnv): boolean {
-  if (bin.includes('/')) return existsSync(bin);
-  return (env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, bin)));
+/** The first `bin` on PATH (or `bin` itself when it is a path that exists). */
+function onPath(bin: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (bin.includes('/')) return existsSync(bin) ? bin : undefined;
+  return (env['PATH'] ?? '').split(':').map((d) => (d === '' ? '' : join(d, bin))).find((p) => p !== '' && existsSync(p));
 }
 
 function pathUnder(path: string, dir: string | undefined): boolean {
@@ -186,7 +187,8 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
     const co: ContainerCriuOptions = {
       name,
       criu: opts.container?.criu ?? 'criu',
-      nsenter: opts.container?.nsenter ?? 'nsenter',
+      // By path: the busybox sh that joins the cgroups would run its own nsenter applet.
+      nsenter: onPath(opts.container?.nsenter ?? 'nsenter', opts.env ?? process.env) ?? 'nsenter',
       verbosity,
     };
     const initOf = async (ref: ContainerRef, what: string): Promise<number> => {
@@ -199,7 +201,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       simulated: false,
       async probe() {
         if (process.getuid?.() !== 0) return { ok: false, reason: 'CRIU needs root (CAP_SYS_ADMIN and ptrace of any process); run the agent privileged' };
-        if (!onPath(co.nsenter, opts.env ?? process.env)) return { ok: false, reason: `${co.nsenter} is not on PATH; the criu engine runs criu inside containers through it` };
+        if (onPath(co.nsenter, opts.env ?? process.env) === undefined) return { ok: false, reason: `${co.nsenter} is not on PATH; the criu engine runs criu inside containers through it` };
         return { ok: true };
       },
       async checkpoint(ctx) {

@@ -105,7 +105,7 @@ export async function runCriu(cmd: CriuCommand, args: string[], opts: RunCriuOpt
     const hint = hintFor([...tail, ...out]);
     const lines = tail.length > 0 ? tail : out;
     throw new CriuError(
-      `criu ${args[0] ?? ''} ${why}${hint ? ` (${hint})` : ''}; last lines of ${opts.logPath}:\n${lines.join('\n')}`,
+      `criu ${args[0] ?? ''} ${why}${hint ? ` (${hint})` : ''}; ${tail.length > 0 ? `last lines of ${opts.logPath}` : 'its output (no log was written)'}:\n${lines.join('\n')}`,
       lines,
       code,
     );
