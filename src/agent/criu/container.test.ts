@@ -143,3 +143,33 @@ describe('hints for failures on a real node', () => {
     expect(hintFor(['Error (criu/pstree.c:1): Can\'t dump init'])).toMatch(/worker-init/);
   });
 });
+
+describe('the criu engine with a real node\'s runtime', () => {
+  const runtime = { inspect: () => undefined, adopt: () => {}, containerInit: async () => 4242 };
+
+  it('probes for nsenter instead of a criu of its own', async () => {
+    const { createCriuEngine } = await import('./engine.js');
+    const probe = await createCriuEngine({ runtime, env: { PATH: '' } }).probe();
+    expect(probe.ok).toBe(false);
+    expect(probe.reason).toMatch(process.getuid?.() === 0 ? /nsenter is not on PATH/ : /needs root/);
+  });
+
+  it('refuses an artifact the process runtime wrote, before touching the placeholder', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createCriuEngine } = await import('./engine.js');
+    const dir = await mkdtemp(join(tmpdir(), 'criu-container-'));
+    try {
+      await writeFile(join(dir, 'criu.json'), JSON.stringify({ engine: 'criu', root: 1, pids: [1], tids: [1] }));
+      const engine = createCriuEngine({ runtime });
+      const placeholder = { namespace: 'ns', podName: 'ph', podUid: 'u', containerName: 'worker', signal: async () => {} };
+      const err = await engine
+        .restore({ pod: { metadata: {}, spec: { containers: [] } } as never, placeholder, checkpointId: 'c', nodeName: 'n', artifactDir: dir, manifest: {}, log: () => {}, signal: new AbortController().signal })
+        .catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/process runtime, not from a container/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

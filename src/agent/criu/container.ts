@@ -147,7 +147,12 @@ function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/** The nsenter argv that runs `rest` inside the namespaces of host PID `pid`. */
+/**
+ * The nsenter argv that runs `rest` inside the namespaces of host PID `pid`. Entering a
+ * PID namespace forks, so criu is nsenter's child: killing nsenter (an aborted
+ * operation) does not end a criu already running (bookworm's nsenter 2.38 has no
+ * --kill-child).
+ */
 export function nsenterArgv(nsenter: string, pid: number, rest: string[]): string[] {
   return [nsenter, '-t', String(pid), '-m', '-p', '-n', '-i', '-u', '--', ...rest];
 }
