@@ -20,6 +20,7 @@ const EXPECTED: Array<[ConstantName, unknown, string]> = [
   ['ANNOTATION_RESTORE_STATUS', 'nvidia.com/snapshot-restore-status', '§1'],
   ['ANNOTATION_RESTORE_CONTAINER_ID', 'nvidia.com/snapshot-restore-container-id', '§1'],
   ['LABEL_JOB_NAME', 'batch.kubernetes.io/job-name', '§1'],
+  ['LABEL_JOB_NAME_LEGACY', 'job-name', 'Job pods before Kubernetes 1.27'],
   // §1 values
   ['ARTIFACT_VERSION', '1', '§1 artifact-version value'],
   ['LABEL_TRUE', 'true', '§1 boolean label value'],
