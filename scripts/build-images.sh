@@ -10,7 +10,10 @@
 #       was set up) and a static busybox.
 #   OUTDIR/cpu-worker-placeholder.tar  ghcr.io/snapshotctl/cpu-worker-placeholder:dev
 #       the CPU sample worker (manifests/samples/cpu-worker.yaml): Node.js, the worker
-#       script at /opt/snapshotctl/..., a reaping init (pause), sleep and busybox.
+#       script at /opt/snapshotctl/..., a reaping init (pause), busybox, CRIU, and
+#       worker-init (scripts/images/worker-init.c) at /bin/worker-init, which starts a
+#       worker under it as PID 1 at PID >= 1000, and as /usr/local/bin/sleep, which as
+#       PID 1 running `sleep infinity` (a placeholder) reaps what is restored under it.
 #
 # Import them with `ctr -n k8s.io images import FILE` on each node (scripts/real-cluster.sh
 # import FILE does it for the real test cluster). Users with docker or podman can build
@@ -47,6 +50,13 @@ pause_bin() {
   printf '%s\n' "$p"
 }
 
+# worker-init: PID 1 of checkpointable workers and the reaping `sleep` of placeholders.
+worker_init_bin() {
+  local p="$work/worker-init"
+  [ -x "$p" ] || gcc -static -O2 -o "$p" "$HERE/images/worker-init.c" || die "could not build worker-init (gcc, libc6-dev)" 3
+  printf '%s\n' "$p"
+}
+
 # CRIU (our parallel-restore build) as setup-criu.sh bundles it: ~11 MB that run through
 # the bundle's own loader, under /opt/criu, with /usr/local/bin/criu calling it. Only
 # when setup-criu.sh has made its root here (it takes minutes the first time):
@@ -76,6 +86,8 @@ cp -a "$REPO/bin" "$REPO/dist" "$app/"
 mkdir -p "$app/manifests" && cp -a "$REPO/manifests/seccomp" "$app/manifests/"
 add_binary "$work/agent" "$NODE_BIN" /usr/local/bin/node
 add_binary "$work/agent" "$(command -v ctr)" /usr/local/bin/ctr
+# The criu engine runs criu inside a container's namespaces through nsenter.
+add_binary "$work/agent" "$(command -v nsenter)" /usr/bin/nsenter
 add_busybox "$work/agent"
 add_criu "$work/agent"
 log "snapshot-agent: writing $OUT/snapshot-agent.tar ($AGENT_IMAGE)"
@@ -88,6 +100,8 @@ cp "$REPO/manifests/samples/cpu-worker/worker.mjs" "$w/opt/snapshotctl/manifests
 add_binary "$w" "$NODE_BIN" /usr/local/bin/node
 add_busybox "$w"
 cp "$(pause_bin)" "$w/bin/pause"
+cp "$(worker_init_bin)" "$w/bin/worker-init"
+mkdir -p "$w/usr/local/bin" && ln -s /bin/worker-init "$w/usr/local/bin/sleep"
 add_criu "$w"
 log "cpu-worker-placeholder: writing $OUT/cpu-worker-placeholder.tar ($WORKER_IMAGE)"
 oci_archive "$w" "$WORKER_IMAGE" "$OUT/cpu-worker-placeholder.tar" /bin/pause

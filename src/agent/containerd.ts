@@ -47,6 +47,8 @@ export interface ContainerdRuntime extends NodeRuntime {
   signal(containerId: string, sig: NodeJS.Signals): Promise<void>;
   /** Run `argv` inside the container (its own spec) and wait for it; rejects on a non-zero exit. */
   exec(ref: ContainerRef, argv: string[]): Promise<void>;
+  /** Host PID of the container's init, looked up now. */
+  containerInit(ref: ContainerRef): Promise<number | undefined>;
   /** The ID's running PID from the last look-up, without a call (for sync callers). */
   cachedPid(containerId: string): number | undefined;
   /**
@@ -140,6 +142,9 @@ export function createContainerdRuntime(opts: ContainerdOptions): ContainerdRunt
       const fifoDir = opts.fifoDir ?? DEFAULT_FIFO_DIR;
       await mkdir(fifoDir, { recursive: true, mode: 0o700 });
       await run(['tasks', 'exec', '--fifo-dir', fifoDir, '--exec-id', `snapshot-agent-${randomBytes(6).toString('hex')}`, id, ...argv]);
+    },
+    async containerInit(ref) {
+      return runtime.pid(checked(ref.containerId));
     },
     inspect(ref): ContainerProcess | undefined {
       if (badContainerId(ref.containerId)) return undefined;

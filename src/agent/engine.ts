@@ -126,4 +126,11 @@ export interface NodeRuntime {
    * privileges (a real node's runtime; the dev cluster has none). Rejects on failure.
    */
   exec?(ref: ContainerRef, argv: string[]): Promise<void>;
+  /**
+   * A real node's runtime only: the host PID of the container's init process, looked
+   * up now (undefined when it has no running task). Its presence tells the criu engine
+   * to work on real containers: criu inside the container's namespaces, and the
+   * restore into the running placeholder container (criu/container.ts).
+   */
+  containerInit?(ref: ContainerRef): Promise<number | undefined>;
 }

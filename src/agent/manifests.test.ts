@@ -81,7 +81,9 @@ describe('manifests/', () => {
       'agent-rbac.yaml',
       'pvc.yaml',
       'rbac-cli.yaml',
+      'samples/cpu-placeholder-real.yaml',
       'samples/cpu-placeholder.yaml',
+      'samples/cpu-worker-real.yaml',
       'samples/cpu-worker.yaml',
       'samples/placeholder.yaml',
       'samples/worker.yaml',
@@ -231,5 +233,20 @@ describe('manifests/', () => {
     const worker = parsePodManifest(readFileSync(join(root, 'samples/cpu-worker.yaml'), 'utf8')).pod as Pod;
     expect(pod.spec.containers[0]?.image).toBe(worker.spec.containers[0]?.image);
     expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual({ command: ['cat', 'ready-for-checkpoint'] });
+  });
+
+  it('samples/cpu-worker-real.yaml starts the worker under worker-init (not PID 1), and its placeholder passes the restore-in-place preconditions with the same image', () => {
+    const parsed = parsePodManifest(readFileSync(join(root, 'samples/cpu-worker-real.yaml'), 'utf8'));
+    expect(parsed.findings).toEqual([]);
+    const c = (parsed.pod as Pod).spec.containers[0]!;
+    expect(c.command).toEqual(['/bin/worker-init', '--', 'node', '/opt/snapshotctl/manifests/samples/cpu-worker/worker.mjs']);
+    expect(c.readinessProbe?.['exec']).toEqual({ command: ['cat', '/tmp/ready-for-checkpoint'] });
+    const ph = parsePodManifest(readFileSync(join(root, 'samples/cpu-placeholder-real.yaml'), 'utf8'));
+    expect(ph.findings).toEqual([]);
+    const pod = ph.pod as Pod;
+    expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
+    expect(pod.spec.containers[0]?.image).toBe(c.image);
+    expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
+    expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual(c.readinessProbe?.['exec']);
   });
 });

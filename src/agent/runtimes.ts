@@ -43,8 +43,10 @@ export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
  * `containerd`: a real Kubernetes node (containerd 1.6 or later), through its socket and
  * `ctr` (see containerd.ts). Pods are found by the CRI's labels, signals go through
  * containerd, and the sim engine writes a placeholder's ready file inside its container.
- * The criu and cuda engines do not work through it yet: they restore by handing the
- * process tree to the dev cluster's kubelet, which a real node has no equivalent of.
+ * The criu engine (`--engine criu`) runs criu inside the worker's and the placeholder's
+ * container namespaces (criu/container.ts, real-node.md §4); sim stays the default so
+ * that an agent without `--engine` behaves as before. The cuda engine does not work
+ * through it yet.
  */
 async function createContainerdAgentRuntime(ctx: RuntimeContext): Promise<AgentRuntime> {
   const { createContainerdRuntime } = await import('./containerd.js');
@@ -61,7 +63,7 @@ async function createContainerdAgentRuntime(ctx: RuntimeContext): Promise<AgentR
   await rt.pid('0'.repeat(64));
   return {
     name: 'containerd',
-    engines: ['sim'],
+    engines: ['sim', 'criu'],
     node: rt,
     async signalContainer(namespace, pod, sig) {
       await rt.signal(await find(namespace, pod), sig);
@@ -103,7 +105,7 @@ async function createSimRuntime(ctx: RuntimeContext): Promise<AgentRuntime> {
 export const AGENT_RUNTIMES: Readonly<Record<string, RuntimeEntry>> = {
   sim: { description: 'no access to container processes: signals are logged, only the sim engine works', create: createSimRuntime },
   containerd: {
-    description: 'a real node: containers through containerd\'s socket (--containerd-address) and ctr; the sim engine for now',
+    description: 'a real node: containers through containerd\'s socket (--containerd-address) and ctr; the sim engine (default) or criu (--engine criu)',
     create: createContainerdAgentRuntime,
   },
 };

@@ -55,7 +55,7 @@ describe('agent complete/validate', () => {
     ['no node name', {}, {}, 'the agent needs its node name: pass --node-name or set NODE_NAME'],
     ['blank NODE_NAME', {}, { NODE_NAME: '  ' }, 'the agent needs its node name: pass --node-name or set NODE_NAME'],
     ['unknown engine', { nodeName: 'n', engine: 'gpu' }, {}, '--engine gpu: unknown engine'],
-    ['unknown runtime', { nodeName: 'n', runtime: 'containerd' }, {}, '--runtime containerd: unknown runtime'],
+    ['unknown runtime', { nodeName: 'n', runtime: 'docker' }, {}, '--runtime docker: unknown runtime'],
     ['bad health address', { nodeName: 'n', healthAddr: '8080' }, {}, '--health-addr 8080: expected host:port (e.g. 0.0.0.0:8080 or 127.0.0.1:0) or off'],
     ['bad grace', { nodeName: 'n', shutdownGrace: '20' }, {}, '--shutdown-grace 20: expected a duration such as 20s or 1m'],
     ['bad log level', { nodeName: 'n' }, { SNAPSHOT_LOG_LEVEL: 'loud' }, 'log level loud: expected one of debug, info, warn, error'],

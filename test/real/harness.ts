@@ -24,6 +24,8 @@ export const CONTAINERD_SOCK = join(STATE_DIR, 'containerd/containerd.sock');
 /** Images scripts/real-cluster.sh and scripts/build-images.sh import. */
 export const TEST_IMAGE = 'localhost/snapshotctl/test-placeholder:3';
 export const AGENT_IMAGE = process.env['SNAPSHOTCTL_AGENT_IMAGE'] ?? 'localhost/snapshotctl/snapshot-agent:0.1.0';
+/** The CPU sample worker's image (scripts/build-images.sh; SNAPSHOTCTL_WORKER_IMAGE as there). */
+export const WORKER_IMAGE = process.env['SNAPSHOTCTL_WORKER_IMAGE'] ?? 'ghcr.io/snapshotctl/cpu-worker-placeholder:dev';
 /** Where the node's checkpoint PVs live on the host. */
 export const CHECKPOINTS_DIR = join(STATE_DIR, 'checkpoints');
 
@@ -92,7 +94,7 @@ export async function apply(ns: string, objects: Array<Record<string, any>>): Pr
  * imported image), the RBAC and PVC of manifests/, and a PV for the PVC. Resolves once
  * the agent's pod is Ready.
  */
-export async function installNamespace(ns: string): Promise<void> {
+export async function installNamespace(ns: string, opts: { agentArgs?: string[] } = {}): Promise<void> {
   await kubectlOk(['create', 'namespace', ns]);
   const pvDir = join(CHECKPOINTS_DIR, ns);
   mkdirSync(pvDir, { recursive: true, mode: 0o700 });
@@ -123,7 +125,7 @@ export async function installNamespace(ns: string): Promise<void> {
     agent.image = AGENT_IMAGE;
     agent.imagePullPolicy = 'Never';
     agent.args = agent.args.map((a: string) => (a.startsWith('--containerd-address=') ? `--containerd-address=${CONTAINERD_SOCK}` : a));
-    agent.args.push('--log-level=debug');
+    agent.args.push('--log-level=debug', ...(opts.agentArgs ?? []));
     // Pods on this loopback-only node have no route to the API server (it listens on
     // 127.0.0.1 and there is no kube-proxy for the service IP), so here the agent shares
     // the node's network and is pointed at the server directly, with its health port

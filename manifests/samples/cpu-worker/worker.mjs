@@ -13,11 +13,12 @@
 //    "warmups": warm-ups this container's filesystem has seen (a counter file in the
 //    working directory; a restored worker must still say 1), "instance": random ID
 //    drawn at process start (same after a restore, new after a cold start),
-//    "served", "pid", "warmupSeconds", "mb"}
+//    "served", "pid", "warmupSeconds", "mb", "shm": with CPU_WORKER_SHM=1, what the
+//    worker's open /dev/shm file holds (its warm-up checksum)}
 //
 // SIGUSR1 (sent by the snapshot agent after the checkpoint) and SIGTERM: exit 0.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { openSync, readSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const mb = Number(process.env.CPU_WORKER_MB ?? 256);
@@ -76,6 +77,24 @@ const warmupChecksum = checksum(state);
 const warmupSeconds = Math.round(performance.now() - started) / 1000;
 log(`warm-up done in ${warmupSeconds} s, checksum ${warmupChecksum}`);
 
+// CPU_WORKER_SHM=1: a file in /dev/shm (each pod has its own) that stays open, as a
+// shared-memory segment would; CRIU reopens it by path, so a restore works only if the
+// file came along. Its content is read back through the open descriptor per request.
+let shmFd;
+if (process.env.CPU_WORKER_SHM === '1') {
+  const path = `/dev/shm/cpu-worker-${instance}`;
+  writeFileSync(path, warmupChecksum);
+  shmFd = openSync(path, 'r');
+  log(`holding ${path} open`);
+}
+
+function readShm() {
+  if (shmFd === undefined) return undefined;
+  const buf = Buffer.alloc(64);
+  const n = readSync(shmFd, buf, 0, 64, 0);
+  return buf.subarray(0, n).toString('utf8');
+}
+
 let served = 0;
 const server = createServer((conn) => {
   conn.setEncoding('utf8');
@@ -83,7 +102,9 @@ const server = createServer((conn) => {
   conn.once('data', (line) => {
     served++;
     const now = line.trim() === 'checksum' ? checksum(state) : undefined;
-    conn.end(`${JSON.stringify({ checksum: now, warmupChecksum, warmups, instance, served, pid: process.pid, warmupSeconds, mb })}\n`);
+    conn.end(`${JSON.stringify({ checksum: now, warmupChecksum, warmups, instance, served, pid: process.pid, warmupSeconds, mb, shm: readShm() })}\n`);
+    // One line per request: after a restore it shows up in the placeholder's log.
+    log(`served ${served} (${line.trim() || 'empty'}) as instance ${instance}, pid ${process.pid}`);
   });
 });
 server.listen(port, '127.0.0.1', () => {

@@ -21,12 +21,13 @@
  * before the dump, CUDA restore and unlock after the restore while the tree is still
  * stopped.
  */
-import { constants, openSync, closeSync } from 'node:fs';
+import { constants, existsSync, openSync, closeSync } from 'node:fs';
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { readArtifactJson } from '../artifact.js';
 import type { CheckpointContext, CheckpointResult, ContainerProcess, ContainerRef, NodeRuntime, RestoreContext, RestoreResult, SnapshotEngine } from '../engine.js';
+import { checkpointContainer, restoreContainer, type ContainerCriuOptions } from './container.js';
 import { locateCriu, type CriuCommand } from './locate.js';
 import { describePid, isAlive, openPaths, processTree, readStat, type ProcessTree } from './proc.js';
 import { capture, criuVersion, runCriu } from './run.js';
@@ -64,6 +65,11 @@ export interface CriuEngineOptions {
   name?: string;
   /** criu log verbosity, 0-4 (default 4: the log is kept and quoted on failure). */
   verbosity?: number;
+  /**
+   * On a real node (a runtime with `containerInit`): criu as the containers resolve it
+   * (default `criu`, on the image's PATH) and nsenter in the agent.
+   */
+  container?: Partial<Pick<ContainerCriuOptions, 'criu' | 'nsenter'>>;
 }
 
 /** `criu.json`: the facts a restore needs that are not in CRIU's images. */
@@ -123,6 +129,12 @@ export function probeCriu(cmd: CriuCommand): Promise<{ ok: boolean; reason?: str
   return p;
 }
 
+/** The first `bin` on PATH (or `bin` itself when it is a path that exists). */
+function onPath(bin: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (bin.includes('/')) return existsSync(bin) ? bin : undefined;
+  return (env['PATH'] ?? '').split(':').map((d) => (d === '' ? '' : join(d, bin))).find((p) => p !== '' && existsSync(p));
+}
+
 function pathUnder(path: string, dir: string | undefined): boolean {
   if (!dir) return false;
   const rel = relative(dir, path);
@@ -168,6 +180,38 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
     if (seen) return seen;
     return ref.pid !== undefined ? { pid: ref.pid } : undefined;
   };
+
+  const runtime = opts.runtime;
+  if (runtime?.containerInit) {
+    const containerInit = runtime.containerInit.bind(runtime);
+    const co: ContainerCriuOptions = {
+      name,
+      criu: opts.container?.criu ?? 'criu',
+      // By path: the busybox sh that joins the cgroups would run its own nsenter applet.
+      nsenter: onPath(opts.container?.nsenter ?? 'nsenter', opts.env ?? process.env) ?? 'nsenter',
+      verbosity,
+    };
+    const initOf = async (ref: ContainerRef, what: string): Promise<number> => {
+      const pid = await containerInit(ref);
+      if (pid === undefined) throw new Error(`the ${what} container of pod ${ref.namespace}/${ref.podName} has no running task in containerd`);
+      return pid;
+    };
+    return {
+      name,
+      simulated: false,
+      async probe() {
+        if (process.getuid?.() !== 0) return { ok: false, reason: 'CRIU needs root (CAP_SYS_ADMIN and ptrace of any process); run the agent privileged' };
+        if (onPath(co.nsenter, opts.env ?? process.env) === undefined) return { ok: false, reason: `${co.nsenter} is not on PATH; the criu engine runs criu inside containers through it` };
+        return { ok: true };
+      },
+      async checkpoint(ctx) {
+        return checkpointContainer(ctx, await initOf(ctx.container, 'worker'), co);
+      },
+      async restore(ctx) {
+        return restoreContainer(ctx, await initOf(ctx.placeholder, 'placeholder'), co);
+      },
+    };
+  }
 
   return {
     name,

@@ -39,6 +39,15 @@ export function hintFor(lines: string[]): string | undefined {
   if (/File exists|pid .* in use|clone\(\) with set_tid=.*failed|Can't fork for \d+: File exists/i.test(text)) {
     return 'without a PID namespace CRIU restores the original PIDs; a process that holds one of them must end first';
   }
+  if (/nsenter: failed to execute criu|can't execute 'criu'/.test(text)) {
+    return 'the container\'s image has no criu on its PATH; checkpoint and restore pods need the placeholder image (the runtime image plus criu)';
+  }
+  if (/cannot join cgroup/.test(text)) {
+    return 'the agent could not move into the placeholder\'s cgroups; run it privileged with hostPID (manifests/snapshotctl-agent/daemonset.yaml)';
+  }
+  if (/can only be restored in a new pid namespace|Can't dump.*init/i.test(text)) {
+    return 'the worker is its container\'s PID 1; start it under an init (/bin/worker-init -- <command>)';
+  }
   if (/Can't open file .*: No such file or directory|No such file or directory.*cwd/i.test(text)) {
     return 'a file or directory the worker had open is gone on this node';
   }
@@ -91,11 +100,12 @@ export async function runCriu(cmd: CriuCommand, args: string[], opts: RunCriuOpt
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const fail = async (code: number | null, why: string): Promise<never> => {
     const tail = await logTail(opts.logPath);
-    const hint = hintFor(tail);
     const out = stderr.trim().split('\n').filter((l) => l && !/kdat cache/.test(l)).slice(-5);
+    // criu's stderr too: what failed before criu ran (nsenter, a cgroup join) is only there.
+    const hint = hintFor([...tail, ...out]);
     const lines = tail.length > 0 ? tail : out;
     throw new CriuError(
-      `criu ${args[0] ?? ''} ${why}${hint ? ` (${hint})` : ''}; last lines of ${opts.logPath}:\n${lines.join('\n')}`,
+      `criu ${args[0] ?? ''} ${why}${hint ? ` (${hint})` : ''}; ${tail.length > 0 ? `last lines of ${opts.logPath}` : 'its output (no log was written)'}:\n${lines.join('\n')}`,
       lines,
       code,
     );
