@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { ROOT, runCli, type CliRun, type RunCliOptions } from '../e2e/harness.js';
+import { ROOT, runCli, waitFor, type CliRun, type RunCliOptions } from '../e2e/harness.js';
 
 export { ROOT, kv, sleep, waitFor } from '../e2e/harness.js';
 
@@ -242,4 +242,42 @@ export async function createPlaceholder(ns: string, name: string): Promise<void>
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`placeholder ${ns}/${name} did not start`);
+}
+
+/** Every object of a manifest file in manifests/ (e.g. `rbac-cli.yaml`). */
+export function manifestDocs(file: string): Promise<Array<Record<string, any>>> {
+  return docs(join(ROOT, 'manifests', file));
+}
+
+/**
+ * A kubeconfig at `path` that authenticates as ServiceAccount `ns/sa` with the token
+ * of the Secret Kubernetes (before 1.24) creates for it, and trusts the cluster CA of
+ * the admin kubeconfig: what a CI job holding only that token would have.
+ */
+export async function writeServiceAccountKubeconfig(ns: string, sa: string, path: string): Promise<void> {
+  let secret = '';
+  await waitFor(`the token Secret of serviceaccount ${ns}/${sa}`, async () => {
+    const got = await getJson(ns, 'serviceaccount', sa);
+    secret = got?.['secrets']?.[0]?.name ?? '';
+    return secret !== '';
+  }, 30_000, 200);
+  const data = (await getJson(ns, 'secret', secret))?.['data'] as Record<string, string> | undefined;
+  const token = Buffer.from(data?.['token'] ?? '', 'base64').toString('utf8');
+  if (token === '') throw new Error(`secret ${ns}/${secret} has no token`);
+  const admin = readFileSync(KUBECONFIG, 'utf8');
+  const ca = /certificate-authority:\s*(\S+)/.exec(admin)?.[1];
+  const caData = /certificate-authority-data:\s*(\S+)/.exec(admin)?.[1];
+  const cluster: Record<string, string> = { server: apiServer(), ...(caData ? { 'certificate-authority-data': caData } : ca ? { 'certificate-authority': ca } : {}) };
+  await writeFile(
+    path,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'real', cluster }],
+      users: [{ name: sa, user: { token } }],
+      contexts: [{ name: sa, context: { cluster: 'real', user: sa, namespace: ns } }],
+      'current-context': sa,
+    }),
+    { mode: 0o600 },
+  );
 }
