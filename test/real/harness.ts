@@ -255,15 +255,7 @@ export function manifestDocs(file: string): Promise<Array<Record<string, any>>> 
  * the admin kubeconfig: what a CI job holding only that token would have.
  */
 export async function writeServiceAccountKubeconfig(ns: string, sa: string, path: string): Promise<void> {
-  let secret = '';
-  await waitFor(`the token Secret of serviceaccount ${ns}/${sa}`, async () => {
-    const got = await getJson(ns, 'serviceaccount', sa);
-    secret = got?.['secrets']?.[0]?.name ?? '';
-    return secret !== '';
-  }, 30_000, 200);
-  const data = (await getJson(ns, 'secret', secret))?.['data'] as Record<string, string> | undefined;
-  const token = Buffer.from(data?.['token'] ?? '', 'base64').toString('utf8');
-  if (token === '') throw new Error(`secret ${ns}/${secret} has no token`);
+  const token = await serviceAccountToken(ns, sa);
   const admin = readFileSync(KUBECONFIG, 'utf8');
   const ca = /certificate-authority:\s*(\S+)/.exec(admin)?.[1];
   const caData = /certificate-authority-data:\s*(\S+)/.exec(admin)?.[1];
@@ -280,4 +272,31 @@ export async function writeServiceAccountKubeconfig(ns: string, sa: string, path
     }),
     { mode: 0o600 },
   );
+}
+
+/** The token of the Secret Kubernetes (before 1.24) creates for ServiceAccount `ns/sa`. */
+export async function serviceAccountToken(ns: string, sa: string): Promise<string> {
+  let secret = '';
+  await waitFor(`the token Secret of serviceaccount ${ns}/${sa}`, async () => {
+    const got = await getJson(ns, 'serviceaccount', sa);
+    secret = got?.['secrets']?.[0]?.name ?? '';
+    return secret !== '';
+  }, 30_000, 200);
+  const data = (await getJson(ns, 'secret', secret))?.['data'] as Record<string, string> | undefined;
+  const token = Buffer.from(data?.['token'] ?? '', 'base64').toString('utf8');
+  if (token === '') throw new Error(`secret ${ns}/${secret} has no token`);
+  return token;
+}
+
+/** Where the admin kubeconfig points and how it authenticates (file paths or inline data). */
+export function adminCredentials(): { server: string; ca: Buffer; cert: Buffer; key: Buffer } {
+  const text = readFileSync(KUBECONFIG, 'utf8');
+  const field = (name: string): Buffer => {
+    const data = new RegExp(`${name}-data:\\s*(\\S+)`).exec(text)?.[1];
+    if (data) return Buffer.from(data, 'base64');
+    const file = new RegExp(`${name}:\\s*(\\S+)`).exec(text)?.[1];
+    if (!file) throw new Error(`no ${name} in ${KUBECONFIG}`);
+    return readFileSync(file);
+  };
+  return { server: apiServer(), ca: field('certificate-authority'), cert: field('client-certificate'), key: field('client-key') };
 }
