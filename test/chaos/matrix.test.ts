@@ -67,11 +67,11 @@ function expectedStderr(c: MatrixCase, outcome: Outcome): RegExp[] {
     case 'timed out before create':
       return [
         /^error: timed out after 3s while (looking for|reading pod "\S+" and) the snapshot agent in namespace "default"$/m,
-        /^hint: the API server at http:\/\/127\.0\.0\.1:\d+ did not answer in time/m,
+        /^hint: the API server at https?:\/\/127\.0\.0\.1:\d+ did not answer in time/m,
       ];
     case 'server gone':
       return [
-        new RegExp(`^error: the API server at http://127\\.0\\.0\\.1:\\d+ stopped answering while waiting for ${waitingFor} \\(`, 'm'),
+        new RegExp(`^error: the API server at https?://127\\.0\\.0\\.1:\\d+ stopped answering while waiting for ${waitingFor} \\(`, 'm'),
         ...(shape.creates
           ? [new RegExp(`could not delete ${c.flow === 'checkpoint' ? 'job\\.batch' : 'pod'}/${awaited} in namespace "${NS}": .*; delete it with: kubectl delete ${c.flow === 'checkpoint' ? 'job' : 'pod'} ${awaited} -n ${NS}`)]
           : []),

@@ -147,7 +147,7 @@ describe('waits under faults that never go away', () => {
 
     expect(r.code, context).toBe(3);
     expect(r.stderr, context).toMatch(
-      /^error: the API server at http:\/\/127\.0\.0\.1:\d+ stopped answering while waiting for jobs\.batch "vllm-worker-checkpoint" in namespace "default" \(connection (refused|reset), \d+ tries in a row\)$/m,
+      /^error: the API server at https?:\/\/127\.0\.0\.1:\d+ stopped answering while waiting for jobs\.batch "vllm-worker-checkpoint" in namespace "default" \(connection (refused|reset), \d+ tries in a row\)$/m,
     );
     expect(r.stderr).not.toMatch(/snapshot agent gave no verdict/);
     expect(r.stderr, context).toMatch(
