@@ -37,6 +37,8 @@ const SERVED_KINDS = new Set([
   'PersistentVolumeClaim',
   'ConfigMap',
   'Pod',
+  // crds/ only: the dev cluster serves CRDs, and the DynamoCheckpoint one is its own.
+  'CustomResourceDefinition',
 ]);
 
 function walk(dir: string): string[] {
@@ -79,6 +81,7 @@ describe('manifests/', () => {
     expect([...byFile.keys()].sort()).toEqual([
       'agent-daemonset.yaml',
       'agent-rbac.yaml',
+      'crds/dynamocheckpoint.yaml',
       'pvc.yaml',
       'rbac-cli.yaml',
       'samples/cpu-placeholder-real.yaml',

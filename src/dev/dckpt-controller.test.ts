@@ -119,15 +119,25 @@ describe('DynamoCheckpoint controller', () => {
     expect(failed.status?.message).toBe(`checkpoint Job ${job} failed: criu dump failed: boom`);
   });
 
-  it('an invalid identity or an empty pod template → Failed at once, no Job', async () => {
+  it('an identity the CRD schema refuses is a 422; one it lets through but the hash cannot take, or an empty pod template → Failed at once, no Job', async () => {
+    const refused = await client
+      .create(RESOURCES.dynamocheckpoints, NS, {
+        apiVersion: 'nvidia.com/v1alpha1',
+        kind: 'DynamoCheckpoint',
+        metadata: { name: 'badfw' },
+        spec: { identity: { model: 'm', backendFramework: 'tensorflow' }, job: { podTemplateSpec: template } },
+      })
+      .then(() => undefined, (err: unknown) => err as Error);
+    expect(refused?.message).toContain('spec.identity.backendFramework: Unsupported value: "tensorflow": supported values: "vllm", "sglang", "trtllm"');
+    // The schema has no minLength: an empty model gets through to the controller.
     await client.create(RESOURCES.dynamocheckpoints, NS, {
       apiVersion: 'nvidia.com/v1alpha1',
       kind: 'DynamoCheckpoint',
       metadata: { name: 'noid' },
-      spec: { identity: { model: 'm', backendFramework: 'tensorflow' }, job: { podTemplateSpec: template } },
+      spec: { identity: { model: '', backendFramework: 'vllm' }, job: { podTemplateSpec: template } },
     });
     const f = await waitPhase('noid', 'Failed');
-    expect(f.status?.message).toContain('backendFramework "tensorflow" is not one of vllm, sglang, trtllm');
+    expect(f.status?.message).toContain('model is required');
     const { job } = await createDc('empty', 'model-empty', { job: { podTemplateSpec: { spec: { containers: [] } } } });
     expect((await waitPhase('empty', 'Failed')).status?.message).toContain('containers is empty');
     expect(api.store.get('jobs.batch', NS, job)).toBeUndefined();

@@ -1,8 +1,10 @@
 /**
  * The `DynamoCheckpoint` CustomResourceDefinition the dev cluster serves (protocol.md
  * §8), built in code so it ships inside `dist/` with the controller that drives it.
- * Deliberately not in `manifests/`: users apply that folder to clusters that may
- * already run Dynamo's operator, which owns this CRD there.
+ * Not in `manifests/` itself: users apply that folder to clusters that may already run
+ * Dynamo's operator, which owns this CRD there. `manifests/crds/dynamocheckpoint.yaml`
+ * is the same object as a file, for clusters without the operator and for the real
+ * lane (test/real/identity.test.ts); dckpt-crd.test.ts keeps the two equal.
  */
 import { DEFAULT_ACTIVE_DEADLINE_SECONDS, DYNAMO_CHECKPOINT_PHASES } from '../protocol/dynamo-checkpoint.js';
 import { BACKEND_FRAMEWORKS } from '../protocol/identity.js';

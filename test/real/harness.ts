@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { ROOT, runCli, type CliRun, type RunCliOptions } from '../e2e/harness.js';
+import { ROOT, runCli, waitFor, type CliRun, type RunCliOptions } from '../e2e/harness.js';
 
 export { ROOT, kv, sleep, waitFor } from '../e2e/harness.js';
 
@@ -244,4 +244,61 @@ export async function createPlaceholder(ns: string, name: string): Promise<void>
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`placeholder ${ns}/${name} did not start`);
+}
+
+/** Every object of a manifest file in manifests/ (e.g. `rbac-cli.yaml`). */
+export function manifestDocs(file: string): Promise<Array<Record<string, any>>> {
+  return docs(join(ROOT, 'manifests', file));
+}
+
+/**
+ * A kubeconfig at `path` that authenticates as ServiceAccount `ns/sa` with the token
+ * of the Secret Kubernetes (before 1.24) creates for it, and trusts the cluster CA of
+ * the admin kubeconfig: what a CI job holding only that token would have.
+ */
+export async function writeServiceAccountKubeconfig(ns: string, sa: string, path: string): Promise<void> {
+  const token = await serviceAccountToken(ns, sa);
+  const admin = readFileSync(KUBECONFIG, 'utf8');
+  const ca = /certificate-authority:\s*(\S+)/.exec(admin)?.[1];
+  const caData = /certificate-authority-data:\s*(\S+)/.exec(admin)?.[1];
+  const cluster: Record<string, string> = { server: apiServer(), ...(caData ? { 'certificate-authority-data': caData } : ca ? { 'certificate-authority': ca } : {}) };
+  await writeFile(
+    path,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'real', cluster }],
+      users: [{ name: sa, user: { token } }],
+      contexts: [{ name: sa, context: { cluster: 'real', user: sa, namespace: ns } }],
+      'current-context': sa,
+    }),
+    { mode: 0o600 },
+  );
+}
+
+/** The token of the Secret Kubernetes (before 1.24) creates for ServiceAccount `ns/sa`. */
+export async function serviceAccountToken(ns: string, sa: string): Promise<string> {
+  let secret = '';
+  await waitFor(`the token Secret of serviceaccount ${ns}/${sa}`, async () => {
+    const got = await getJson(ns, 'serviceaccount', sa);
+    secret = got?.['secrets']?.[0]?.name ?? '';
+    return secret !== '';
+  }, 30_000, 200);
+  const data = (await getJson(ns, 'secret', secret))?.['data'] as Record<string, string> | undefined;
+  const token = Buffer.from(data?.['token'] ?? '', 'base64').toString('utf8');
+  if (token === '') throw new Error(`secret ${ns}/${secret} has no token`);
+  return token;
+}
+
+/** Where the admin kubeconfig points and how it authenticates (file paths or inline data). */
+export function adminCredentials(): { server: string; ca: Buffer; cert: Buffer; key: Buffer } {
+  const text = readFileSync(KUBECONFIG, 'utf8');
+  const field = (name: string): Buffer => {
+    const data = new RegExp(`${name}-data:\\s*(\\S+)`).exec(text)?.[1];
+    if (data) return Buffer.from(data, 'base64');
+    const file = new RegExp(`${name}:\\s*(\\S+)`).exec(text)?.[1];
+    if (!file) throw new Error(`no ${name} in ${KUBECONFIG}`);
+    return readFileSync(file);
+  };
+  return { server: apiServer(), ca: field('certificate-authority'), cert: field('client-certificate'), key: field('client-key') };
 }

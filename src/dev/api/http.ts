@@ -11,7 +11,7 @@ import { openApiV2Json, openApiV2Proto } from './openapi.js';
 import { PATCH_TYPES } from './patch.js';
 import { apiVersionOf, type ResourceInfo } from './resources.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
-import type { DeleteOptions, Store, StoreEvent } from './store.js';
+import { compareKeys, Store, type DeleteOptions, type StoreEvent } from './store.js';
 import { buildTable, wantsTable } from './table.js';
 import { isRecord, type KubeObject } from './types.js';
 
@@ -342,23 +342,31 @@ async function serveResource(
       const fs = query.get('fieldSelector');
       if (ls) opts.labelSelector = ls;
       if (fs) opts.fieldSelector = fs;
+      checkResourceVersionMatch(query, store.currentRv());
       const rv = String(store.currentRv());
       let items = store.list(r.res, opts);
       const meta: Record<string, unknown> = { resourceVersion: rv };
       const limit = Number(query.get('limit') ?? '0');
       const cont = query.get('continue');
-      let start = 0;
+      // A continue token holds the key to resume at (the last key served and a NUL, as
+      // the real server's does), so objects deleted or added in between shift nothing.
+      // Later pages come from the current state, not from a snapshot at the first
+      // page's resourceVersion as on a real server (README.md: deliberate differences).
+      const keyOf = (o: KubeObject): string => Store.key(o.metadata.namespace, o.metadata.name ?? '');
       if (cont) {
+        let start: unknown;
         try {
-          start = Number(JSON.parse(Buffer.from(cont, 'base64').toString('utf8')).start) || 0;
+          start = JSON.parse(Buffer.from(cont, 'base64').toString('utf8')).start;
         } catch {
           throw badRequest('continue key is not valid');
         }
+        if (typeof start !== 'string') throw badRequest('continue key is not valid');
+        items = items.filter((o) => compareKeys(keyOf(o), start) >= 0);
       }
-      items = items.slice(start);
       if (limit > 0 && items.length > limit) {
-        meta['continue'] = Buffer.from(JSON.stringify({ start: start + limit, rv })).toString('base64');
-        meta['remainingItemCount'] = items.length - limit;
+        meta['continue'] = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: Number(rv), start: `${keyOf(items[limit - 1]!)}\u0000` })).toString('base64');
+        // Counted only without selectors, as on the real server (it cannot count a filtered rest).
+        if (!ls && !fs) meta['remainingItemCount'] = items.length - limit;
         items = items.slice(0, limit);
       }
       if (wantsTable(accept)) {
@@ -403,6 +411,11 @@ async function serveResource(
     case 'patch': {
       const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
       if (ct === PATCH_TYPES.apply) throw new ApiError(415, 'UnsupportedMediaType', 'server-side apply is not supported by the snapshotctl dev cluster: use kubectl apply (client-side)');
+      // Custom resources have no Go struct to read merge keys from: the real server
+      // refuses strategic merge patches on them with this 415.
+      if (r.res.crd && ct === PATCH_TYPES.strategic) {
+        throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
+      }
       const body = parseJson(await readBody(req));
       const opts: { dryRun: boolean; subresource?: 'status' } = { dryRun: dryRunOf(query) };
       if (r.subresource === 'status') opts.subresource = 'status';
@@ -535,7 +548,7 @@ function serveWatch(
   } else {
     const n = Number(rvParam);
     if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rvParam}`);
-    const evs = store.eventsSince(n);
+    const evs = store.eventsSince(r.res, n);
     if (evs === 'expired') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
       res.end(JSON.stringify({ type: 'ERROR', object: expired(`too old resource version: ${n} (${store.currentRv()})`).toStatus() }) + '\n');
@@ -599,4 +612,34 @@ function serveWatch(
   }
   if (drop !== undefined && drop.afterEvents === undefined) timers.push(setTimeout(() => cut(drop.mode ?? 'destroy'), drop.afterMs ?? 0));
   for (const ev of backlog) write(ev);
+}
+
+/** A 422 about the list options, as the real server words it. */
+function invalidListOptions(cause: { reason: string; message: string }): ApiError {
+  return new ApiError(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: ${cause.message}`, {
+    group: 'meta.k8s.io',
+    kind: 'ListOptions',
+    causes: [{ ...cause, field: 'resourceVersionMatch' }],
+  });
+}
+
+/**
+ * `resourceVersionMatch` of a list, checked as the real server checks it. A list is
+ * always served from the current state: `Exact` at an older resourceVersion is 410
+ * (a real server reads that snapshot from etcd until it is compacted; README.md:
+ * deliberate differences), a resourceVersion from the future 504 as on a real server.
+ */
+function checkResourceVersionMatch(query: URLSearchParams, current: number): void {
+  const match = query.get('resourceVersionMatch');
+  if (match === null || match === '') return;
+  const rv = query.get('resourceVersion') ?? '';
+  if (match !== 'Exact' && match !== 'NotOlderThan') {
+    throw invalidListOptions({ reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""` });
+  }
+  if (rv === '') throw invalidListOptions({ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' });
+  if (match === 'Exact' && rv === '0') throw invalidListOptions({ reason: 'FieldValueForbidden', message: 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"' });
+  if (!/^\d+$/.test(rv)) throw badRequest(`invalid resource version: resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: invalid syntax`);
+  const n = Number(rv);
+  if (n > current) throw new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${n}, current: ${current}`, { retryAfterSeconds: 1 });
+  if (match === 'Exact' && n < current) throw new ApiError(410, 'Expired', 'The resourceVersion for the provided list is too old.');
 }

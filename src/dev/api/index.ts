@@ -72,7 +72,7 @@ export interface ApiServerOptions {
   probePeriodMs?: number;
   /** Longest graceful-termination wait before SIGKILL (default 2000 ms). */
   maxGraceMs?: number;
-  /** Watch history size for resourceVersion resume (default 1000 events). */
+  /** Watch history size per resource for resourceVersion resume (default 1000 events each). */
   historyLimit?: number;
   /** Directory for process-runtime working directories (default os.tmpdir()). */
   workRoot?: string;

@@ -30,6 +30,8 @@ export interface ResourceInfo {
   crd?: boolean;
   /** Top-level property names of a CRD version's schema (published in OpenAPI). */
   schemaProperties?: string[];
+  /** A CRD version's `openAPIV3Schema`: custom resources are pruned, defaulted and validated by it (crd-schema.ts). */
+  schema?: unknown;
 }
 
 /** `apps/v1` or `v1`. */

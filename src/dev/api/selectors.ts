@@ -1,6 +1,6 @@
 /**
  * Label and field selectors with the real API server's grammar:
- * `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a` for labels;
+ * `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, `a>1`, `a<1` for labels;
  * `f=v`, `f==v`, `f!=v` for fields, restricted to the fields each resource supports.
  */
 import { badRequest } from './errors.js';
@@ -11,7 +11,7 @@ export type Matcher = (obj: KubeObject) => boolean;
 
 interface Req {
   key: string;
-  op: '=' | '!=' | 'in' | 'notin' | 'exists' | '!';
+  op: '=' | '!=' | 'in' | 'notin' | 'exists' | '!' | 'gt' | 'lt';
   values: string[];
 }
 
@@ -46,12 +46,19 @@ export function parseLabelSelector(sel: string): Req[] {
       reqs.push({ key: m[1]!, op: m[2] === '!=' ? '!=' : '=', values: [m[3]!] });
       continue;
     }
+    // Gt/Lt: the label's value read as an integer (a label without one never matches).
+    m = /^([^\s=!<>]+)\s*([<>])\s*(\S*)$/.exec(part);
+    if (m) {
+      if (!/^-?\d+$/.test(m[3]!)) throw badRequest("unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer");
+      reqs.push({ key: m[1]!, op: m[2] === '>' ? 'gt' : 'lt', values: [m[3]!] });
+      continue;
+    }
     m = /^!\s*([^\s=!]+)$/.exec(part);
     if (m) {
       reqs.push({ key: m[1]!, op: '!', values: [] });
       continue;
     }
-    if (/^[^\s=!()]+$/.test(part)) {
+    if (/^[^\s=!()<>]+$/.test(part)) {
       reqs.push({ key: part, op: 'exists', values: [] });
       continue;
     }
@@ -70,6 +77,13 @@ function matchReq(labels: Record<string, string>, r: Req): boolean {
     case 'notin': return !has || !r.values.includes(v!);
     case 'exists': return has;
     case '!': return !has;
+    case 'gt':
+    case 'lt': {
+      if (!has || !/^-?\d+$/.test(v!)) return false;
+      const n = Number(v);
+      const bound = Number(r.values[0]);
+      return r.op === 'gt' ? n > bound : n < bound;
+    }
   }
 }
 

@@ -13,6 +13,7 @@ import { apiVersionOf, resourceKey, ResourceRegistry, type ResourceInfo } from '
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { clone, isRecord, nowTimestamp, type KubeObject } from './types.js';
 import { validateObject, validatePodUpdate } from './validation.js';
+import { applyCustomResourceSchema } from './crd-schema.js';
 
 /** A change, delivered to subscribers and kept in the watch history. */
 export interface StoreEvent {
@@ -77,12 +78,21 @@ function specOf(o: KubeObject): string {
 }
 
 /** See the file comment. */
+/** Compare two keys by UTF-16 code unit (names are ASCII, so bytewise). */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export class Store {
   readonly registry: ResourceRegistry;
   private readonly data = new Map<string, Map<string, KubeObject>>();
   private counter = 0;
-  private readonly history: StoreEvent[] = [];
-  private compactedRv = 0;
+  /**
+   * Watch history per resource (group/plural), each bounded by `historyLimit`, as the
+   * real server's watch cache keeps one window per resource: writes to one resource
+   * never expire another's resourceVersions.
+   */
+  private readonly history = new Map<string, { events: StoreEvent[]; compactedRv: number }>();
   private readonly subscribers = new Set<(e: StoreEvent) => void>();
   private readonly historyLimit: number;
 
@@ -111,7 +121,8 @@ export class Store {
     return b;
   }
 
-  private static key(ns: string | undefined, name: string): string {
+  /** The sort key of a listed object: what a continue token resumes after. */
+  static key(ns: string | undefined, name: string): string {
     return `${ns ?? ''}/${name}`;
   }
 
@@ -122,19 +133,25 @@ export class Store {
   }
 
   /**
-   * Events after `rv` for watch resume, or `'expired'` when some were already dropped
-   * from the bounded history (the client must relist: 410 Gone).
+   * Events of `ref` after `rv` for watch resume, or `'expired'` when some of that
+   * resource's were already dropped from its bounded history (the client must relist:
+   * 410 Gone).
    */
-  eventsSince(rv: number): StoreEvent[] | 'expired' {
-    if (rv < this.compactedRv) return 'expired';
-    return this.history.filter((e) => e.rv > rv);
+  eventsSince(ref: ResourceRef, rv: number): StoreEvent[] | 'expired' {
+    const h = this.history.get(resourceKey(this.res(ref)));
+    if (h === undefined) return [];
+    if (rv < h.compactedRv) return 'expired';
+    return h.events.filter((e) => e.rv > rv);
   }
 
   private emit(type: StoreEvent['type'], res: ResourceInfo, object: KubeObject, oldObject?: KubeObject): void {
     const ev: StoreEvent = { type, resource: res, object: clone(object), rv: this.counter };
     if (oldObject !== undefined) ev.oldObject = clone(oldObject);
-    this.history.push(ev);
-    while (this.history.length > this.historyLimit) this.compactedRv = this.history.shift()!.rv;
+    const key = resourceKey(res);
+    let h = this.history.get(key);
+    if (h === undefined) this.history.set(key, (h = { events: [], compactedRv: 0 }));
+    h.events.push(ev);
+    while (h.events.length > this.historyLimit) h.compactedRv = h.events.shift()!.rv;
     for (const s of [...this.subscribers]) {
       try {
         s(ev);
@@ -175,7 +192,8 @@ export class Store {
       if (opts.namespace !== undefined && res.namespaced && o.metadata.namespace !== opts.namespace) continue;
       if (lm(o) && fm(o)) out.push(clone(o));
     }
-    return out.sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+    // Byte order of namespace/name, as etcd keys sort (localeCompare would not).
+    return out.sort((a, b) => compareKeys(Store.key(a.metadata.namespace, a.metadata.name ?? ''), Store.key(b.metadata.namespace, b.metadata.name ?? '')));
   }
 
   private checkNamespace(res: ResourceInfo, ns: string | undefined, name: string): void {
@@ -209,7 +227,7 @@ export class Store {
     applyDefaults(res, o);
     md.uid = randomUUID();
     if (res.group === 'batch' && res.plural === 'jobs') applyJobSelector(o);
-    this.fail(res, md.name ?? md.generateName ?? '', validateObject(res, o, true));
+    this.fail(res, md.name ?? md.generateName ?? '', [...validateObject(res, o, true), ...this.schemaCauses(res, o)]);
     if (res.crd) this.checkCustomResourceBody(res, input);
     this.checkNamespace(res, md.namespace, md.name!);
     const b = this.bucket(res);
@@ -224,6 +242,11 @@ export class Store {
     this.emit('ADDED', res, o);
     if (res.plural === 'customresourcedefinitions') this.onCrdChange(o);
     return clone(o);
+  }
+
+  /** A custom resource pruned and defaulted by its CRD's schema (in place); the schema's causes. */
+  private schemaCauses(res: ResourceInfo, o: KubeObject): StatusCause[] {
+    return res.crd && res.schema !== undefined ? applyCustomResourceSchema(res.schema, o) : [];
   }
 
   private checkCustomResourceBody(res: ResourceInfo, input: KubeObject): void {
@@ -275,7 +298,7 @@ export class Store {
     }
     this.decorate(res, o);
     if (res.plural === 'customresourcedefinitions' && opts.subresource !== 'status') this.crdStatus(o);
-    const causes = validateObject(res, o, false);
+    const causes = [...validateObject(res, o, false), ...this.schemaCauses(res, o)];
     if (res.plural === 'pods' && !opts.internal && opts.subresource !== 'status') causes.push(...validatePodUpdate(old, o));
     if (res.plural === 'jobs' && res.group === 'batch' && opts.subresource !== 'status' && JSON.stringify(old.spec?.template) !== JSON.stringify(o.spec?.template)) {
       causes.push({ reason: 'FieldValueInvalid', field: 'spec.template', message: 'Invalid value: core.PodTemplateSpec{...}: field is immutable' });
@@ -513,6 +536,7 @@ export class Store {
         categories: Array.isArray(names.categories) ? names.categories.map(String) : [],
         crd: true,
         ...(v.schema?.openAPIV3Schema?.properties ? { schemaProperties: Object.keys(v.schema.openAPIV3Schema.properties) } : {}),
+        ...(v.schema?.openAPIV3Schema ? { schema: v.schema.openAPIV3Schema } : {}),
       });
     }
   }

@@ -33,6 +33,9 @@ class Errs {
   duplicate(field: string, value: unknown): void {
     this.causes.push({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${fmt(value)}`, field });
   }
+  notFound(field: string, value: unknown): void {
+    this.causes.push({ reason: 'FieldValueNotFound', message: `Not found: ${fmt(value)}`, field });
+  }
   forbidden(field: string, detail: string): void {
     this.causes.push({ reason: 'FieldValueForbidden', message: `Forbidden: ${detail}`, field });
   }
@@ -110,6 +113,16 @@ const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'];
 /** Validate a PodSpec at `path`. */
 function validatePodSpec(e: Errs, spec: unknown, path: string): void {
   if (!isRecord(spec)) return e.required(path);
+  // Volumes first, as the real ValidatePodSpec does: mounts are checked against them.
+  const vols = new Set<string>();
+  if (Array.isArray(spec['volumes'])) {
+    spec['volumes'].forEach((v, i) => {
+      const n = isRecord(v) ? v['name'] : undefined;
+      if (typeof n !== 'string' || n === '') e.required(`${path}.volumes[${i}].name`);
+      else if (vols.has(n)) e.duplicate(`${path}.volumes[${i}].name`, n);
+      else vols.add(n);
+    });
+  }
   const containers = spec['containers'];
   if (!Array.isArray(containers) || containers.length === 0) e.required(`${path}.containers`);
   const seen = new Set<string>();
@@ -131,8 +144,17 @@ function validatePodSpec(e: Errs, spec: unknown, path: string): void {
       if (Array.isArray(env)) env.forEach((v, j) => { if (!isRecord(v) || typeof v['name'] !== 'string' || v['name'] === '') e.required(`${p}.env[${j}].name`); });
       const mounts = c['volumeMounts'];
       if (Array.isArray(mounts)) {
+        const paths = new Set<string>();
         mounts.forEach((m, j) => {
           if (!isRecord(m)) return;
+          const mp = `${p}.volumeMounts[${j}]`;
+          const name = m['name'];
+          if (typeof name !== 'string' || name === '') e.required(`${mp}.name`);
+          else if (!vols.has(name)) e.notFound(`${mp}.name`, name);
+          const at = m['mountPath'];
+          if (typeof at !== 'string' || at === '') e.required(`${mp}.mountPath`);
+          else if (paths.has(at)) e.invalid(`${mp}.mountPath`, at, 'must be unique');
+          else paths.add(at);
           for (const key of ['subPath', 'subPathExpr']) {
             const v = m[key];
             if (typeof v === 'string' && v !== '') validateLocalDescendingPath(e, v, `${p}.volumeMounts[${j}].${key}`);
@@ -145,15 +167,6 @@ function validatePodSpec(e: Errs, spec: unknown, path: string): void {
   check(containers, 'containers');
   const rp = spec['restartPolicy'];
   if (rp !== undefined && !RESTART_POLICIES.includes(String(rp))) e.notSupported(`${path}.restartPolicy`, rp, RESTART_POLICIES);
-  const vols = new Set<string>();
-  if (Array.isArray(spec['volumes'])) {
-    spec['volumes'].forEach((v, i) => {
-      const n = isRecord(v) ? v['name'] : undefined;
-      if (typeof n !== 'string' || n === '') e.required(`${path}.volumes[${i}].name`);
-      else if (vols.has(n)) e.duplicate(`${path}.volumes[${i}].name`, n);
-      else vols.add(n);
-    });
-  }
 }
 
 function validateTemplate(e: Errs, tmpl: unknown, path: string): KubeObject | undefined {
