@@ -64,7 +64,18 @@ describe('parseAgentConfig', () => {
     expect(c.unused).toContain('overlay.exclusions');
     expect(c.unused).toContain('restore.nsRestorePath');
     expect(c.unused).not.toContain('storage.basePath');
-    expect(c.unused.length + 5).toBe(knownConfigKeys().length);
+    // Five keys used, and our own restore.allowCrossNamespace, which Dynamo's file lacks.
+    expect(c.unused.length + 6).toBe(knownConfigKeys().length);
+    expect(c.allowCrossNamespace).toBeUndefined();
+  });
+
+  it('restore.allowCrossNamespace (our key) must be a boolean; it is used, not reported as unused', () => {
+    const c = parseAgentConfig('restore:\n  allowCrossNamespace: true\n', FILE);
+    expect(c).toMatchObject({ allowCrossNamespace: true, unused: [] });
+    expect(parseAgentConfig('restore:\n  allowCrossNamespace: false\n', FILE).allowCrossNamespace).toBe(false);
+    expect(findings('restore:\n  allowCrossNamespace: "yes"\n')).toEqual([
+      { rule: 'CFG003', path: 'restore.allowCrossNamespace', message: 'expected a boolean (true or false), got a string ("yes")' },
+    ]);
   });
 
   it.each([

@@ -43,6 +43,9 @@ const SCHEMA: Record<string, Record<string, Leaf>> = {
   restore: {
     nsRestorePath: str,
     restoreReadyTimeoutSeconds: { type: 'integer', min: 0, max: 2_147_483 },
+    // Ours, not Dynamo's: restoring a checkpoint into another namespace than the one
+    // that made it (a checkpoint holds the source worker's memory, secrets included).
+    allowCrossNamespace: bool,
   },
   overlay: {
     exclusions: { type: 'strings' },
@@ -75,7 +78,7 @@ const SCHEMA: Record<string, Record<string, Leaf>> = {
 };
 
 /** Keys this agent acts on; every other known key is accepted and reported as unused. */
-const USED = new Set(['storage.type', 'storage.basePath', 'restore.restoreReadyTimeoutSeconds', 'criu.binaryPath', 'criu.logLevel']);
+const USED = new Set(['storage.type', 'storage.basePath', 'restore.restoreReadyTimeoutSeconds', 'restore.allowCrossNamespace', 'criu.binaryPath', 'criu.logLevel']);
 
 /** The file's settings as the agent uses them. */
 export interface AgentFileConfig {
@@ -85,6 +88,8 @@ export interface AgentFileConfig {
   basePath: string;
   /** `restore.restoreReadyTimeoutSeconds` in ms; 0 means no limit (Dynamo's meaning). */
   restoreReadyTimeoutMs?: number;
+  /** `restore.allowCrossNamespace` (our key): restores from another namespace's checkpoints are allowed. */
+  allowCrossNamespace?: boolean;
   /** `criu.binaryPath`: the criu the criu and cuda engines run. */
   criuBinaryPath?: string;
   /** `criu.logLevel`: criu's verbosity, 0-4. */
@@ -235,6 +240,8 @@ export function parseAgentConfig(text: string, file: string): AgentFileConfig {
   if (typeof basePath === 'string') config.basePath = basePath.length > 1 ? basePath.replace(/\/+$/, '') : basePath;
   const ready = values.get('restore.restoreReadyTimeoutSeconds');
   if (typeof ready === 'number') config.restoreReadyTimeoutMs = ready * 1000;
+  const cross = values.get('restore.allowCrossNamespace');
+  if (typeof cross === 'boolean') config.allowCrossNamespace = cross;
   const binary = values.get('criu.binaryPath');
   if (typeof binary === 'string') config.criuBinaryPath = binary;
   const level = values.get('criu.logLevel');

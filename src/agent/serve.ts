@@ -139,6 +139,7 @@ export async function serveAgent(opts: ServeAgentOptions, deps: ServeAgentDeps):
     ...(runtime.lookupPid ? { lookupPid: runtime.lookupPid.bind(runtime) } : {}),
     log,
     timing,
+    ...(opts.config.allowCrossNamespace ? { allowCrossNamespaceRestore: true } : {}),
   });
 
   let stopping = false;
@@ -195,6 +196,7 @@ export async function serveAgent(opts: ServeAgentOptions, deps: ServeAgentDeps):
         `storage ${opts.config.basePath}, config ${opts.config.source ?? 'built-in defaults'}, API ${loaded.server} (${loaded.source})` +
         (health ? `, probes on http://${health.address}/healthz and /readyz` : ''),
     );
+    if (opts.config.allowCrossNamespace) log('warn', 'config: restore.allowCrossNamespace is true: pods in this namespace may restore checkpoints that another namespace made');
     if (opts.config.unused.length > 0) log('info', `config: accepted for compatibility with Dynamo's agent but not used here: ${opts.config.unused.join(', ')}`);
     deps.onStarted?.({ identity: agent.identity, namespace, engine: engine.name, ...(health ? { healthAddress: health.address } : {}) });
 

@@ -46,7 +46,7 @@ export interface ArtifactUseContext {
   checkpointId: string;
   /** Namespace of the restore pod (or of the new checkpoint that would replace the artifact). */
   namespace: string;
-  /** The agent option `allowCrossNamespaceRestore`. */
+  /** `restore.allowCrossNamespace` of the agent's config file. */
   allowCrossNamespace: boolean;
   /** Path of the artifact's manifest.yaml, for messages. */
   manifestFile: string;
@@ -81,7 +81,7 @@ export function restoreArtifactCheck(manifest: Record<string, unknown>, ctx: Art
   return {
     refusal:
       `checkpoint ${ctx.checkpointId} was made in ${where ? `namespace ${where}` : 'another namespace'}; ` +
-      `restoring it into namespace ${ctx.namespace} is refused (the agent option allowCrossNamespaceRestore allows it)`,
+      `restoring it into namespace ${ctx.namespace} is refused (restore.allowCrossNamespace: true in the agent's config file allows it)`,
   };
 }
 
