@@ -93,7 +93,7 @@ build() {
   install_packages
   local tarball; tarball=$(fetch_source)
   local work; work=$(mktemp -d "$CACHE/build.XXXXXX")
-  trap 'rm -rf "$work"' RETURN
+  trap 'rm -rf "$work"; trap - RETURN' RETURN
   log "building Kubernetes $K8S_VERSION from Debian's source (once; ~7-11 min on 2 cores)"
   local t0=$SECONDS
   mkdir -p "$work/gopath/src/k8s.io" "$work/out"

@@ -49,7 +49,7 @@ if ! bash scripts/real-cluster.sh status >/dev/null 2>&1; then
 fi
 eval "$(bash scripts/real-cluster.sh env)"
 images=$(mktemp -d)
-bash scripts/build-images.sh "$images" >/dev/null || { rm -rf "$images"; exit 1; }
+SNAPSHOTCTL_IMAGES_CRIU=1 bash scripts/build-images.sh "$images" >/dev/null || { rm -rf "$images"; exit 1; }
 bash scripts/real-cluster.sh import "$images"/*.tar || { rm -rf "$images"; exit 1; }
 rm -rf "$images"
 echo "test-real: cluster and images ready in $(( $(date +%s) - t0 )) s"

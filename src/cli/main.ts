@@ -79,6 +79,19 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       return;
     }
     if (name === 'demo') {
+      const cluster = raw['cluster'];
+      if (cluster !== 'dev' && cluster !== 'real') throw new UsageError(`--cluster "${String(cluster)}" is not a cluster kind`, 'use --cluster dev (the embedded dev cluster, the default) or --cluster real');
+      if (cluster === 'real') {
+        for (const flag of ['nodes', 'engine'] as const) {
+          if (raw[flag] !== undefined && !(flag === 'engine' && raw[flag] === 'criu')) {
+            throw new UsageError(`--${flag} is for the dev cluster: the real cluster has one node and uses the criu engine`, `leave --${flag} out with --cluster real`);
+          }
+        }
+        const { runRealDemo } = await import('./demo-real.js');
+        exitCode = await runRealDemo({ verbose: raw['verbose'] === true, keepCluster: raw['keepCluster'] === true }, io, main);
+        return;
+      }
+      if (raw['keepCluster'] === true) throw new UsageError('--keep-cluster is for --cluster real (the dev demo always stops its cluster)', 'add --cluster real, or leave --keep-cluster out');
       const nodes = Number(raw['nodes'] ?? 2);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes "${String(raw['nodes'])}" must be a whole number from 1 to 50`, 'e.g. --nodes 2');
       const { runDemo } = await import('./demo.js');
