@@ -48,6 +48,18 @@ describe('snapshotctl demo', () => {
     expect(proofs).toHaveLength(2);
   }, 180_000);
 
+  it.each([
+    [['--cluster', 'k8s'], /^error: --cluster "k8s" is not a cluster kind\nhint: use --cluster dev .* or --cluster real\n$/],
+    [['--cluster', 'real', '--nodes', '3'], /^error: --nodes is for the dev cluster: the real cluster has one node and uses the criu engine\nhint: leave --nodes out with --cluster real\n$/],
+    [['--cluster', 'real', '--engine', 'sim'], /^error: --engine is for the dev cluster: .*\nhint: leave --engine out with --cluster real\n$/],
+    [['--keep-cluster'], /^error: --keep-cluster is for --cluster real .*\nhint: add --cluster real, or leave --keep-cluster out\n$/],
+  ] as const)('demo %j: the flag named with the fix, exit 2, nothing started', async (args, stderr) => {
+    const r = await demo([...args]);
+    expect(r.stderr).toMatch(stderr);
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(2);
+  }, 30_000);
+
   // A machine without CRIU set up, or without a GPU: forced through the environment so
   // the test means the same on every machine (SNAPSHOTCTL_PYTHON: no CUDA helper can start).
   it.each([
