@@ -227,7 +227,7 @@ describe('checkpoint', () => {
     expect(kube.calls.some((c) => c.resource === 'leases')).toBe(false);
   });
 
-  it('leaves a Job alone while another agent holds a live lease, takes over once it expires', async () => {
+  it('leaves a Job alone while another agent holds a live lease; once it expires, takes over and fails the Job as interrupted', async () => {
     const { jobName } = await createCheckpoint('contended');
     await kube.create(RESOURCES.leases, NS, {
       apiVersion: 'coordination.k8s.io/v1',
@@ -239,7 +239,10 @@ describe('checkpoint', () => {
     await pause(300);
     expect(jobStatus(jobName)).toBeUndefined();
     expect(events()).toEqual([]);
-    await waitFor(() => jobStatus(jobName) === 'completed', 'takeover after expiry', 4000);
+    // agent-b stopped renewing in the middle of the Job: the source is not dumped again.
+    await waitFor(() => jobStatus(jobName) === 'failed', 'takeover after expiry', 4000);
+    await waitFor(() => reasons(jobName).includes(EVENT_CHECKPOINT_FAILED), 'failure event');
+    expect(events(jobName).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!['message']).toMatch(/interrupted: agent agent-b stopped/);
     const takeover = kube.calls.find((c) => c.verb === 'patch' && c.resource === 'leases');
     expect(takeover?.body).toMatchObject({ spec: { holderIdentity: 'agent-a', leaseTransitions: 1 } });
   });

@@ -493,3 +493,83 @@ describe('(e) a checkpoint is restored only into the namespace that made it', ()
     expect(await readFile(join(root, 'taken', 'versions', '1', 'manifest.yaml'), 'utf8')).toBe(before);
   });
 });
+
+describe('(e) a checkpoint whose agent stopped in the middle (its pod deleted or killed)', () => {
+  /** The Lease a killed agent leaves: its holder, renewed long ago, never released. */
+  async function deadLease(jobName: string, job: Job): Promise<void> {
+    const long = new Date(Date.now() - 10 * 60_000).toISOString().replace('Z', '000Z');
+    await kube.create(RESOURCES.leases, NS, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: jobName, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '' }] },
+      spec: { holderIdentity: 'agent-dead', leaseDurationSeconds: 30, acquireTime: long, renewTime: long, leaseTransitions: 0 },
+    } as KubeObject);
+  }
+
+  it('nothing published: its unfinished files are removed, the Job fails naming the agent, the source is not dumped again', async () => {
+    const { job, jobName, podName } = await createCheckpoint('cut');
+    await deadLease(jobName, job);
+    const versions = join(root, 'cut', 'versions');
+    const mine = join(versions, `.staging-1-${job.metadata.uid}-aaaaaa`);
+    const theirs = join(versions, '.staging-1-0f0f0f0f-other-job-bbbbbb');
+    await mkdir(mine, { recursive: true });
+    await mkdir(theirs);
+    await writeFile(join(mine, 'pages-1.img'), 'half a dump');
+    const sentinel = await makeSentinel();
+    await symlink(sentinel.dir, join(mine, 'evil'));
+    start();
+    await waitFor(() => jobStatus(jobName) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), 'event');
+    const failed = events(jobName).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!;
+    expect(failed['message']).toMatch(/^checkpoint cut failed: interrupted: agent agent-dead stopped in the middle of it/);
+    expect(failed['message']).toContain(`its unfinished files were removed (${mine})`);
+    expect(failed['message']).toContain('delete the Job and run the checkpoint again');
+    // No artifact a restore would use; another Job's staging and the link's target untouched.
+    expect((await readdir(versions)).sort()).toEqual(['.staging-1-0f0f0f0f-other-job-bbbbbb']);
+    expect(await snapshotTree(sentinel.dir)).toEqual(sentinel.before);
+    // The half-dumped source is stopped, never dumped again.
+    expect(signals).toEqual([{ ns: NS, pod: podName, sig: 'SIGKILL' }]);
+    await waitFor(() => kube.peek(RESOURCES.leases, NS, jobName) === undefined, 'the lease released');
+  });
+
+  it('published from this very pod before the agent stopped: only the verdict was missing, and it is written', async () => {
+    const { job, jobName, pod, podName } = await createCheckpoint('late');
+    await deadLease(jobName, job);
+    const dir = join(root, 'late', 'versions', '1');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'manifest.yaml'), `checkpointId: late\nartifactVersion: "1"\nnamespace: ${NS}\npod: ${podName}\npodUid: ${pod.metadata.uid}\n`);
+    start();
+    await waitFor(() => jobStatus(jobName) === 'completed', 'completed verdict');
+    expect(signals).toEqual([{ ns: NS, pod: podName, sig: 'SIGUSR1' }]);
+    expect(events(jobName).map((e) => e['reason'])).toEqual(['CheckpointSucceeded']);
+    expect(events(jobName)[0]!['message']).toContain('agent agent-dead published it and stopped before its verdict');
+  });
+
+  it('an artifact of another pod under the ID does not count: the Job fails', async () => {
+    const { job, jobName } = await createCheckpoint('other');
+    await deadLease(jobName, job);
+    const dir = join(root, 'other', 'versions', '1');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'manifest.yaml'), `checkpointId: other\nartifactVersion: "1"\nnamespace: ${NS}\npod: old\npodUid: 11111111-old\n`);
+    start();
+    await waitFor(() => jobStatus(jobName) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), 'event');
+    expect(events(jobName).at(-1)!['message']).toMatch(/interrupted: agent agent-dead/);
+  });
+
+  it('a Lease another agent still renews is waited for, not taken', async () => {
+    const { job, jobName } = await createCheckpoint('alive');
+    const now = new Date().toISOString().replace('Z', '000Z');
+    await kube.create(RESOURCES.leases, NS, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: jobName, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '' }] },
+      spec: { holderIdentity: 'agent-b', leaseDurationSeconds: 30, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+    } as KubeObject);
+    start();
+    await waitFor(() => logs.some((l) => l.includes('is held by agent-b; waiting')), 'the wait logged');
+    await pause(200);
+    expect(jobStatus(jobName)).toBeUndefined();
+    expect(signals).toEqual([]);
+  });
+});

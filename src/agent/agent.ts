@@ -44,6 +44,7 @@ import {
   publishArtifact,
   readArtifactManifest,
   removeStaging,
+  removeStagings,
   UnsafeArtifactPathError,
   unsafeIdReason,
   unsafeVersionReason,
@@ -388,6 +389,15 @@ class Agent {
 
     const lease = attempt.lease;
     const finalDir = artifactDir(this.opts.storageRoot, id, version);
+    if (attempt.tookOverFrom !== undefined) {
+      try {
+        await this.finishInterrupted(pod, job, container, id, version, attempt.tookOverFrom);
+      } finally {
+        this.finished.add(key);
+        await lease.release();
+      }
+      return;
+    }
     let staging: string | undefined;
     try {
       await this.record(
@@ -401,7 +411,7 @@ class Agent {
 
       const replacing = await this.replaceRefusal(id, version, ns);
       if (replacing) throw new Error(`refused: ${replacing}`);
-      staging = await createStaging(this.opts.storageRoot, id, version);
+      staging = await createStaging(this.opts.storageRoot, id, version, job.metadata.uid ?? '');
       const result = await this.engine.checkpoint({
         pod,
         container,
@@ -497,6 +507,49 @@ class Agent {
       'Warning',
       EVENT_CHECKPOINT_REFUSED,
       `refused to checkpoint pod ${podName}: ${why}; no Job was touched`,
+    );
+  }
+
+  /**
+   * The Job's Lease was held by another agent that stopped without releasing it (killed,
+   * its pod deleted, its node lost) in the middle of this checkpoint. When the artifact
+   * it was writing was published, and was taken from this very pod, only the verdict
+   * was missing: it is written now. Otherwise the attempt's unfinished files are removed
+   * and the Job fails: its pod may have been left half-dumped (criu cut off with its
+   * parasite inside, or the tree stopped), so it is not dumped again.
+   */
+  private async finishInterrupted(pod: Pod, job: Job, container: ContainerRef, id: string, version: string, holder: string): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const jobName = job.metadata.name ?? '';
+    const finalDir = artifactDir(this.opts.storageRoot, id, version);
+    this.log('warn', `checkpoint ${id}: agent ${holder} held the lease of Job ${ns}/${jobName} and stopped without a verdict; taking over`);
+    let published = false;
+    try {
+      if (await artifactExists(this.opts.storageRoot, id, version)) {
+        const manifest = await readArtifactManifest(finalDir).catch(() => undefined);
+        published = manifest?.['podUid'] === (pod.metadata.uid ?? '') && manifest?.['namespace'] === ns && (pod.metadata.uid ?? '') !== '';
+      }
+    } catch (err) {
+      await this.failCheckpoint(job, container, failureText(err));
+      return;
+    }
+    if (published) {
+      await container.signal('SIGUSR1');
+      await this.annotate(RESOURCES.jobs, ns, jobName, { [ANNOTATION_CHECKPOINT_STATUS]: CHECKPOINT_STATUS_COMPLETED });
+      await this.record(job, 'Normal', EVENT_CHECKPOINT_SUCCEEDED, `checkpoint ${id} written to ${finalDir} (agent ${holder} published it and stopped before its verdict; completed by ${this.identity})`);
+      this.log('info', `checkpoint ${id} of ${ns}/${pod.metadata.name}: completed what ${holder} published`);
+      return;
+    }
+    const removed = await removeStagings(this.opts.storageRoot, id, version, job.metadata.uid ?? '').catch((err: unknown) => {
+      this.log('warn', `checkpoint ${id}: could not remove what the interrupted attempt left: ${errorText(err)}`);
+      return [] as string[];
+    });
+    await this.failCheckpoint(
+      job,
+      container,
+      `interrupted: agent ${holder} stopped in the middle of it (its pod deleted or killed) and no artifact was published` +
+        `${removed.length > 0 ? `; its unfinished files were removed (${removed.join(', ')})` : ''}. ` +
+        'The source pod may have been left half-dumped, so it is not dumped again: delete the Job and run the checkpoint again',
     );
   }
 

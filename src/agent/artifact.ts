@@ -10,7 +10,7 @@
  */
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { ARTIFACT_MANIFEST_FILE, ARTIFACT_VERSION } from '../protocol/constants.js';
@@ -142,12 +142,44 @@ export async function resolveUnderBase(root: string, segments: readonly string[]
   return path;
 }
 
-/** A fresh staging directory beside where the artifact will live (same filesystem, so rename is atomic). */
-export async function createStaging(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION): Promise<string> {
+/** A staging directory's name up to its random part; `tag` (the Job's UID) says whose it is. */
+function stagingPrefix(version: string, tag: string): string {
+  if (tag !== '' && !/^[A-Za-z0-9-]{1,64}$/.test(tag)) throw new UnsafeArtifactPathError(`${JSON.stringify(tag)} cannot tag a staging directory`);
+  return `${STAGING_PREFIX}${version}-${tag === '' ? '' : `${tag}-`}`;
+}
+
+/**
+ * A fresh staging directory beside where the artifact will live (same filesystem, so
+ * rename is atomic). `tag` (the checkpoint Job's UID) goes into its name, so that what an
+ * interrupted attempt left can be found and removed (`removeStagings`).
+ */
+export async function createStaging(storageRoot: string, checkpointId: string, version: string = ARTIFACT_VERSION, tag = ''): Promise<string> {
   artifactDir(storageRoot, checkpointId, version);
+  const prefix = stagingPrefix(version, tag);
   const versions = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR], true);
   if (!versions) throw new UnsafeArtifactPathError(`${join(storageRoot, checkpointId, VERSIONS_DIR)} disappeared while it was made`);
-  return mkdtemp(join(versions, `${STAGING_PREFIX}${version}-`));
+  return mkdtemp(join(versions, prefix));
+}
+
+/**
+ * Remove the staging directories of `checkpointId`/`version` tagged `tag` (what an
+ * attempt that was cut off, e.g. an agent killed mid-dump, left behind), without
+ * following links. Returns the paths removed.
+ */
+export async function removeStagings(storageRoot: string, checkpointId: string, version: string, tag: string): Promise<string[]> {
+  if (tag === '') return [];
+  const prefix = stagingPrefix(version, tag);
+  const versions = await resolveUnderBase(storageRoot, [checkpointId, VERSIONS_DIR]);
+  if (!versions) return [];
+  const removed: string[] = [];
+  for (const name of await readdir(versions)) {
+    if (!name.startsWith(prefix)) continue;
+    const path = join(versions, name);
+    // A link or file with a staging name is not ours to follow: unlink it, never its target.
+    await rm(path, { recursive: true, force: true });
+    removed.push(path);
+  }
+  return removed;
 }
 
 /** The versions directory `staging` must sit in, checked again (the engine ran for a while since). */

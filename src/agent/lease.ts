@@ -43,8 +43,12 @@ export interface HeldLease {
   release(): Promise<void>;
 }
 
-/** Outcome of an attempt: held, or who holds it. */
-export type LeaseAttempt = { acquired: true; lease: HeldLease } | { acquired: false; holder: string };
+/**
+ * Outcome of an attempt: held, or who holds it. `tookOverFrom` names another holder
+ * whose Lease had expired without being released: that agent stopped in the middle of
+ * the Job's work (killed, its pod deleted, its node lost).
+ */
+export type LeaseAttempt = { acquired: true; lease: HeldLease; tookOverFrom?: string } | { acquired: false; holder: string };
 
 /**
  * Take the Lease if it is free, expired or already ours. A lost race (409 on create
@@ -62,6 +66,7 @@ export async function tryAcquireLease(opts: LeaseOptions): Promise<LeaseAttempt>
   }
 
   let held: LeaseObject;
+  let tookOverFrom: string | undefined;
   if (!current) {
     const body: LeaseObject = {
       apiVersion: 'coordination.k8s.io/v1',
@@ -85,6 +90,7 @@ export async function tryAcquireLease(opts: LeaseOptions): Promise<LeaseAttempt>
     const spec = current.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     if (holder !== '' && holder !== opts.holder && !isExpired(spec, nowMs)) return { acquired: false, holder };
+    if (holder !== '' && holder !== opts.holder) tookOverFrom = holder;
     try {
       held = await client.patch<LeaseObject>(
         RESOURCES.leases,
@@ -108,7 +114,8 @@ export async function tryAcquireLease(opts: LeaseOptions): Promise<LeaseAttempt>
       throw err;
     }
   }
-  return { acquired: true, lease: startRenewing(opts, held) };
+  const lease = startRenewing(opts, held);
+  return tookOverFrom === undefined ? { acquired: true, lease } : { acquired: true, lease, tookOverFrom };
 }
 
 function isExpired(spec: LeaseSpec, nowMs: number): boolean {
