@@ -253,3 +253,23 @@ describe('manifests/', () => {
     expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual(c.readinessProbe?.['exec']);
   });
 });
+
+describe('images/*.Containerfile (for users with docker or podman)', () => {
+  const repo = join(root, '..');
+  const files = ['snapshot-agent.Containerfile', 'cpu-worker-placeholder.Containerfile'];
+
+  it.each(files)('%s: every file it copies from the build context exists, and it has an entrypoint', (file) => {
+    const text = readFileSync(join(repo, 'images', file), 'utf8').replace(/\\\n/g, ' ');
+    const copies = [...text.matchAll(/^COPY\s+(?!--from=)(.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+    expect(copies.length).toBeGreaterThan(0);
+    for (const src of copies.flat()) expect(existsSync(join(repo, src)), `${file}: COPY ${src}`).toBe(true);
+    expect(text).toMatch(/^ENTRYPOINT \[/m);
+  });
+
+  it('the agent image runs the package\'s snapshot-agent bin, as the DaemonSet expects', () => {
+    const text = readFileSync(join(repo, 'images', 'snapshot-agent.Containerfile'), 'utf8');
+    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(text)?.[1] ?? '[]';
+    expect(JSON.parse(entry)).toEqual(['node', '/opt/snapshotctl/bin/snapshot-agent.js']);
+    expect(existsSync(join(repo, 'bin', 'snapshot-agent.js'))).toBe(true);
+  });
+});
