@@ -3,6 +3,7 @@
  * verdict, build the result, and on failure, timeout or interrupt delete what this run
  * created (cli.md "Cleanup"), never anything else.
  */
+import { deadlineSignal } from '../kube/deadline.js';
 import { ClusterError, Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
 import { explainApiError, isApiStatus, toClusterError } from '../kube/errors.js';
 import { waitForObject } from '../kube/wait.js';
@@ -210,7 +211,7 @@ const NO_ANSWER_CODES = new Set(['ETIMEDOUT']);
 
 export function startBudget(client: KubeClient, deps: Pick<CommandDeps, 'signal' | 'now'>, timeoutMs: number, opts: BudgetOptions = {}): RunBudget {
   const started = deps.now();
-  const signal = timeoutMs > 0 ? AbortSignal.any([deps.signal, AbortSignal.timeout(timeoutOrNoLimit(timeoutMs))]) : deps.signal;
+  const signal = timeoutMs > 0 ? deadlineSignal(deps.signal, timeoutOrNoLimit(timeoutMs)) : deps.signal;
   const interrupted = opts.interrupted ?? (() => 'interrupted before anything was created; nothing to clean up');
   const remainingMs = (): number => (timeoutMs > 0 ? Math.max(1, timeoutMs - (deps.now() - started)) : 0);
   // A read aborted while backing off from a failing server: report what the server said.

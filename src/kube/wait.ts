@@ -6,6 +6,7 @@
  * no server answer can make it spin. Ends by the condition, the timeout (after one last
  * read), a server that stopped answering, or the caller's signal.
  */
+import { deadlineSignal } from './deadline.js';
 import { ClusterError, Interrupted, TimeoutError } from '../errors.js';
 import type { KubeObject } from '../protocol/types.js';
 import { abortableSleep } from './client.js';
@@ -262,7 +263,7 @@ export async function waitForObject<T extends KubeObject = KubeObject>(client: K
 
 /** One get within `FINAL_READ_MS` (or until the caller's signal): the object, or what went wrong. */
 async function finalRead<T extends KubeObject>(client: KubeClient, opts: WaitForOptions<T>): Promise<{ obj: T | undefined } | { error: unknown }> {
-  const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(FINAL_READ_MS)]);
+  const signal = deadlineSignal(opts.signal, FINAL_READ_MS);
   try {
     return { obj: await raceAbort(getOrUndefined<T>(client, opts, { signal, attempts: 1, timeoutMs: FINAL_READ_MS }), signal) };
   } catch (error) {
