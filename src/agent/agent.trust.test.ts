@@ -495,16 +495,18 @@ describe('(e) a checkpoint is restored only into the namespace that made it', ()
 });
 
 describe('(e) a checkpoint whose agent stopped in the middle (its pod deleted or killed)', () => {
-  /** The Lease a killed agent leaves: its holder, renewed long ago, never released. */
-  async function deadLease(jobName: string, job: Job): Promise<void> {
-    const long = new Date(Date.now() - 10 * 60_000).toISOString().replace('Z', '000Z');
+  /** A Job's Lease held by `holder`, last renewed `agoMs` ago. */
+  async function leaseOf(jobName: string, job: Job, holder: string, agoMs: number): Promise<void> {
+    const at = new Date(Date.now() - agoMs).toISOString().replace('Z', '000Z');
     await kube.create(RESOURCES.leases, NS, {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name: jobName, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '' }] },
-      spec: { holderIdentity: 'agent-dead', leaseDurationSeconds: 30, acquireTime: long, renewTime: long, leaseTransitions: 0 },
+      spec: { holderIdentity: holder, leaseDurationSeconds: 30, acquireTime: at, renewTime: at, leaseTransitions: 0 },
     } as KubeObject);
   }
+  /** The Lease a killed agent leaves: its holder, renewed long ago, never released. */
+  const deadLease = (jobName: string, job: Job) => leaseOf(jobName, job, 'agent-dead', 10 * 60_000);
 
   it('nothing published: its unfinished files are removed, the Job fails naming the agent, the source is not dumped again', async () => {
     const { job, jobName, podName } = await createCheckpoint('cut');
@@ -559,13 +561,7 @@ describe('(e) a checkpoint whose agent stopped in the middle (its pod deleted or
 
   it('a Lease another agent still renews is waited for, not taken', async () => {
     const { job, jobName } = await createCheckpoint('alive');
-    const now = new Date().toISOString().replace('Z', '000Z');
-    await kube.create(RESOURCES.leases, NS, {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name: jobName, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '' }] },
-      spec: { holderIdentity: 'agent-b', leaseDurationSeconds: 30, acquireTime: now, renewTime: now, leaseTransitions: 0 },
-    } as KubeObject);
+    await leaseOf(jobName, job, 'agent-b', 0);
     start();
     await waitFor(() => logs.some((l) => l.includes('is held by agent-b; waiting')), 'the wait logged');
     await pause(200);

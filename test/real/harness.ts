@@ -86,7 +86,16 @@ export async function agentLog(ns: string): Promise<string> {
  * checkpoint), written to `dir/<name>.yaml`.
  */
 export async function writeWorker(dir: string, name: string, edit: (pod: Record<string, any>) => void = () => {}): Promise<string> {
-  const pod: Record<string, any> = {
+  const pod = workerPod(name);
+  edit(pod);
+  const path = join(dir, `${name}.yaml`);
+  await writeFile(path, stringify(pod));
+  return path;
+}
+
+/** The worker Pod of `writeWorker`, as an object. */
+export function workerPod(name: string): Record<string, any> {
+  return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, labels: { app: 'real-worker' }, annotations: { 'sidecar.istio.io/inject': 'false', 'linkerd.io/inject': 'disabled' } },
@@ -105,10 +114,6 @@ export async function writeWorker(dir: string, name: string, edit: (pod: Record<
       ],
     },
   };
-  edit(pod);
-  const path = join(dir, `${name}.yaml`);
-  await writeFile(path, stringify(pod));
-  return path;
 }
 
 /** A placeholder pod for restore in place (protocol §6), created and waited for until Running. */

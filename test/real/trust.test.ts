@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { agentLog, apply, CHECKPOINTS_DIR, cli, CONTAINERD_SOCK, getJson, installNamespace, kubectl, kubectlOk, removeNamespace, ROOT, TEST_IMAGE, waitFor, WORKER_IMAGE, writeWorker } from './harness.js';
+import { agentLog, apply, CHECKPOINTS_DIR, cli, CONTAINERD_SOCK, getJson, installNamespace, kubectl, kubectlOk, removeNamespace, ROOT, waitFor, WORKER_IMAGE, workerPod, writeWorker } from './harness.js';
 
 const NS = `trust-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-trust-'));
@@ -71,29 +71,15 @@ describe('the agent\'s trust boundary on a real node', () => {
     });
     const run = cli(['checkpoint', '--manifest', victim, '--checkpoint-id', 'victim-ck', '-n', NS, '--disable-cuda-checkpoint-job-file', '--timeout', '25s'], { timeoutMs: 60_000 });
     await waitFor('the victim Job', async () => (await getJson(NS, 'job', 'victim-checkpoint')) !== undefined, 30_000, 250);
-    await apply(NS, [
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          name: 'impostor',
-          labels: { 'nvidia.com/snapshot-is-checkpoint-source': 'true', 'nvidia.com/snapshot-checkpoint-id': 'victim-ck', 'batch.kubernetes.io/job-name': 'victim-checkpoint', 'job-name': 'victim-checkpoint' },
-        },
-        spec: {
-          restartPolicy: 'Never',
-          terminationGracePeriodSeconds: 2,
-          containers: [
-            {
-              name: 'worker',
-              image: TEST_IMAGE,
-              imagePullPolicy: 'Never',
-              command: ['sh', '-c', 'trap "echo got SIGUSR1; exit 0" USR1; : > /tmp/ready-for-checkpoint; while :; do sleep 1; done'],
-              readinessProbe: { exec: { command: ['cat', '/tmp/ready-for-checkpoint'] }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    ]);
+    // A bare pod, Ready, with every label the agent looks at: the victim's ID and Job.
+    const impostor = workerPod('impostor');
+    impostor['metadata'].labels = {
+      'nvidia.com/snapshot-is-checkpoint-source': 'true',
+      'nvidia.com/snapshot-checkpoint-id': 'victim-ck',
+      'batch.kubernetes.io/job-name': 'victim-checkpoint',
+      'job-name': 'victim-checkpoint',
+    };
+    await apply(NS, [impostor]);
     await waitFor('the refusal event on the impostor', async () => /CheckpointRefused/.test(await eventLines('impostor')), 60_000, 500);
     expect(await eventLines('impostor')).toMatch(/^Warning CheckpointRefused: .*no controller ownerReference/m);
     const done = await run;
@@ -101,8 +87,7 @@ describe('the agent\'s trust boundary on a real node', () => {
     expect(done.code, await explain(done)).toBe(4);
     expect(await eventLines('victim-checkpoint')).not.toMatch(/Checkpoint(Requested|Succeeded|Failed)/);
     expect(existsSync(join(storage, 'victim-ck'))).toBe(false);
-    const impostor = await getJson(NS, 'pod', 'impostor');
-    expect(impostor?.['status'].phase).toBe('Running');
+    expect((await getJson(NS, 'pod', 'impostor'))?.['status'].phase).toBe('Running');
     expect((await kubectl(['logs', '-n', NS, 'impostor'])).stdout).not.toMatch(/SIGUSR1/);
     await kubectl(['delete', 'pod', 'impostor', '-n', NS, '--wait=true']);
   }, 120_000);
