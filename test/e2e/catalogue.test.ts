@@ -8,13 +8,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DevCluster } from '../../src/dev/cluster.js';
+import type { KubeObject } from '../../src/protocol/types.js';
 import { leftovers, runCli, useCluster, writeManifest } from './harness.js';
 
 /** Name the pod and drop its GPU request: restored workers keep running and the dev nodes have one GPU each. */
 function named(name: string) {
-  return (p: { metadata: { name?: string }; spec: { containers: Array<Record<string, unknown>> } }) => {
-    p.metadata.name = name;
-    for (const ctr of p.spec.containers) delete ctr['resources'];
+  return (p: KubeObject) => {
+    p.metadata = { ...p.metadata, name };
+    const spec = p['spec'] as { containers?: Array<Record<string, unknown>> } | undefined;
+    for (const ctr of spec?.containers ?? []) delete ctr['resources'];
   };
 }
 

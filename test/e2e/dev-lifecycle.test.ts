@@ -85,7 +85,7 @@ describe('dev up / status / down', () => {
     const kc = parse(await readFile(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string; 'certificate-authority-data': string } }> };
     const { server, 'certificate-authority-data': ca } = kc.clusters[0]!.cluster;
     expect(server).toBe(s.state.url);
-    for (const headers of [{}, { Authorization: 'Bearer not-the-token' }]) {
+    for (const headers of [{}, { Authorization: 'Bearer not-the-token' }] as Array<Record<string, string>>) {
       const anon = await httpsGet(`${server}/api/v1/namespaces/default/pods`, Buffer.from(ca, 'base64').toString(), headers);
       expect(anon.status).toBe(401);
       expect(JSON.parse(anon.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
