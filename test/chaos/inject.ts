@@ -279,7 +279,9 @@ export async function stage(lane: Lane, c: MatrixCase): Promise<Staged> {
       }
       const eff = apiEffect(c.fault, c.step);
       if (eff) {
-        rule = api.faults.add({ verb: resumeVerbs(c.fault), resource: shape.awaited, namespace: NS, effect: eff.effect, ...(eff.times !== undefined ? { times: eff.times } : {}) });
+        // The CLI's resumed watch gets it: only the CLI's watches are cut, and an agent's
+        // informer reconnecting at that moment must not take the one fault instead.
+        rule = api.faults.add({ verb: resumeVerbs(c.fault), resource: shape.awaited, namespace: NS, user: CLI_USER, effect: eff.effect, ...(eff.times !== undefined ? { times: eff.times } : {}) });
         staged.rule = rule;
       }
       for (const w of cliWatches(lane, shape.awaited)) {
