@@ -391,7 +391,7 @@ class Agent {
     const finalDir = artifactDir(this.opts.storageRoot, id, version);
     if (attempt.tookOverFrom !== undefined) {
       try {
-        await this.finishInterrupted(pod, job, container, id, version, attempt.tookOverFrom);
+        await this.finishInterrupted(pod, job, container, { id, version, finalDir }, attempt.tookOverFrom);
       } finally {
         this.finished.add(key);
         await lease.release();
@@ -518,16 +518,17 @@ class Agent {
    * and the Job fails: its pod may have been left half-dumped (criu cut off with its
    * parasite inside, or the tree stopped), so it is not dumped again.
    */
-  private async finishInterrupted(pod: Pod, job: Job, container: ContainerRef, id: string, version: string, holder: string): Promise<void> {
+  private async finishInterrupted(pod: Pod, job: Job, container: ContainerRef, artifact: { id: string; version: string; finalDir: string }, holder: string): Promise<void> {
+    const { id, version, finalDir } = artifact;
     const ns = pod.metadata.namespace ?? 'default';
     const jobName = job.metadata.name ?? '';
-    const finalDir = artifactDir(this.opts.storageRoot, id, version);
+    const podUid = pod.metadata.uid ?? '';
     this.log('warn', `checkpoint ${id}: agent ${holder} held the lease of Job ${ns}/${jobName} and stopped without a verdict; taking over`);
     let published = false;
     try {
-      if (await artifactExists(this.opts.storageRoot, id, version)) {
+      if (podUid !== '' && (await artifactExists(this.opts.storageRoot, id, version))) {
         const manifest = await readArtifactManifest(finalDir).catch(() => undefined);
-        published = manifest?.['podUid'] === (pod.metadata.uid ?? '') && manifest?.['namespace'] === ns && (pod.metadata.uid ?? '') !== '';
+        published = manifest?.['podUid'] === podUid && manifest?.['namespace'] === ns;
       }
     } catch (err) {
       await this.failCheckpoint(job, container, failureText(err));

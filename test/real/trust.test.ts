@@ -13,6 +13,7 @@
  *    host) from the moment its staging directory appears; the deletion and the kill
  *    that follows are the kubelet's own.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,7 +140,7 @@ describe('the agent\'s trust boundary on a real node', () => {
 
     const oldAgent = await agentPod();
     const containerId = (await kubectlOk(['get', 'pod', oldAgent, '-n', NS, '-o', 'jsonpath={.status.containerStatuses[0].containerID}'])).trim().replace(/^containerd:\/\//, '');
-    const tasks = await import('node:child_process').then(({ execFileSync }) => execFileSync('ctr', ['--address', CONTAINERD_SOCK, '-n', 'k8s.io', 'task', 'ls'], { encoding: 'utf8' }));
+    const tasks = execFileSync('ctr', ['--address', CONTAINERD_SOCK, '-n', 'k8s.io', 'task', 'ls'], { encoding: 'utf8' });
     const agentPid = Number(new RegExp(`^${containerId}\\s+(\\d+)`, 'm').exec(tasks)?.[1]);
     expect(agentPid, tasks).toBeGreaterThan(1);
 
