@@ -45,8 +45,10 @@ export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
  * containerd, and the sim engine writes a placeholder's ready file inside its container.
  * The criu engine (`--engine criu`) runs criu inside the worker's and the placeholder's
  * container namespaces (criu/container.ts, real-node.md §4); sim stays the default so
- * that an agent without `--engine` behaves as before. The cuda engine does not work
- * through it yet.
+ * that an agent without `--engine` behaves as before. The cuda engine (`--engine cuda`)
+ * wraps that with NVIDIA's CUDA checkpoint on the containers' host PIDs, from the agent
+ * (cuda/engine.ts); it has run on a real kubelet node only with a stand-in CUDA helper
+ * (no GPU node here), see test/real/cuda.test.ts.
  */
 async function createContainerdAgentRuntime(ctx: RuntimeContext): Promise<AgentRuntime> {
   const { createContainerdRuntime } = await import('./containerd.js');
@@ -63,7 +65,7 @@ async function createContainerdAgentRuntime(ctx: RuntimeContext): Promise<AgentR
   await rt.pid('0'.repeat(64));
   return {
     name: 'containerd',
-    engines: ['sim', 'criu'],
+    engines: ['sim', 'criu', 'cuda'],
     node: rt,
     async signalContainer(namespace, pod, sig) {
       await rt.signal(await find(namespace, pod), sig);
@@ -105,7 +107,7 @@ async function createSimRuntime(ctx: RuntimeContext): Promise<AgentRuntime> {
 export const AGENT_RUNTIMES: Readonly<Record<string, RuntimeEntry>> = {
   sim: { description: 'no access to container processes: signals are logged, only the sim engine works', create: createSimRuntime },
   containerd: {
-    description: 'a real node: containers through containerd\'s socket (--containerd-address) and ctr; the sim engine (default) or criu (--engine criu)',
+    description: 'a real node: containers through containerd\'s socket (--containerd-address) and ctr; the sim engine (default), criu (--engine criu) or cuda (--engine cuda: CUDA checkpoint + criu)',
     create: createContainerdAgentRuntime,
   },
 };

@@ -139,6 +139,10 @@ export interface InstallOptions {
   agentArgs?: string[];
   /** Label value of the namespace's PV (who made it). */
   partOf?: string;
+  /** More objects to apply with the agent's (e.g. a ConfigMap its pod mounts). */
+  extraObjects?: Array<Record<string, any>>;
+  /** Last change to the agent's pod spec before it is applied (tests). */
+  editAgent?: (podSpec: Record<string, any>) => void;
   signal?: AbortSignal;
 }
 
@@ -199,7 +203,9 @@ export async function installAgent(opts: InstallOptions): Promise<string[]> {
     }
     for (const v of spec.volumes) if (v.name === 'containerd') v.hostPath.path = CONTAINERD_SOCK;
     for (const m of agent.volumeMounts) if (m.name === 'containerd') m.mountPath = CONTAINERD_SOCK;
+    opts.editAgent?.(spec);
   }
+  objects.unshift(...(opts.extraObjects ?? []));
   await applyObjects(kubeconfig, ns, objects, opts.signal);
   await kubectlOk(kubeconfig, ['rollout', 'status', 'daemonset/snapshot-agent', '-n', ns, '--timeout=120s'], { ...sig, timeoutMs: 130_000 });
   return [`PersistentVolume/${pvName(ns)}`, ...objects.map((o) => `${String(o['kind'])}/${String(o['metadata']?.name ?? '')}`)];

@@ -13,30 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { agentLog, apply, CHECKPOINTS_DIR, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, ROOT, waitFor, WORKER_IMAGE } from './harness.js';
+import { agentLog, apply, CHECKPOINTS_DIR, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, sampleManifest, waitFor } from './harness.js';
 
 const NS = `criu-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-criu-'));
 const PORT = 18080;
 
-/** A sample manifest with this node's image (no registry) and a smaller state. */
+/** A sample manifest for this node; the worker holds a file in /dev/shm open (the restore needs the agent's copy). */
 function sample(file: string, name: string): string {
-  const pod = parse(readFileSync(join(ROOT, 'manifests/samples', file), 'utf8')) as Record<string, any>;
-  pod['metadata'].name = name;
-  const c = pod['spec'].containers[0];
-  c.image = WORKER_IMAGE;
-  c.imagePullPolicy = 'Never';
-  pod['spec'].terminationGracePeriodSeconds = 2;
-  for (const e of c.env ?? []) {
-    // SNAPSHOTCTL_REAL_CRIU_MB=256 measures the sample's own size.
-    if (e.name === 'CPU_WORKER_MB') e.value = process.env['SNAPSHOTCTL_REAL_CRIU_MB'] ?? '128';
-    if (e.name === 'CPU_WORKER_ROUNDS') e.value = '4';
-  }
-  // An open file in /dev/shm: the restore needs the agent's copy of it.
-  if (file === 'cpu-worker-real.yaml') c.env.push({ name: 'CPU_WORKER_SHM', value: '1' });
-  const path = join(dir, `${name}.yaml`);
-  writeFileSync(path, stringify(pod));
-  return path;
+  return sampleManifest(dir, file, name, (pod) => {
+    if (file === 'cpu-worker-real.yaml') pod['spec'].containers[0].env.push({ name: 'CPU_WORKER_SHM', value: '1' });
+  });
 }
 
 interface Answer {

@@ -7,11 +7,12 @@
  * BUILT binary against the cluster. Objects are read back with kubectl, never with our
  * own client, so what is checked is what the real server stored.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import * as real from '../../src/real/cluster.js';
+import { WORKER_IMAGE } from '../../src/real/cluster.js';
 import { ROOT, runCli, waitFor, type CliRun, type RunCliOptions } from '../e2e/harness.js';
 
 export { ROOT, kv, sleep, waitFor } from '../e2e/harness.js';
@@ -64,8 +65,30 @@ export function apply(ns: string, objects: Array<Record<string, any>>): Promise<
  * manifests/snapshotctl-agent/ (src/real/cluster.ts: installAgent), debug logging on.
  * Resolves once the agent's pod is Ready.
  */
-export async function installNamespace(ns: string, opts: { agentArgs?: string[] } = {}): Promise<void> {
-  await real.installAgent({ kubeconfig: KUBECONFIG, namespace: ns, agentArgs: ['--log-level=debug', ...(opts.agentArgs ?? [])], partOf: 'snapshotctl-real-tests' });
+export async function installNamespace(ns: string, opts: Pick<real.InstallOptions, 'agentArgs' | 'extraObjects' | 'editAgent'> = {}): Promise<void> {
+  await real.installAgent({ ...opts, kubeconfig: KUBECONFIG, namespace: ns, agentArgs: ['--log-level=debug', ...(opts.agentArgs ?? [])], partOf: 'snapshotctl-real-tests' });
+}
+
+/**
+ * A manifests/samples/ Pod for this node, written to `dir/<name>.yaml`: the image
+ * imported here (no registry), a 128 MiB state (SNAPSHOTCTL_REAL_CRIU_MB to change it),
+ * four warm-up rounds, then `edit`.
+ */
+export function sampleManifest(dir: string, file: string, name: string, edit: (pod: Record<string, any>) => void = () => {}): string {
+  const pod = parse(readFileSync(join(ROOT, 'manifests/samples', file), 'utf8')) as Record<string, any>;
+  pod['metadata'].name = name;
+  const c = pod['spec'].containers[0];
+  c.image = WORKER_IMAGE;
+  c.imagePullPolicy = 'Never';
+  pod['spec'].terminationGracePeriodSeconds = 2;
+  for (const e of c.env ?? []) {
+    if (e.name === 'CPU_WORKER_MB') e.value = process.env['SNAPSHOTCTL_REAL_CRIU_MB'] ?? '128';
+    if (e.name === 'CPU_WORKER_ROUNDS') e.value = '4';
+  }
+  edit(pod);
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(path, stringify(pod));
+  return path;
 }
 
 /** Remove the namespace, its PV and its storage directory. */

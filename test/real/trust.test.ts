@@ -19,8 +19,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import { agentLog, apply, CHECKPOINTS_DIR, cli, CONTAINERD_SOCK, getJson, installNamespace, kubectl, kubectlOk, removeNamespace, ROOT, waitFor, WORKER_IMAGE, workerPod, writeWorker } from './harness.js';
+import { agentLog, apply, CHECKPOINTS_DIR, cli, CONTAINERD_SOCK, getJson, installNamespace, kubectl, kubectlOk, removeNamespace, sampleManifest, waitFor, workerPod, writeWorker } from './harness.js';
 
 const NS = `trust-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-trust-'));
@@ -125,18 +124,7 @@ describe('the agent\'s trust boundary on a real node', () => {
   }, 240_000);
 
   it('the agent pod deleted while a checkpoint is in flight: no artifact a restore would use, nothing half-written left, the CLI exits 1 saying why', async () => {
-    const pod = parse(readFileSync(join(ROOT, 'manifests/samples/cpu-worker-real.yaml'), 'utf8')) as Record<string, any>;
-    pod['metadata'].name = 'mid';
-    pod['spec'].terminationGracePeriodSeconds = 2;
-    const c = pod['spec'].containers[0];
-    c.image = WORKER_IMAGE;
-    c.imagePullPolicy = 'Never';
-    for (const e of c.env ?? []) {
-      if (e.name === 'CPU_WORKER_MB') e.value = '128';
-      if (e.name === 'CPU_WORKER_ROUNDS') e.value = '4';
-    }
-    const worker = join(dir, 'mid.yaml');
-    writeFileSync(worker, stringify(pod));
+    const worker = sampleManifest(dir, 'cpu-worker-real.yaml', 'mid');
 
     const oldAgent = await agentPod();
     const containerId = (await kubectlOk(['get', 'pod', oldAgent, '-n', NS, '-o', 'jsonpath={.status.containerStatuses[0].containerID}'])).trim().replace(/^containerd:\/\//, '');

@@ -33,7 +33,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { readArtifactJson } from '../artifact.js';
 import type { CheckpointContext, CheckpointResult, RestoreContext, RestoreResult } from '../engine.js';
-import { processTree, readStat } from './proc.js';
+import type { CriuPhases } from './engine.js';
+import { processTree, readStat, type ProcessTree } from './proc.js';
 import { runCriu } from './run.js';
 
 /** Folder of CRIU images inside the artifact directory (as the process-runtime engine). */
@@ -53,6 +54,12 @@ export interface ContainerCriuOptions {
   /** nsenter in the agent; default `nsenter`. */
   nsenter: string;
   verbosity: string;
+  /**
+   * A wrapping engine's hooks (CUDA), with host PIDs: `beforeDump` before criu runs,
+   * `afterDump` once the tree runs again, `afterRestore` once the restored tree runs in
+   * the placeholder (its `pidOf` maps a checkpointed host PID to the restored one).
+   */
+  phases?: CriuPhases;
 }
 
 /** `criu.json` of a container dump. */
@@ -67,6 +74,8 @@ export interface ContainerCriuMeta {
   /** Pipe inodes of the worker's stdout and stderr (`pipe:[N]`), when they are pipes. */
   stdout?: string;
   stderr?: string;
+  /** Each process of the tree: its host PID at the dump and its PID in the container. */
+  procs?: Array<{ pid: number; nsPid: number }>;
   dumpSeconds: number;
 }
 
@@ -274,6 +283,19 @@ export function pidsInNamespace(init: number): Set<number> {
   return out;
 }
 
+/** Host PID of each process (not thread) in the PID namespace of host PID `init`, by its PID there. */
+export function hostPidsInNamespace(init: number): Map<number, number> {
+  const ns = link(`/proc/${init}/ns/pid`);
+  const out = new Map<number, number>();
+  if (!ns) return out;
+  for (const p of readdirSafe('/proc')) {
+    if (!/^\d+$/.test(p) || link(`/proc/${p}/ns/pid`) !== ns) continue;
+    const n = nsPidOf(readText(`/proc/${p}/status`) ?? '');
+    if (n !== undefined) out.set(n, Number(p));
+  }
+  return out;
+}
+
 /**
  * The node's own filesystem and mounts as the agent can see them: through the
  * container's shim (the parent of its init), which runs where containerd does, with
@@ -370,6 +392,10 @@ export async function checkpointContainer(ctx: CheckpointContext, init: number, 
   if (nsPid === undefined) throw new Error(`cannot read the worker's PID in its namespace (host pid ${worker})`);
   const tree = processTree(worker);
   const nsTids = tree.tids.map((t) => nsPidOf(readText(`/proc/${t}/status`) ?? '')).filter((n): n is number => n !== undefined);
+  const procs = tree.pids.flatMap((pid) => {
+    const n = nsPidOf(readText(`/proc/${pid}/status`) ?? '');
+    return n === undefined ? [] : [{ pid, nsPid: n }];
+  });
   const stdout = pipeOf(link(`/proc/${worker}/fd/1`));
   const stderr = pipeOf(link(`/proc/${worker}/fd/2`));
   const mountinfo = readText(`/proc/${init}/mountinfo`) ?? '';
@@ -381,7 +407,9 @@ export async function checkpointContainer(ctx: CheckpointContext, init: number, 
   ctx.log(`${o.name}: dumping pid ${nsPid} of ${ctx.container.namespace}/${ctx.container.podName} (host pid ${worker}, ${tree.pids.length} process(es), ${tree.tids.length} thread(s)) inside the container's namespaces`);
   const started = performance.now();
   let stopped = false;
+  let ok = false;
   try {
+    await o.phases?.beforeDump?.(tree, ctx);
     const [file, ...pre] = nsenterArgv(o.nsenter, init, [o.criu]);
     await runCriu({ argv: [file as string, ...pre], source: `criu in ${ctx.container.podName}` }, dumpArgs(nsPid, o.verbosity), { logPath, fds: [fd], signal: ctx.signal });
     stopped = true;
@@ -391,7 +419,7 @@ export async function checkpointContainer(ctx: CheckpointContext, init: number, 
     const shm = await copyTree(`/proc/${worker}/root/dev/shm`, join(ctx.artifactDir, SHM_DIR));
     const written = upper ? await copyUpper(join(hostView(init).root, upper), join(ctx.artifactDir, ROOTFS_DIR), mountPoints(mountinfo)) : [];
     const copySeconds = (performance.now() - copyStarted) / 1000;
-    const meta: ContainerCriuMeta = { engine: o.name, mode: 'container', nsPid, nsTids, dumpSeconds };
+    const meta: ContainerCriuMeta = { engine: o.name, mode: 'container', nsPid, nsTids, procs, dumpSeconds };
     if (stdout) meta.stdout = stdout;
     if (stderr) meta.stderr = stderr;
     await writeFile(join(ctx.artifactDir, CONTAINER_META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
@@ -399,6 +427,7 @@ export async function checkpointContainer(ctx: CheckpointContext, init: number, 
       `${o.name}: dumped pid ${nsPid} in ${dumpSeconds.toFixed(2)} s; copied ${shm} file(s) of /dev/shm and ${written.length} written file(s) in ${copySeconds.toFixed(2)} s while it was stopped` +
         (upper ? '' : ' (the root filesystem is not an overlay: written files not saved)'),
     );
+    ok = true;
     return {
       details: { mode: 'container', pid: nsPid, hostPid: worker, processes: tree.pids.length, threads: tree.tids.length, dumpSeconds: round(dumpSeconds), copySeconds: round(copySeconds), shmFiles: shm, writtenFiles: written.length, leftRunning: true },
     };
@@ -406,6 +435,8 @@ export async function checkpointContainer(ctx: CheckpointContext, init: number, 
     closeSync(fd);
     // criu leaves the tree stopped on success (running on failure): continue it.
     if (stopped) for (const t of processTree(worker).tids) signalQuietly(t, 'SIGCONT');
+    // Then the wrapping engine gives the running source back what it took (its GPU).
+    await o.phases?.afterDump?.(tree, ctx, ok);
   }
 }
 
@@ -470,11 +501,35 @@ export async function restoreContainer(ctx: RestoreContext, init: number, o: Con
     if (!pidsInNamespace(init).has(meta.nsPid)) {
       throw new Error(`criu restore reported success but pid ${meta.nsPid} is not running in the placeholder; last lines of the log:\n${(await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-10).join('\n')}`);
     }
+    if (o.phases?.afterRestore) await afterRestoreIn(init, meta, ctx, o.phases.afterRestore.bind(o.phases));
     ctx.log(`${o.name}: restored pid ${meta.nsPid} in ${restoreSeconds.toFixed(2)} s; waiting for the placeholder's readiness probe`);
     return { details: { mode: 'container', pid: meta.nsPid, restoreSeconds: round(restoreSeconds), writtenFiles: written, shmFiles: shm } };
   } finally {
     for (const fd of fds) closeSync(fd);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Run a wrapping engine's `afterRestore` on the tree restored into the placeholder (by
+ * host PIDs, found through the placeholder's PID namespace); a tree it fails on is
+ * killed, since a worker whose GPU state did not come back cannot serve.
+ */
+async function afterRestoreIn(init: number, meta: ContainerCriuMeta, ctx: RestoreContext, afterRestore: NonNullable<CriuPhases['afterRestore']>): Promise<void> {
+  const byNs = hostPidsInNamespace(init);
+  const procs = meta.procs ?? [];
+  const hostOf = (checkpointPid: number): number | undefined => {
+    const p = procs.find((x) => x.pid === checkpointPid);
+    return p === undefined ? undefined : byNs.get(p.nsPid);
+  };
+  const root = byNs.get(meta.nsPid);
+  if (root === undefined) throw new Error(`pid ${meta.nsPid} is not running in the placeholder after the restore`);
+  const tree: ProcessTree = processTree(root);
+  try {
+    await afterRestore(tree, ctx, hostOf);
+  } catch (err) {
+    for (const pid of tree.pids) signalQuietly(pid, 'SIGKILL');
+    throw err;
   }
 }
 

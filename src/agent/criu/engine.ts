@@ -49,8 +49,13 @@ export interface CriuPhases {
   beforeDump?(tree: ProcessTree, ctx: CheckpointContext): Promise<void>;
   /** After `criu dump`, whether it worked or not (e.g. CUDA restore and unlock if the worker keeps running). */
   afterDump?(tree: ProcessTree, ctx: CheckpointContext, ok: boolean): Promise<void>;
-  /** After `criu restore`, while the tree is still stopped (CUDA restore and unlock). */
-  afterRestore?(tree: ProcessTree, ctx: RestoreContext): Promise<void>;
+  /**
+   * After `criu restore`, before the worker is handed over (CUDA restore and unlock).
+   * `pidOf` maps a PID of the checkpointed tree (as `beforeDump` saw it) to the restored
+   * process's PID as the agent sees it: the same PID in the dev cluster's process
+   * runtime, another host PID in a placeholder container.
+   */
+  afterRestore?(tree: ProcessTree, ctx: RestoreContext, pidOf: (checkpointPid: number) => number | undefined): Promise<void>;
 }
 
 export interface CriuEngineOptions {
@@ -191,6 +196,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
       nsenter: onPath(opts.container?.nsenter ?? 'nsenter', opts.env ?? process.env) ?? 'nsenter',
       verbosity,
     };
+    if (opts.phases) co.phases = opts.phases;
     const initOf = async (ref: ContainerRef, what: string): Promise<number> => {
       const pid = await containerInit(ref);
       if (pid === undefined) throw new Error(`the ${what} container of pod ${ref.namespace}/${ref.podName} has no running task in containerd`);
@@ -344,7 +350,7 @@ export function createCriuEngine(opts: CriuEngineOptions = {}): SnapshotEngine {
         if (restoredPid !== meta.root) throw new Error(`criu restored pid ${restoredPid}, expected ${meta.root}`);
         opts.runtime.adopt(ctx.placeholder, restoredPid, criuRun.exited);
         const tree = { root: meta.root, pids: meta.pids, tids: meta.tids };
-        await opts.phases?.afterRestore?.(tree, ctx);
+        await opts.phases?.afterRestore?.(tree, ctx, (pid) => (meta.pids.includes(pid) ? pid : undefined));
         for (const pid of meta.pids) process.kill(pid, 'SIGCONT');
         const how = reads ? `; ${reads.bytes} bytes of pages read with ${reads.threads} thread(s)` : '';
         ctx.log(`${name}: restored pid ${restoredPid} in ${restoreSeconds.toFixed(2)} s${how}; waiting for the readiness probe`);

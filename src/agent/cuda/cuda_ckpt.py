@@ -195,8 +195,13 @@ class Nvml:
             self.n.nvmlDeviceGetUUID(h, uuid, 96)
             self.n.nvmlDeviceGetName(h, name, 96)
             self.n.nvmlDeviceGetMemoryInfo(h, ctypes.byref(mem))
-            out.append({"index": i, "uuid": uuid.value.decode(), "name": name.value.decode(),
-                        "freeBytes": mem.free, "totalBytes": mem.total, "usedBytes": mem.used, "_h": h})
+            g = {"index": i, "uuid": uuid.value.decode(), "name": name.value.decode(),
+                 "freeBytes": mem.free, "totalBytes": mem.total, "usedBytes": mem.used, "_h": h}
+            # /dev/nvidia<minor>: how a container without the device plugin's env has its GPUs.
+            minor = ctypes.c_uint()
+            if self.n.nvmlDeviceGetMinorNumber(h, ctypes.byref(minor)) == 0:
+                g["minor"] = minor.value
+            out.append(g)
         return out
 
     def usage(self, pid: int) -> dict[str, int]:

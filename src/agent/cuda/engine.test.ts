@@ -4,7 +4,7 @@
  * process and, where python3 exists, against cuda_ckpt.py itself (which must say
  * honestly that there is no driver here).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Pod } from '../../protocol/types.js';
 import type { CriuEngineOptions } from '../criu/engine.js';
 import type { CheckpointContext, ContainerRef, RestoreContext, SnapshotEngine } from '../engine.js';
-import { CUDA_META_FILE, checkFreeMemory, createCudaEngine, resolveTargets, thpMode, visibleDevices, type CudaMeta } from './engine.js';
+import { CUDA_META_FILE, checkFreeMemory, createCudaEngine, gpusOfDeviceNodes, resolveTargets, thpMode, visibleDevices, visibleDevicesOfEnviron, type CudaMeta } from './engine.js';
 import { CudaHelperError, locateHelper, spawnHelper, type CudaHelper, type GpuInfo } from './helper.js';
 
 const GiB = 2 ** 30;
@@ -30,6 +30,8 @@ class FakeHelper implements CudaHelper {
   gpuList: GpuInfo[];
   failSuspend = false;
   failResume = false;
+  /** resume answers as the driver does for a process without CUDA state. */
+  resumeSkips = false;
   notReady?: string;
   constructor(calls: string[], gpus: GpuInfo[]) {
     this.calls = calls;
@@ -59,6 +61,7 @@ class FakeHelper implements CudaHelper {
   resume = async (pids: number[], o: { pairs?: Array<[string, string]>; needBytes?: number; gpus?: string[] } = {}) => {
     this.calls.push(`helper:resume ${pids.join(',')} pairs=${JSON.stringify(o.pairs ?? [])} need=${o.needBytes ?? '-'}`);
     if (this.failResume) throw new CudaHelperError('cuCheckpointProcessRestore failed: CUDA_ERROR_OUT_OF_MEMORY');
+    if (this.resumeSkips) return pids.map((pid) => ({ pid, skipped: true, why: 'already running' }));
     return pids.map((pid) => ({ pid, state: 'running', restoreSeconds: 3, unlockSeconds: 0.001 }));
   };
   close = (): void => {
@@ -67,7 +70,7 @@ class FakeHelper implements CudaHelper {
 }
 
 /** Stands in for the criu engine: runs the phases around a recorded dump / restore. */
-function fakeCriu(calls: string[], fail: { dump?: boolean; restore?: boolean } = {}) {
+function fakeCriu(calls: string[], fail: { dump?: boolean; restore?: boolean } = {}, pidOf: (pid: number) => number | undefined = (pid) => pid) {
   return (opts: CriuEngineOptions): SnapshotEngine => ({
     name: opts.name ?? 'criu',
     simulated: false,
@@ -87,7 +90,7 @@ function fakeCriu(calls: string[], fail: { dump?: boolean; restore?: boolean } =
     async restore(ctx) {
       calls.push('criu:restore');
       if (fail.restore) throw new Error('criu restore failed');
-      await opts.phases?.afterRestore?.(TREE, ctx);
+      await opts.phases?.afterRestore?.(TREE, ctx, pidOf);
       calls.push('criu:continue');
       return { details: { pid: TREE.root } };
     },
@@ -211,6 +214,52 @@ describe('cuda engine: restore', () => {
     expect(r.details?.['cuda']).toMatchObject({ gpus: [NEW], remapped: [[OLD, NEW]] });
   });
 
+  it('in a placeholder container the restored worker has another host PID: the CUDA restore goes to that one', async () => {
+    await writeMeta();
+    const calls: string[] = [];
+    const helper = new FakeHelper(calls, [gpu(0, OLD, 60)]);
+    const engine = createCudaEngine({ helper: () => helper, criuEngine: fakeCriu(calls, {}, (pid) => (pid === TREE.root ? 4_100_007 : undefined)) });
+    await engine.restore(restoreCtx());
+    expect(calls).toContain(`helper:resume 4100007 pairs=[] need=${17 * GiB + 512 * 2 ** 20}`);
+    expect(logs.join('\n')).toMatch(/CUDA restore \+ unlock of 4100007/);
+  });
+
+  it('a CUDA process of the checkpoint missing from the restored tree fails the restore, naming it', async () => {
+    await writeMeta();
+    const calls: string[] = [];
+    const helper = new FakeHelper(calls, [gpu(0, OLD, 60)]);
+    const engine = createCudaEngine({ helper: () => helper, criuEngine: fakeCriu(calls, {}, () => undefined) });
+    await expect(engine.restore(restoreCtx())).rejects.toThrow(new RegExp(`the CUDA process that was pid ${TREE.root} at the checkpoint is not in the restored tree`));
+    expect(calls.some((c) => c.startsWith('helper:resume'))).toBe(false);
+  });
+
+  it('on a real node the GPUs come from the placeholder container\'s environment, not the pod spec', async () => {
+    await writeMeta();
+    const calls: string[] = [];
+    const helper = new FakeHelper(calls, [gpu(0, OLD, 70), gpu(1, NEW, 70)]);
+    // The "placeholder container": a process whose environment the device plugin set.
+    const child = spawn('sleep', ['30'], { env: { ...process.env, NVIDIA_VISIBLE_DEVICES: NEW } });
+    try {
+      const runtime = { inspect: () => undefined, adopt: () => {}, containerInit: async () => child.pid };
+      const engine = createCudaEngine({ helper: () => helper, criuEngine: fakeCriu(calls), runtime });
+      // The pod spec names GPU 0; the container was given GPU 1.
+      const r = await engine.restore(restoreCtx(pod([{ name: 'NVIDIA_VISIBLE_DEVICES', value: '0' }])));
+      expect(r.details?.['cuda']).toMatchObject({ gpus: [NEW], remapped: [[OLD, NEW]] });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a restored process the driver does not see as checkpointed fails the restore (it would run without its GPU memory)', async () => {
+    await writeMeta();
+    const calls: string[] = [];
+    const helper = new FakeHelper(calls, [gpu(0, OLD, 60)]);
+    helper.resumeSkips = true;
+    const engine = createCudaEngine({ helper: () => helper, criuEngine: fakeCriu(calls) });
+    await expect(engine.restore(restoreCtx())).rejects.toThrow(new RegExp(`no checkpointed CUDA state for pid ${TREE.root} \\(already running\\)`));
+    expect(calls).not.toContain('criu:continue');
+  });
+
   it('a CUDA restore failure fails the restore (the criu engine then kills the stopped tree)', async () => {
     await writeMeta();
     const calls: string[] = [];
@@ -254,6 +303,14 @@ describe('cuda engine: probe and helpers', () => {
     expect(thpMode('always [madvise] never')).toBe('madvise');
     expect(visibleDevices(pod([{ name: 'CUDA_VISIBLE_DEVICES', value: '0,1' }]))).toEqual(['0', '1']);
     expect(visibleDevices(pod([{ name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' }]))).toBeUndefined();
+    expect(visibleDevicesOfEnviron(`PATH=/bin\0NVIDIA_VISIBLE_DEVICES=${NEW},${OLD}\0HOME=/`)).toEqual([NEW, OLD]);
+    expect(visibleDevicesOfEnviron('NVIDIA_VISIBLE_DEVICES=void\0')).toBeUndefined();
+    expect(visibleDevicesOfEnviron(undefined)).toBeUndefined();
+    // Device nodes by NVML minor number (here not equal to the index).
+    const two = [{ ...gpu(0, OLD, 5), minor: 3 }, { ...gpu(1, NEW, 5), minor: 1 }];
+    expect(gpusOfDeviceNodes(['null', 'nvidiactl', 'nvidia-uvm', 'nvidia3', 'nvidia1'], two)).toEqual([NEW, OLD]);
+    expect(gpusOfDeviceNodes(['nvidiactl'], two)).toBeUndefined();
+    expect(() => gpusOfDeviceNodes(['nvidia7'], two)).toThrow(/\/dev\/nvidia7, and this node has no GPU with minor number 7/);
   });
 
   it('the JSON-lines client: answers by id, errors and a helper that dies', async () => {

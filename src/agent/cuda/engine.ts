@@ -20,7 +20,7 @@
  * (`enabled=always`) cut a 16 GiB restore on an H100 from 16.3 s to 10.9 s
  * (bench/gpu); the probe reports when the node does not have them.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Pod } from '../../protocol/types.js';
@@ -104,11 +104,56 @@ function defaultReadThp(): string | undefined {
 /** The placeholder's visible-devices list (uuids or indices), when it names one. */
 export function visibleDevices(pod: Pod): string[] | undefined {
   const c = pod.spec?.containers?.[0] as { env?: Array<{ name: string; value?: string }> } | undefined;
+  return visibleList((n) => c?.env?.find((e) => e.name === n)?.value);
+}
+
+function visibleList(get: (name: string) => string | undefined): string[] | undefined {
   for (const name of ['NVIDIA_VISIBLE_DEVICES', 'CUDA_VISIBLE_DEVICES']) {
-    const v = c?.env?.find((e) => e.name === name)?.value?.trim();
+    const v = get(name)?.trim();
     if (v && v !== 'all' && v !== 'void' && v !== 'none') return v.split(',').map((s) => s.trim()).filter(Boolean);
   }
   return undefined;
+}
+
+/** NVIDIA_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES of a process's environment (/proc/<pid>/environ). */
+export function visibleDevicesOfEnviron(environ: string | undefined): string[] | undefined {
+  if (environ === undefined) return undefined;
+  const env = new Map<string, string>();
+  for (const kv of environ.split('\0')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return visibleList((n) => env.get(n));
+}
+
+/**
+ * The GPUs whose device nodes (`/dev/nvidia<minor>`) a container has, in minor order,
+ * when the device plugin passed no environment (CDI). Undefined when it has none.
+ */
+export function gpusOfDeviceNodes(devEntries: string[] | undefined, gpus: GpuInfo[]): string[] | undefined {
+  const minors = (devEntries ?? []).map((e) => /^nvidia(\d+)$/.exec(e)?.[1]).filter((m): m is string => m !== undefined).map(Number).sort((a, b) => a - b);
+  if (minors.length === 0) return undefined;
+  return minors.map((m) => {
+    const g = gpus.find((x) => (x.minor ?? x.index) === m);
+    if (!g) throw new Error(`the placeholder has /dev/nvidia${m}, and this node has no GPU with minor number ${m}`);
+    return g.uuid;
+  });
+}
+
+function readQuietly(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function listQuietly(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -168,6 +213,17 @@ export function createCudaEngine(opts: CudaEngineOptions = {}): SnapshotEngine {
   const margin = opts.marginBytes ?? DEFAULT_MARGIN_BYTES;
   const readThp = opts.readThp ?? defaultReadThp;
   const states = new WeakMap<object, OpState>();
+  const runtime = opts.runtime;
+  // On a real node the placeholder container's own view decides: the environment the
+  // device plugin gave it, else the GPU device nodes it has.
+  const containerGpus = async (ctx: RestoreContext, gpus: GpuInfo[]): Promise<string[] | undefined> => {
+    if (!runtime?.containerInit) return undefined;
+    const init = await runtime.containerInit(ctx.placeholder);
+    if (init === undefined) return undefined;
+    const fromEnv = visibleDevicesOfEnviron(readQuietly(`/proc/${init}/environ`));
+    if (fromEnv) return fromEnv;
+    return gpusOfDeviceNodes(listQuietly(`/proc/${init}/root/dev`), gpus);
+  };
   const stateOf = (ctx: object): OpState => {
     const s = states.get(ctx);
     if (!s) throw new Error('cuda engine: no operation state (internal error)');
@@ -208,10 +264,17 @@ export function createCudaEngine(opts: CudaEngineOptions = {}): SnapshotEngine {
           ctx.log(msg);
         }
       },
-      async afterRestore(tree: ProcessTree, ctx: RestoreContext) {
+      async afterRestore(tree: ProcessTree, ctx: RestoreContext, pidOf) {
         const s = stateOf(ctx);
         const meta = s.meta!;
         if (meta.pids.length === 0) return;
+        // The checkpoint's PIDs as the restored processes have them here (in a placeholder
+        // container: other host PIDs).
+        const pids = meta.pids.map((pid) => {
+          const now = pidOf(pid);
+          if (now === undefined) throw new Error(`${name}: the CUDA process that was pid ${pid} at the checkpoint is not in the restored tree`);
+          return now;
+        });
         // The driver's restore thread inside the process must run for the CUDA restore.
         for (const pid of tree.pids) {
           try {
@@ -221,9 +284,15 @@ export function createCudaEngine(opts: CudaEngineOptions = {}): SnapshotEngine {
           }
         }
         const t0 = performance.now();
-        s.restoreSteps = await s.helper.resume(meta.pids, { pairs: s.pairs ?? [], needBytes: s.need ?? 0, gpus: s.target ?? [] });
+        s.restoreSteps = await s.helper.resume(pids, { pairs: s.pairs ?? [], needBytes: s.need ?? 0, gpus: s.target ?? [] });
         s.cudaRestoreSeconds = (performance.now() - t0) / 1000;
-        ctx.log(`${name}: CUDA restore + unlock of ${meta.pids.join(', ')} in ${s.cudaRestoreSeconds.toFixed(2)} s${s.pairs?.length ? ` (GPUs remapped: ${s.pairs.map(([a, b]) => `${a} -> ${b}`).join(', ')})` : ''}`);
+        // Each of them had CUDA state at the checkpoint; one the driver does not see as
+        // checkpointed now would run without its GPU memory.
+        const lost = s.restoreSteps.filter((p) => p.skipped);
+        if (lost.length > 0) {
+          throw new Error(`${name}: the driver has no checkpointed CUDA state for ${lost.map((p) => `pid ${p.pid} (${p.why ?? 'skipped'})`).join(', ')} after the CRIU restore; the restored worker would run without its GPU memory`);
+        }
+        ctx.log(`${name}: CUDA restore + unlock of ${pids.join(', ')} in ${s.cudaRestoreSeconds.toFixed(2)} s${s.pairs?.length ? ` (GPUs remapped: ${s.pairs.map(([a, b]) => `${a} -> ${b}`).join(', ')})` : ''}`);
       },
     },
   });
@@ -301,7 +370,7 @@ export function createCudaEngine(opts: CudaEngineOptions = {}): SnapshotEngine {
         if (meta.pids.length > 0) {
           await s.helper.ready();
           const gpus = await s.helper.gpus();
-          const wanted = opts.targetGpus?.(ctx, gpus) ?? visibleDevices(ctx.pod);
+          const wanted = opts.targetGpus?.(ctx, gpus) ?? (await containerGpus(ctx, gpus)) ?? visibleDevices(ctx.pod);
           s.target = resolveTargets(meta, gpus, wanted);
           s.need = checkFreeMemory(meta, s.target, gpus, margin);
           s.pairs = meta.gpus.map((u, i): [string, string] => [u, s.target![i]!]).filter(([a, b]) => a !== b);

@@ -19,6 +19,8 @@ export const PYTHON_ENV = 'SNAPSHOTCTL_PYTHON';
 
 export interface GpuInfo {
   index: number;
+  /** The N of /dev/nvidiaN (NVML's minor number), when the helper reports it. */
+  minor?: number;
   uuid: string;
   name: string;
   freeBytes: number;
