@@ -83,6 +83,9 @@ cp "$REPO/package.json" "$REPO/package-lock.json" "$app/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error --offline >/dev/null 2>&1 ||
   npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci --omit=dev failed" 3
 cp -a "$REPO/bin" "$REPO/dist" "$app/"
+# The cuda engine's helper (it needs a python3, which this image does not carry: use the
+# Containerfile's image for --engine cuda, or point SNAPSHOTCTL_PYTHON at one).
+mkdir -p "$app/src/agent/cuda" && cp "$REPO/src/agent/cuda/cuda_ckpt.py" "$app/src/agent/cuda/"
 mkdir -p "$app/manifests" && cp -a "$REPO/manifests/seccomp" "$app/manifests/"
 add_binary "$work/agent" "$NODE_BIN" /usr/local/bin/node
 add_binary "$work/agent" "$(command -v ctr)" /usr/local/bin/ctr
