@@ -1,7 +1,7 @@
 /**
- * `KubeClient` over plain Node `http`/`https`. `@kubernetes/client-node` only loads the
- * kubeconfig and fills in auth and TLS (`applyToHTTPSOptions`: tokens, client
- * certificates, exec plugins); URLs, retries, the rate limit (`rate-limit.ts`), watch
+ * `KubeClient` over plain Node `http`/`https`. The kubeconfig (config.ts) fills in auth
+ * and TLS per request (ours for tokens, token files, client certificates and basic
+ * auth; `@kubernetes/client-node` for exec plugins, auth providers and proxies); URLs, retries, the rate limit (`rate-limit.ts`), watch
  * streaming and error translation are ours, so they behave the same across client-node
  * majors and are testable at the HTTP level.
  */
@@ -200,15 +200,9 @@ class HttpKubeClient implements KubeClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     // The retry policy's sleep, so tests that make back-off instant make this instant too.
     this.limiter = opts.rateLimit === false ? undefined : new TokenBucket(opts.rateLimit ?? DEFAULT_RATE_LIMIT, this.retry.sleep, opts.clock);
-    const cluster = loaded.kc.getCurrentCluster();
-    if (this.base.protocol === 'http:' && cluster && !cluster.skipTLSVerify) {
-      // client-node refuses plain HTTP unless skipTLSVerify is set, but there is no TLS
-      // to verify on http:// (our dev cluster on 127.0.0.1); mark it so auth still applies.
-      loaded.kc.clusters = loaded.kc.clusters.map((c) => (c.name === cluster.name ? { ...c, skipTLSVerify: true } : c));
-    }
     // One keep-alive agent for all calls; client-node's own agent is used only through a
     // proxy. Per-request TLS options (ca, cert, key) still reach the agent's connections.
-    this.agent = cluster?.proxyUrl
+    this.agent = loaded.proxyUrl
       ? undefined
       : this.base.protocol === 'http:'
         ? new http.Agent({ keepAlive: true })
@@ -443,7 +437,7 @@ class HttpKubeClient implements KubeClient {
       },
     };
     // Fills Authorization (token, exec plugin, token file), basic auth and TLS material.
-    await this.loaded.kc.applyToHTTPSOptions(options);
+    await this.loaded.applyToHTTPSOptions(options);
     if (this.agent) options.agent = this.agent;
     if (spec.signal) options.signal = spec.signal;
     const started = Date.now();
