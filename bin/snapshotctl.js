@@ -2,6 +2,10 @@
 // Entry point for both `snapshotctl` and the kubectl plugin `kubectl-snapshot`.
 import { main } from '../dist/cli/main.js';
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+const code = await main(process.argv.slice(2));
+// Exit as soon as the result is out: an aborted watch's socket or a cleared deadline
+// must not hold the process (CI scripts wait on our exit). Output still in a stream's
+// buffer (a slow pipe) is written first.
+const drained = (s) => new Promise((resolve) => (s.writableNeedDrain ? s.once('drain', resolve).once('error', resolve) : resolve()));
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
+process.exit(code);

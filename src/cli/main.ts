@@ -71,6 +71,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   let reporter: CliReporter | undefined;
   let format: OutputFormat = 'kv';
   let outcome: OperationResult | DryRunResult | undefined;
+  let output: Promise<typeof import('./output.js')> | undefined;
 
   let exitCode: number | undefined;
   const onAction = async (name: CommandName, raw: Record<string, unknown>): Promise<void> => {
@@ -159,6 +160,10 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       });
       return;
     }
+    // Loaded while the command waits, so printing the result adds no import to the
+    // time between the verdict and the exit.
+    output = import('./output.js');
+    output.catch(() => undefined);
     if (name === 'checkpoint' && (await import('../commands/dynamo-checkpoint.js')).usesIdentity(raw)) {
       const dckpt = await import('../commands/dynamo-checkpoint.js');
       const opts = await dckpt.complete(raw, deps);
@@ -202,7 +207,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     if (exitCode !== undefined) return exitCode;
     if (outcome) {
       // Loaded only when there is a result to print: keeps `--help` start-up light.
-      const { formatDryRun, formatResult } = await import('./output.js');
+      const { formatDryRun, formatResult } = await (output ?? import('./output.js'));
       io.stdout('dryRun' in outcome ? formatDryRun(outcome, format) : formatResult(outcome, format));
     }
     return EXIT.ok;

@@ -196,8 +196,10 @@ async function waitForJob(
     return { verdict: jobVerdict(job), ...(node ? { node } : {}) };
   } finally {
     deps.signal.removeEventListener('abort', onAbort);
+    // Not awaited: the progress watch's teardown is not on the way to the exit (it
+    // reports nothing once aborted, and never rejects).
     follow.abort();
-    await podWatch;
+    void podWatch;
   }
 }
 
@@ -211,6 +213,7 @@ async function followJobPod(
 ): Promise<void> {
   try {
     for await (const event of client.watch<Pod>(RESOURCES.pods, namespace, { labelSelector: `${LABEL_JOB_NAME}=${jobName}` }, signal)) {
+      if (signal.aborted) return;
       if (event.type === 'ADDED' || event.type === 'MODIFIED') onPod(event.object);
     }
   } catch {
