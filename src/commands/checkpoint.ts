@@ -173,7 +173,9 @@ async function waitForJob(
   const onAbort = () => follow.abort();
   deps.signal.addEventListener('abort', onAbort, { once: true });
   let node: string | undefined;
+  let finished = false;
   const podWatch = followJobPod(client, opts.namespace, jobName, follow.signal, (pod) => {
+    if (finished) return;
     node = pod.spec.nodeName ?? node;
     deps.reporter.phase(describePodProgress(pod, 'waiting for the snapshot agent to checkpoint it'));
   });
@@ -196,9 +198,11 @@ async function waitForJob(
     return { verdict: jobVerdict(job), ...(node ? { node } : {}) };
   } finally {
     deps.signal.removeEventListener('abort', onAbort);
-    // Not awaited: the progress watch's teardown is not on the way to the exit (it
-    // reports nothing once aborted, and never rejects).
-    follow.abort();
+    // Not on the way to the exit: the progress watch is closed in the next turn of the
+    // event loop, after the result is out (it reports nothing once aborted and never
+    // rejects).
+    finished = true;
+    setImmediate(() => follow.abort());
     void podWatch;
   }
 }

@@ -103,13 +103,23 @@ export async function waitForObject<T extends KubeObject = KubeObject>(client: K
   if (opts.signal.aborted) inner.abort();
 
   let result: { obj: T | undefined } | undefined;
+  let settle = (): void => {};
+  // Resolves the moment the object is seen as wanted: the caller goes on at once, and
+  // the stream it came on is closed in the next turn of the event loop (a CLI prints
+  // its verdict and exits first).
+  const found = new Promise<void>((resolve) => (settle = resolve));
   const observe = (obj: T | undefined): boolean => {
     opts.onProgress?.(obj);
     if (opts.until(obj)) {
       result = { obj };
+      settle();
       return true;
     }
     return false;
+  };
+  const release = (): void => {
+    clearTimeout(timer);
+    opts.signal.removeEventListener('abort', onAbort);
   };
 
   const failing = failingWatches.get(client) ?? new Set<string>();
@@ -143,6 +153,7 @@ export async function waitForObject<T extends KubeObject = KubeObject>(client: K
     opts.onNotice?.(`watch on ${opts.resource.plural} keeps failing (${why}); polling every ${formatSeconds(pollEvery)}`);
   };
 
+  const loop = (async (): Promise<void> => {
   try {
     while (!inner.signal.aborted) {
       let phase: 'list' | 'watch' | 'get' = 'list';
@@ -181,7 +192,11 @@ export async function waitForObject<T extends KubeObject = KubeObject>(client: K
           inner.signal,
         );
         let done = false;
-        for await (const ev of stream) {
+        const it = stream[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await it.next();
+          if (next.done) break;
+          const ev = next.value;
           if (ev.type === 'ERROR') throw watchErrorEvent(ev, opts.resource, opts.namespace, opts.name);
           events++;
           answered();
@@ -193,9 +208,11 @@ export async function waitForObject<T extends KubeObject = KubeObject>(client: K
           if (ev.object.metadata?.name !== opts.name) continue;
           if (observe(ev.type === 'DELETED' ? undefined : ev.object)) {
             done = true;
+            setImmediate(() => void it.return?.(undefined));
             break;
           }
         }
+        if (!done) await it.return?.(undefined);
         if (done || inner.signal.aborted) break;
         answered(); // the stream opened, so the server answered
         if (events === 0 && clock() - opened < SHORT_STREAM_MS) {
@@ -241,12 +258,19 @@ export async function waitForObject<T extends KubeObject = KubeObject>(client: K
       }
     }
   } finally {
-    clearTimeout(timer);
-    opts.signal.removeEventListener('abort', onAbort);
-    inner.abort(); // closes a watch left open by `break`
+    release();
+    // Closes a watch left open by `break`, after the caller has gone on with the result.
+    if (result) setImmediate(() => inner.abort());
+    else inner.abort();
   }
-
-  if (result) return result.obj;
+  })();
+  // Once the object was found, whatever the loop meets while it winds down is moot.
+  loop.catch(() => undefined);
+  await Promise.race([found, loop]);
+  if (result) {
+    release();
+    return result.obj;
+  }
   if (timedOut && !opts.signal.aborted) {
     // The verdict may have come while the watch was failing: one last look before giving up.
     const last = await finalRead(client, opts);
