@@ -272,11 +272,62 @@ describe('(b) nothing outside the base path is read, written or deleted', () => 
     expect(await readFile(join(root, 'afile'), 'utf8')).toBe('x');
   });
 
-  it('checkpoint: an older artifact holding links is replaced without following them', async () => {
+  it('checkpoint: an artifact already published under the ID is refused and left as it is (links and all)', async () => {
     const sentinel = await makeSentinel();
     const old = join(root, 'again', 'versions', '1');
     await mkdir(join(old, 'nested'), { recursive: true });
-    await writeFile(join(old, 'manifest.yaml'), 'checkpointId: again\nnamespace: ml\n');
+    await writeFile(join(old, 'manifest.yaml'), 'checkpointId: again\nnamespace: ml\npod: first-worker\ncreatedAt: "2026-12-01T10:00:00Z"\n');
+    await symlink(sentinel.dir, join(old, 'evil'));
+    await symlink(join(sentinel.dir, 'passwd'), join(old, 'nested', 'evil-file'));
+    const { jobName } = await createCheckpoint('again');
+    start();
+    await waitFor(() => jobStatus(jobName) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), 'event');
+    expect(events(jobName).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!['message']).toMatch(
+      /checkpoint ID again \(version 1\) already has an artifact \(from pod ml\/first-worker, written 2026-12-01T10:00:00Z\), and an artifact is written once/,
+    );
+    expect((await readdir(old)).sort()).toEqual(['evil', 'manifest.yaml', 'nested']);
+    expect(await snapshotTree(sentinel.dir)).toEqual(sentinel.before);
+    expect(await readdir(join(root, 'again', 'versions'))).toEqual(['1']);
+  });
+
+  it('checkpoint Jobs of six pods with one ID at once (a CLI that does not look first): one completes, the others fail naming why, one artifact', async () => {
+    const names: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const jobName = `racer-${i}-checkpoint`;
+      const job = await kube.create<Job>(RESOURCES.jobs, NS, {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: jobName, labels: { [LABEL_CHECKPOINT_ID]: 'contested' } },
+        spec: { backoffLimit: 0, template: { spec: { containers: [] } } },
+      });
+      await kube.create<Pod>(RESOURCES.pods, NS, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: `${jobName}-x1`,
+          labels: { [LABEL_IS_CHECKPOINT_SOURCE]: 'true', [LABEL_CHECKPOINT_ID]: 'contested', [LABEL_JOB_NAME]: jobName },
+          ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: job.metadata.uid ?? '', controller: true }],
+        },
+        spec: { nodeName: NODE, containers: [{ name: 'worker', image: 'placeholder:1' }] },
+        status: running(true),
+      });
+      names.push(jobName);
+    }
+    start();
+    await waitFor(() => names.every((n) => jobStatus(n) !== undefined), 'six verdicts');
+    expect(names.filter((n) => jobStatus(n) === 'completed')).toHaveLength(1);
+    for (const n of names.filter((x) => jobStatus(x) === 'failed')) {
+      await waitFor(() => events(n).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), `event of ${n}`);
+      expect(events(n).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!['message']).toMatch(/is being written by job\.batch\/racer-\d-checkpoint|already has an artifact|was published by another checkpoint first/);
+    }
+    expect(await readdir(join(root, 'contested', 'versions'))).toEqual(['1']);
+  });
+
+  it('checkpoint: a version directory without a manifest (a removal cut short) is set aside without following its links', async () => {
+    const sentinel = await makeSentinel();
+    const old = join(root, 'again', 'versions', '1');
+    await mkdir(join(old, 'nested'), { recursive: true });
     await symlink(sentinel.dir, join(old, 'evil'));
     await symlink(join(sentinel.dir, 'passwd'), join(old, 'nested', 'evil-file'));
     const { jobName } = await createCheckpoint('again');
@@ -284,7 +335,6 @@ describe('(b) nothing outside the base path is read, written or deleted', () => 
     await waitFor(() => jobStatus(jobName) === 'completed', 'completed');
     expect(await snapshotTree(sentinel.dir)).toEqual(sentinel.before);
     expect((await readdir(old)).sort()).toEqual(['manifest.yaml', 'sim-state.json']);
-    // Nothing but the published version is left beside it.
     expect(await readdir(join(root, 'again', 'versions'))).toEqual(['1']);
   });
 

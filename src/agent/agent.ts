@@ -40,6 +40,7 @@ import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
   artifactDir,
   artifactExists,
+  describeArtifactSource,
   createStaging,
   publishArtifact,
   readArtifactManifest,
@@ -409,8 +410,8 @@ class Agent {
       const injected = takeInjectedFailure(this.faults);
       if (injected) throw new Error(injected);
 
-      const replacing = await this.replaceRefusal(id, version, ns);
-      if (replacing) throw new Error(`refused: ${replacing}`);
+      const taken = (await this.existingRefusal(id, version, ns)) ?? (await this.writerRefusal(job, id, version, ns));
+      if (taken) throw new Error(`refused: ${taken}`);
       staging = await createStaging(this.opts.storageRoot, id, version, job.metadata.uid ?? '');
       const result = await this.engine.checkpoint({
         pod,
@@ -482,18 +483,47 @@ class Agent {
   }
 
   /** Why a checkpoint from `ns` may not replace the artifact already under `id`, if one is there. */
-  private async replaceRefusal(id: string, version: string, ns: string): Promise<string | undefined> {
+  /**
+   * An artifact is written once: one already published under this ID and version is
+   * never replaced (restored workers may run from it), whoever wrote it.
+   */
+  private async existingRefusal(id: string, version: string, ns: string): Promise<string | undefined> {
     if (!(await artifactExists(this.opts.storageRoot, id, version))) return undefined;
     const dir = artifactDir(this.opts.storageRoot, id, version);
-    // An unreadable old manifest does not pin the ID: a new checkpoint may replace it.
     const manifest = await readArtifactManifest(dir).catch(() => undefined);
-    if (!manifest) return undefined;
-    return replaceArtifactRefusal(manifest, {
-      checkpointId: id,
-      namespace: ns,
-      allowCrossNamespace: this.opts.allowCrossNamespaceRestore ?? false,
-      manifestFile: join(dir, ARTIFACT_MANIFEST_FILE),
-    });
+    const other = manifest
+      ? replaceArtifactRefusal(manifest, { checkpointId: id, namespace: ns, allowCrossNamespace: false, manifestFile: join(dir, ARTIFACT_MANIFEST_FILE) })
+      : undefined;
+    if (other) return other;
+    return (
+      `checkpoint ID ${id} (version ${version}) already has an artifact (${await describeArtifactSource(dir)}), and an artifact is written once: ` +
+      `choose another checkpoint ID, or delete that one first (\`snapshotctl delete ${id} --artifacts -n ${ns}\`)`
+    );
+  }
+
+  /**
+   * Another checkpoint Job of this namespace, started before this one, is writing the
+   * same ID and version (no verdict yet): the later one gives way at once instead of
+   * dumping for nothing. Best effort: without the list, publishing stays atomic.
+   */
+  private async writerRefusal(job: Job, id: string, version: string, ns: string): Promise<string | undefined> {
+    const jobs = await this.client.list<Job>(RESOURCES.jobs, ns, { labelSelector: `${LABEL_CHECKPOINT_ID}=${id}` }).catch(() => undefined);
+    const mine = job.metadata;
+    const key = (j: Job): [string, string] => [j.metadata.creationTimestamp ?? '', j.metadata.name ?? ''];
+    const earlier = (a: Job, b: Job): boolean => {
+      const [ta, na] = key(a);
+      const [tb, nb] = key(b);
+      return ta !== tb ? ta < tb : na < nb;
+    };
+    const writer = jobs?.items.find(
+      (j) =>
+        j.metadata.uid !== mine.uid &&
+        j.metadata.annotations?.[ANNOTATION_CHECKPOINT_STATUS] === undefined &&
+        (j.spec?.template?.metadata?.annotations?.[ANNOTATION_ARTIFACT_VERSION] ?? ARTIFACT_VERSION) === version &&
+        earlier(j, job),
+    );
+    if (!writer) return undefined;
+    return `checkpoint ID ${id} (version ${version}) is being written by job.batch/${writer.metadata.name ?? '?'}, started before this one; choose another checkpoint ID, or wait for that one`;
   }
 
   /** A pod that is not its Job's checkpoint source: a Warning on the pod, nothing on the Job. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Pod } from '../protocol/types.js';
 import {
+  ArtifactTakenError,
   artifactExists,
   createStaging,
   publishArtifact,
@@ -173,6 +174,20 @@ describe('(b) paths under the base path', () => {
     expect(await publishArtifact(base(), staging, manifest('fresh'))).toBe(join(base(), 'fresh', 'versions', '1'));
     expect(await artifactExists(base(), 'fresh')).toBe(true);
     expect(await readdir(join(base(), 'fresh', 'versions'))).toEqual(['1']);
+  });
+
+  it('two writers of one ID and version: the first to publish keeps it, the second gets ArtifactTakenError naming the first, its staging left to remove', async () => {
+    const first = await createStaging(base(), 'twice', '1', 'job-a');
+    const second = await createStaging(base(), 'twice', '1', 'job-b');
+    await writeFile(join(first, 'data'), 'first');
+    await writeFile(join(second, 'data'), 'second');
+    await publishArtifact(base(), first, { ...manifest('twice'), pod: 'worker-a', createdAt: '2026-12-03T11:00:00Z' });
+    const err = await publishArtifact(base(), second, { ...manifest('twice'), pod: 'worker-b' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArtifactTakenError);
+    expect((err as Error).message).toMatch(/checkpoint ID twice \(version 1\) was published by another checkpoint first \(from pod ml\/worker-a.*written 2026-12-03T11:00:00Z\)/);
+    expect(await readFile(join(base(), 'twice', 'versions', '1', 'data'), 'utf8')).toBe('first');
+    await removeStaging(base(), 'twice', second);
+    expect(await readdir(join(base(), 'twice', 'versions'))).toEqual(['1']);
   });
 
   it('publishArtifact refuses a staging directory that is not one of its own', async () => {

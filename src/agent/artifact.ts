@@ -211,12 +211,13 @@ async function writeNewFile(path: string, text: string): Promise<void> {
 }
 
 /**
- * Write `manifest.yaml` into `staging` and move it to `<root>/<id>/versions/<version>`,
- * replacing an older artifact of the same ID (a new checkpoint Job with a reused ID
- * wins). Every rename and delete stays under the base path: the path is checked again
- * first, a link or file where the artifact goes is refused, and the older artifact is
- * renamed aside and then deleted without following the links it holds. Returns the
- * published directory.
+ * Write `manifest.yaml` into `staging` and move it to `<root>/<id>/versions/<version>`.
+ * An artifact is written once: when one is already published there (by another writer
+ * that got there first), `ArtifactTakenError`, and the staging is left to the caller to
+ * remove. Every rename and delete stays under the base path: the path is checked again
+ * first, a link or file where the artifact goes is refused, and a directory there
+ * without a manifest (no artifact: a removal cut short) is renamed aside and deleted
+ * without following the links it holds. Returns the published directory.
  */
 export async function publishArtifact(storageRoot: string, staging: string, manifest: ArtifactManifest): Promise<string> {
   const finalDir = artifactDir(storageRoot, manifest.checkpointId, manifest.artifactVersion);
@@ -229,15 +230,49 @@ export async function publishArtifact(storageRoot: string, staging: string, mani
   const kind = await entryKind(finalDir);
   let replaced: string | undefined;
   if (kind === 'directory') {
+    // One ID and version, one artifact: another writer published it first.
+    if ((await entryKind(join(finalDir, ARTIFACT_MANIFEST_FILE))) !== 'missing') throw await takenError(finalDir, manifest);
+    // A directory without a manifest is no artifact (a removal cut short): set aside.
     replaced = join(versions, `${REPLACED_PREFIX}${manifest.artifactVersion}-${randomBytes(6).toString('hex')}`);
     await rename(finalDir, replaced);
   } else if (kind !== 'missing') {
     throw notADirectory(finalDir, kind, storageRoot);
   }
-  await rename(staging, finalDir);
+  try {
+    await rename(staging, finalDir);
+  } catch (err) {
+    // Published by another writer between the look above and this rename.
+    if (errnoCode(err) === 'ENOTEMPTY' || errnoCode(err) === 'EEXIST') throw await takenError(finalDir, manifest);
+    throw err;
+  }
   // fs.rm lstat's each entry and unlinks links rather than following them.
   if (replaced) await rm(replaced, { recursive: true, force: true }).catch(() => undefined);
   return finalDir;
+}
+
+/** A published artifact stands where another writer meant to publish. */
+export class ArtifactTakenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArtifactTakenError';
+  }
+}
+
+/** Who wrote the artifact in `dir`, from its manifest (what it says, never more), for messages. */
+export async function describeArtifactSource(dir: string): Promise<string> {
+  const m = await readArtifactManifest(dir).catch(() => undefined);
+  if (!m) return 'its manifest.yaml is unreadable';
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && /^[\w.:/+-]{1,253}$/.test(v) ? v : undefined);
+  const pod = str(m['namespace']) && str(m['pod']) ? `pod ${str(m['namespace'])}/${str(m['pod'])}` : 'an unnamed pod';
+  const at = str(m['createdAt']);
+  const node = str(m['nodeName']);
+  return `from ${pod}${node ? ` on node ${node}` : ''}${at ? `, written ${at}` : ''}`;
+}
+
+async function takenError(finalDir: string, manifest: ArtifactManifest): Promise<ArtifactTakenError> {
+  return new ArtifactTakenError(
+    `checkpoint ID ${manifest.checkpointId} (version ${manifest.artifactVersion}) was published by another checkpoint first (${await describeArtifactSource(finalDir)}); an artifact is written once, so this one was not kept: choose another checkpoint ID`,
+  );
 }
 
 /** Delete a staging directory made by `createStaging`, after checking it still is one. */

@@ -126,6 +126,8 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
   if (opts.resume) return resumeJob(client, opts, jobName, basePath, startedMs, deps);
   const location = checkpointLocation(basePath, opts.checkpointId);
   throwIfInterrupted(deps.signal);
+  const taken = await budget.guard(`looking for other checkpoints with ID "${opts.checkpointId}"`, (look) => idTakenError(look, opts, jobName, deps));
+  if (taken) throw taken;
   deps.reporter.phase(`creating job.batch/${jobName} in namespace "${opts.namespace}"`);
   let created: Job;
   try {
@@ -223,6 +225,31 @@ async function followJobPod(
   } catch {
     // Progress only: the verdict wait has its own retries and error handling.
   }
+}
+
+/**
+ * One ID, one artifact: another checkpoint Job of the namespace with this ID that
+ * completed or is still running means the ID is taken (the agent would refuse to
+ * write it again). A failed one does not count. Jobs of the same name are left to the
+ * create's own "already exists"; a CLI without `list` on Jobs leaves it to the agent.
+ */
+async function idTakenError(client: KubeClient, opts: CheckpointOptions, jobName: string, deps: CommandDeps): Promise<ClusterError | undefined> {
+  let jobs: Job[];
+  try {
+    jobs = (await client.list<Job>(RESOURCES.jobs, opts.namespace, { labelSelector: `${LABEL_CHECKPOINT_ID}=${opts.checkpointId}` })).items;
+  } catch (err) {
+    if (isApiStatus(err, 403)) return undefined;
+    throw toClusterError(err, `list the checkpoint Jobs of ID "${opts.checkpointId}" in namespace "${opts.namespace}"`);
+  }
+  const other = jobs.find((j) => j.metadata.name !== jobName && jobVerdict(j).state !== 'failed');
+  if (!other) return undefined;
+  const ns = opts.namespace;
+  const id = opts.checkpointId;
+  return new ClusterError(
+    `checkpoint ID "${id}" is already used in namespace "${ns}" by job.batch/${other.metadata.name ?? '?'}${describeExistingJob(other, deps.now())}; a checkpoint ID names one artifact`,
+    `choose another --checkpoint-id, or delete that checkpoint first: \`snapshotctl delete ${id} --artifacts -n ${ns}\``,
+    409,
+  );
 }
 
 /** What an existing Job of the same name is, for the "already exists" message. */

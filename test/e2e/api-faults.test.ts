@@ -7,10 +7,17 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kvLines, leftovers, runCli, setAgentFaults, useCluster, waitFor, WORKER_MANIFEST } from './harness.js';
+import type { DevCluster } from '../../src/dev/cluster.js';
+import type { RequestLogEntry } from '../../src/dev/api/index.js';
 
 const JOB = 'vllm-worker-checkpoint';
 const ID = 'e2e-api-1';
 const CHECKPOINT = ['checkpoint', '--manifest', WORKER_MANIFEST, '--checkpoint-id', ID, '--timeout', '20s'];
+
+/** The lists of the CLI's wait on its Job (by name), not the look-ups by checkpoint ID before it. */
+function waitLists(c: DevCluster): RequestLogEntry[] {
+  return c.api.requestLog.entries({ verb: 'list', resource: 'jobs' }).filter((e) => e.query['fieldSelector'] === `metadata.name=${JOB}`);
+}
 
 describe('API refusals and faults', () => {
   const cluster = useCluster();
@@ -65,7 +72,7 @@ describe('API refusals and faults', () => {
     const watches = c.api.requestLog.entries({ verb: 'watch', resource: 'jobs' });
     expect(watches.length).toBeGreaterThanOrEqual(2);
     // Resumed, not restarted: one list, and the second watch carries a resourceVersion.
-    expect(c.api.requestLog.count({ verb: 'list', resource: 'jobs' })).toBe(1);
+    expect(waitLists(c)).toHaveLength(1);
     expect(watches[1]?.query['resourceVersion']).toMatch(/^\d+$/);
   });
 
@@ -86,7 +93,7 @@ describe('API refusals and faults', () => {
     expect(watches[1]?.fault).toBeDefined();
     // The 410 made it list again (after a short back-off); that list may already carry
     // the verdict, else a third watch follows it.
-    const lists = c.api.requestLog.entries({ verb: 'list', resource: 'jobs' });
+    const lists = waitLists(c);
     expect(lists).toHaveLength(2);
     expect(lists[1]!.time).toBeGreaterThanOrEqual(watches[1]!.time);
     if (watches[2]) expect(watches[2].time).toBeGreaterThanOrEqual(lists[1]!.time);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DevCluster } from '../../src/dev/cluster.js';
 import type { KubeObject } from '../../src/protocol/types.js';
-import { leftovers, runCli, useCluster, writeManifest } from './harness.js';
+import { leftovers, runCli, sleep, useCluster, writeManifest } from './harness.js';
 
 /** Name the pod and drop its GPU request: restored workers keep running and the dev nodes have one GPU each. */
 function named(name: string) {
@@ -26,6 +26,8 @@ async function twoCheckpointsThreeRestores(c: DevCluster): Promise<void> {
     const manifest = await writeManifest(c, `${pod}.yaml`, named(pod));
     const r = await runCli(['checkpoint', '--manifest', manifest, '--checkpoint-id', id, '--timeout', '20s'], { cluster: c });
     expect(r.code, r.stderr).toBe(0);
+    // Creation times have whole seconds: the next one in another second, so "newest first" decides the order.
+    await sleep(1020 - (Date.now() % 1000));
   }
   for (const [id, pod] of [['ck-one', 'r1'], ['ck-one', 'r2'], ['ck-two', 'r3']] as const) {
     const manifest = await writeManifest(c, `${pod}.yaml`, named(pod));
