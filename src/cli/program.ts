@@ -204,7 +204,7 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .description('run checkpoint, restore from a manifest and restore in place on the embedded dev cluster (no cluster or GPU needed), or on a real Kubernetes node (--cluster real)')
     .option('--cluster <kind>', 'dev: the embedded dev cluster; real: a real single-node Kubernetes on 127.0.0.1 (scripts/real-cluster.sh; root on Linux)', 'dev')
     .option('--nodes <n>', 'simulated nodes (dev cluster; default 2)')
-    .option('--engine <name>', 'snapshot engine on the dev cluster: sim, criu or cuda (default: the best that works here); a real cluster uses criu')
+    .option('--engine <name>', 'snapshot engine on the dev cluster: sim, criu or cuda (default: criu when CRIU works here, as root with scripts/setup-criu.sh run, else sim; the demo says which and why); a real cluster uses criu')
     .option('--keep-cluster', 'with --cluster real: leave a cluster this run started running afterwards')
     .option('-v, --verbose', 'show the snapshot agents\' log (dev) or the build scripts\' output (real)')
     .addHelpText('after', '\nExamples:\n  snapshotctl demo\n  snapshotctl demo --nodes 3 --verbose\n  sudo snapshotctl demo --cluster real\n')
