@@ -207,7 +207,7 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .option('--engine <name>', 'snapshot engine on the dev cluster: sim, criu or cuda (default: criu when CRIU works here, as root with scripts/setup-criu.sh run, else sim; the demo says which and why); a real cluster uses criu')
     .option('--keep-cluster', 'with --cluster real: leave a cluster this run started running afterwards')
     .option('-v, --verbose', 'show the snapshot agents\' log (dev) or the build scripts\' output (real)')
-    .addHelpText('after', '\nExamples:\n  snapshotctl demo\n  snapshotctl demo --nodes 3 --verbose\n  sudo snapshotctl demo --cluster real\n')
+    .addHelpText('after', '\nExamples:\n  snapshotctl demo\n  snapshotctl demo --nodes 3 --verbose\n  snapshotctl demo --cluster real    # as root on Linux\n')
     .action(async (raw: Record<string, unknown>) => onAction('demo', raw));
 
   const dev = program
