@@ -216,11 +216,12 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
   const stateDirOption = () => new Option('--state-dir <dir>', 'where the dev cluster keeps its kubeconfig, storage and log (default: $SNAPSHOTCTL_DEV_DIR or ~/.local/state/snapshotctl/dev)');
   const upOptions = (cmd: Command) =>
     cmd
-      .option('--nodes <n>', 'simulated nodes', '2')
+      // No commander defaults: `dev up` compares only the flags given with a cluster already running.
+      .option('--nodes <n>', 'simulated nodes (default: 2)')
       .option('--gpu-nodes <n>', 'how many of them are GPU nodes running the agent (default: all)')
-      .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works here)')
-      .option('--port <port>', 'API server port on 127.0.0.1 (0: any free port)', '0')
-      .option('--runtime <runtime>', 'container runtime of the nodes: sim or process', 'sim')
+      .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works with the runtime)')
+      .option('--port <port>', 'API server port on 127.0.0.1 (default: 0, any free port)')
+      .option('--runtime <runtime>', 'container runtime of the nodes: sim or process (default: sim)')
       .addOption(stateDirOption());
   upOptions(dev.command('up').description('start the dev cluster in the background and print its kubeconfig'))
     .addHelpText('after', '\nExamples:\n  snapshotctl dev up\n  eval "$(snapshotctl dev up | grep ^export)"\n  snapshotctl dev up --nodes 3 --gpu-nodes 1 --port 6443\n')
