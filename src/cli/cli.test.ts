@@ -282,6 +282,8 @@ describe('checkpoint against a cluster', () => {
     expect(r.stdout).toMatch(/^status=failed\nnamespace=default\nname=worker\ncheckpoint_job=worker-checkpoint\ncheckpoint_id=ck-1\ncheckpoint_location=\/checkpoints\/ck-1\/versions\/1\nreason=.*marked the checkpoint failed/);
     expect(r.stderr).toMatch(/error: checkpoint of default\/worker failed: the snapshot agent marked the checkpoint failed/);
     expect(r.stderr).toMatch(/deleted job\.batch\/worker-checkpoint in namespace "default" \(created by this run\)/);
+    // Not the dev cluster: the agent's log is its pods' log.
+    expect(r.stderr).toContain("and the agent's log with `kubectl logs -n default -l app.kubernetes.io/component=snapshot-agent --tail 100`\n");
     const del = client.writes().find((c) => c.verb === 'delete')!;
     expect(del).toMatchObject({ resource: 'jobs', name: 'worker-checkpoint', options: { propagationPolicy: 'Foreground' } });
     expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();

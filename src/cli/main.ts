@@ -3,6 +3,7 @@
  * errors into exit codes (style.md item 4).
  */
 import { readFileSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { CommanderError } from 'commander';
 import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
 import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
@@ -32,6 +33,8 @@ export interface CliIO {
   /** Replaces the real client (command tests). */
   kube?: (target: { kubeconfig?: string; context?: string }, logger?: RequestLogger) => Promise<KubeClient>;
   contextNamespace?: (target: { kubeconfig?: string; context?: string }) => Promise<string | undefined>;
+  /** Replaces the dev cluster's agent-log lookup (command tests). */
+  agentLogFile?: (target: { kubeconfig?: string; context?: string }) => Promise<string | undefined>;
   stderrStream?: NodeJS.WritableStream;
   /** stdin is a terminal (`delete` asks for confirmation). */
   stdinIsTTY?: boolean;
@@ -131,6 +134,13 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       : undefined;
     const deps: CommandDeps = {
       kube: io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) })),
+      agentLogFile:
+        io.agentLogFile ??
+        (async (target) => {
+          // The kubeconfig client-node would load: --kubeconfig, else the first of $KUBECONFIG.
+          const path = target.kubeconfig ?? io.env['KUBECONFIG']?.split(delimiter).find((p) => p !== '');
+          return (await import('../commands/dev.js')).devAgentLogFile(path);
+        }),
       contextNamespace:
         io.contextNamespace ??
         (async (target) => (await import('../kube/context-namespace.js')).readContextNamespace({ ...target, env: io.env })),

@@ -10,7 +10,7 @@ import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ClusterError, EnvironmentError, EXIT, UsageError } from '../errors.js';
 import { isRecordedProcess, isStillThere, MARKER_FILE, ownIdentity, readMarker, removeOwnedDir, writeMarker } from '../dev/ownership.js';
 
@@ -119,6 +119,21 @@ function assertSameCluster(state: DevState, opts: DevUpOptions): void {
       `it does not match ${differ.map((k) => `${flags[k]} ${String(opts.asked[k])}`).join(', ')}, and dev up keeps one cluster per state directory`,
     `stop it first with \`snapshotctl dev down --state-dir ${opts.stateDir}\`, then run this dev up again; or give this one its own --state-dir`,
   );
+}
+
+/**
+ * The agents' log of the background dev cluster whose kubeconfig is `kubeconfig` (it
+ * lies in the state directory `dev up` marked, beside the server's log, where the
+ * agents write): that file, or undefined for any other kubeconfig.
+ */
+export async function devAgentLogFile(kubeconfig: string | undefined): Promise<string | undefined> {
+  if (kubeconfig === undefined || kubeconfig === '') return undefined;
+  const path = resolve(kubeconfig);
+  if (basename(path) !== 'kubeconfig') return undefined;
+  const dir = dirname(path);
+  if ((await readMarker(dir))?.purpose !== 'dev-state') return undefined;
+  const log = join(dir, LOG_FILE);
+  return existsSync(log) ? log : undefined;
 }
 
 export async function readState(stateDir: string): Promise<DevState | undefined> {

@@ -108,6 +108,20 @@ describe('dev up / status / down', () => {
     expect(ck.code).toBe(0);
     expect(ck.stdout).toMatch(/^status=completed\n/);
 
+    // A failure hint on the dev cluster names its agents' log file: `kubectl logs` of the
+    // agent pods prints nothing there (the agents run inside the server process).
+    const stuck = join(base, 'never-ready.yaml');
+    await writeFile(
+      stuck,
+      (await readFile('manifests/samples/worker.yaml', 'utf8')).replace('name: vllm-worker\n', 'name: stuck-worker\n').replace(/^  annotations:\n/m, '  annotations:\n    dev.snapshotctl.io/never-ready: "true"\n'),
+    );
+    const timedOut = await cli(['checkpoint', '--manifest', stuck, '--checkpoint-id', 'devtest-2', '--timeout', '3s'], { KUBECONFIG: kubeconfig });
+    expect(timedOut.code, timedOut.stderr).toBe(4);
+    const logFile = join(stateDir, 'server.log');
+    expect(timedOut.stderr).toContain(`the agent's log (\`grep -F '[agent ' ${logFile} | tail -n 50\`, the dev cluster's log file)`);
+    expect(timedOut.stderr).not.toMatch(/kubectl logs/);
+    expect(await readFile(logFile, 'utf8')).toMatch(/ \[agent node-\d\] /);
+
     const down = await cli(['dev', 'down', '--state-dir', stateDir]);
     expect(down.code).toBe(0);
     expect(down.stderr).toMatch(new RegExp(`stopped the dev cluster \\(pid ${pid}\\)`));
