@@ -11,6 +11,28 @@ export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'preflight' | 
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
+Manifest: one Pod, one container with a placeholder image (your runtime image plus
+criu, cuda-checkpoint, nsrestore and sleep), an explicit command, and a readiness probe
+meaning "warmed up": the agent checkpoints the worker as soon as it is Ready.
+(manifests/samples/worker.yaml, abridged; \`snapshotctl validate FILE\` checks yours.)
+
+  apiVersion: v1
+  kind: Pod
+  metadata:
+    name: vllm-worker
+  spec:
+    containers:
+      - name: worker
+        image: nvcr.io/nvidia/ai-dynamo/vllm-placeholder:1.0.0
+        command: [python3, -m, dynamo.vllm]
+        args: [--model, Qwen/Qwen3-0.6B]
+        env:
+          - {name: DYN_READY_FOR_CHECKPOINT_FILE, value: /tmp/ready-for-checkpoint}
+        readinessProbe:
+          exec: {command: [cat, /tmp/ready-for-checkpoint]}
+        resources:
+          limits: {nvidia.com/gpu: "1"}
+
 Examples:
   # Checkpoint a warmed-up worker; prints key=value lines as Dynamo v1.0.x does
   snapshotctl checkpoint --manifest worker.yaml -n ml
@@ -34,7 +56,7 @@ Examples:
   # Through a DynamoCheckpoint (Dynamo's operator): reused at once when one with the
   # same identity hash is Ready, else created and awaited until Ready
   snapshotctl checkpoint --identity qwen3-checkpoint.yaml -n ml
-  snapshotctl checkpoint --model Qwen/Qwen3-0.6B --backend-framework vllm --dtype bfloat16 \
+  snapshotctl checkpoint --model Qwen/Qwen3-0.6B --backend-framework vllm --dtype bfloat16 \\
     --max-model-len 2048 --manifest worker.yaml -n ml
 `;
 
@@ -44,10 +66,10 @@ Examples:
   snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 -n ml
 
   # Restore into an existing placeholder pod (manifests/samples/placeholder.yaml)
-  snapshotctl restore --pod worker-placeholder --checkpoint-id llama-8b-v1 -n ml
+  snapshotctl restore --pod vllm-placeholder --checkpoint-id llama-8b-v1 -n ml
 
   # Show the pod as it would be after the in-place patch, and the patch itself
-  snapshotctl restore --pod worker-placeholder --checkpoint-id llama-8b-v1 --dry-run -o yaml --verbose
+  snapshotctl restore --pod vllm-placeholder --checkpoint-id llama-8b-v1 --dry-run -o yaml --verbose
 
   # Let the API server judge the restore pod without creating it
   snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 --dry-run=server
@@ -74,7 +96,7 @@ Examples:
   snapshot-agent
 
   # From a workstation against a cluster, the simulated engine, probes on a free port
-  snapshotctl agent --kubeconfig ~/.kube/config --node-name gpu-1 -n ml \
+  snapshotctl agent --kubeconfig ~/.kube/config --node-name gpu-1 -n ml \\
     --config ./agent-config.yaml --engine sim --health-addr 127.0.0.1:0
 `;
 
@@ -122,8 +144,8 @@ function addCommonOptions(cmd: Command): Command {
 }
 
 /** The whole command tree. `onAction` runs checkpoint/restore with commander's raw options. */
-export function buildProgram(version: string, onAction: ActionHandler): Command {
-  const program = new Command('snapshotctl')
+export function buildProgram(version: string, onAction: ActionHandler, name = 'snapshotctl'): Command {
+  const program = new Command(name)
     .description(
       'Checkpoint a warmed-up GPU inference worker once and restore it in seconds (works with NVIDIA Dynamo v1.0.x snapshot-agent).',
     )

@@ -97,7 +97,7 @@ export async function complete(raw: RawDynamoCheckpointOptions, deps: CommandDep
   if (raw.identity === '-' && raw.manifest === '-') throw new UsageError('--identity and --manifest cannot both read stdin', 'give one of them as a file');
 
   // Read the file once (stdin cannot be read twice) and let `hash` parse the identity.
-  const text = raw.identity !== undefined ? await readManifest(raw.identity, deps) : '';
+  const text = raw.identity !== undefined ? await readManifest(raw.identity, deps, { flag: '--identity', noun: '--identity', holds: 'a DynamoCheckpoint or DynamoGraphDeployment file' }) : '';
   const hashed = await completeHash(
     { ...raw, ...(raw.identity !== undefined ? { file: raw.identity } : {}), output: 'text' },
     { readFile: async () => text, readStdin: async () => text },

@@ -61,8 +61,8 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
   if (raw.pod !== undefined) {
     const idFindings = checkIdFindings(id);
     if (idFindings.length > 0) throw new ValidationError('the checkpoint ID cannot be used', idFindings, 'pass the ID exactly as `snapshotctl checkpoint` printed it');
-    if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod worker-placeholder');
-    assertName('pod', raw.pod, '--pod', '--pod worker-placeholder');
+    if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod vllm-placeholder');
+    assertName('pod', raw.pod, '--pod', '--pod vllm-placeholder');
     const contextNs = common.namespace ? undefined : await deps.contextNamespace(common);
     return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, skipImageCheck: raw.skipImageCheck === true, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
   }

@@ -1,6 +1,7 @@
 /** Test helper: does a command line printed as a hint parse as a command of this CLI? */
 import type { Command } from 'commander';
-import { buildProgram, type CommandName } from '../program.js';
+import { normalizeGoFlags } from '../args.js';
+import { buildProgram, flagNames, type CommandName } from '../program.js';
 
 /**
  * Parse `line` (`snapshotctl ...` or `kubectl snapshot ...`, words split on spaces)
@@ -22,7 +23,9 @@ export async function parseCommandLine(line: string): Promise<{ command: Command
   };
   quiet(program);
   try {
-    await program.parseAsync(args, { from: 'user' });
+    // As the entry does: v1.0.x's Go-style `-manifest x` spellings first.
+    const names = flagNames(program);
+    await program.parseAsync(normalizeGoFlags(args, names.long, names.boolean), { from: 'user' });
   } catch (err) {
     return { error: errors.trim() || (err instanceof Error ? err.message : String(err)) };
   }
