@@ -189,6 +189,7 @@ describe('bad input exits 2, names the problem and sends nothing', () => {
     ['bad --timeout', ['checkpoint', '--manifest', 'worker.yaml', '--timeout', '10 minutes'], {}, /--timeout "10 minutes" is not a duration/],
     ['bad -o', ['checkpoint', '--manifest', 'worker.yaml', '-o', 'table'], {}, /--output "table" is not supported/],
     ['unknown flag', ['checkpoint', '--manifestt', 'worker.yaml'], {}, /unknown option '--manifestt'/],
+    ['a field name typo', ['checkpoint', '--manifest', 'm.yaml'], { 'm.yaml': WORKER.replace('command:', 'comand:') }, /\n {2}SNAP011 spec\.containers\[0\]\.comand: unknown field "spec\.containers\[0\]\.comand" \(kubectl's strict field validation refuses it\); did you mean "spec\.containers\[0\]\.command"\?\n/],
   ];
   it.each(cases)('%s', async (_label, args, files, message) => {
     const client = clusterWithAgent();
