@@ -189,6 +189,8 @@ describe('bad input exits 2, names the problem and sends nothing', () => {
     ['bad --timeout', ['checkpoint', '--manifest', 'worker.yaml', '--timeout', '10 minutes'], {}, /--timeout "10 minutes" is not a duration/],
     ['bad -o', ['checkpoint', '--manifest', 'worker.yaml', '-o', 'table'], {}, /--output "table" is not supported/],
     ['unknown flag', ['checkpoint', '--manifestt', 'worker.yaml'], {}, /unknown option '--manifestt'/],
+    ['-n other than the manifest\'s namespace', ['checkpoint', '--manifest', 'm.yaml', '-n', 'b'], { 'm.yaml': WORKER.replace('  name: worker\n', '  name: worker\n  namespace: a\n') }, /^error: the namespace from the provided object "a" does not match the namespace "b"\. You must pass '--namespace=a' to perform this operation\.\nhint: m\.yaml sets metadata\.namespace: a; pass -n a \(or leave -n out\), or change metadata\.namespace to b\n$/],
+    ['restore -n other than the manifest\'s namespace', ['restore', '--manifest', 'm.yaml', '--checkpoint-id', 'x', '--namespace=b', '--dry-run=server'], { 'm.yaml': WORKER.replace('  name: worker\n', '  name: worker\n  namespace: a\n') }, /^error: the namespace from the provided object "a" does not match the namespace "b"\./],
     ['a field name typo', ['checkpoint', '--manifest', 'm.yaml'], { 'm.yaml': WORKER.replace('command:', 'comand:') }, /\n {2}SNAP011 spec\.containers\[0\]\.comand: unknown field "spec\.containers\[0\]\.comand" \(kubectl's strict field validation refuses it\); did you mean "spec\.containers\[0\]\.command"\?\n/],
   ];
   it.each(cases)('%s', async (_label, args, files, message) => {
@@ -203,6 +205,15 @@ describe('bad input exits 2, names the problem and sends nothing', () => {
 });
 
 describe('checkpoint against a cluster', () => {
+  it('-n equal to the manifest\'s namespace is fine', async () => {
+    const client = clusterWithAgent(['node-1'], 'a');
+    agentAnswers(client, 'completed');
+    const r = await run(['checkpoint', '--manifest', 'm.yaml', '-n', 'a', '--checkpoint-id', 'ck-1'], { client, files: { 'm.yaml': WORKER.replace('  name: worker\n', '  name: worker\n  namespace: a\n') } });
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^status=completed\nnamespace=a\n/);
+  });
+
   it('creates the Job on agent nodes, waits for the verdict and prints v1.0.x lines', async () => {
     const client = clusterWithAgent(['node-2', 'node-1']);
     agentAnswers(client, 'completed');
