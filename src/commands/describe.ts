@@ -18,7 +18,7 @@ import {
   type KubeObject,
   type Pod,
 } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, objectsOfId, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
+import { buildCatalogue, collectCatalogue, idFromArgument, objectsOfId, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
@@ -89,7 +89,7 @@ export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 
   const timeoutMs = parseTimeoutFlag(raw.timeout, DEFAULT_LOOKUP_TIMEOUT);
   return {
     ...target,
-    id: raw.id ?? '',
+    id: idFromArgument(raw.id ?? ''),
     namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),
     output: (raw.output ?? 'text') as DescribeOutput,
     readArtifact: raw.artifact !== false,
