@@ -442,6 +442,8 @@ describe('checkpoint against a cluster', () => {
     const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--dry-run=server', '-o', 'name'], { client });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('job.batch/worker-checkpoint\n');
+    expect(r.stderr).toContain('server-side dry run: sending job.batch/worker-checkpoint to namespace "default" with dryRun=All (the API server validates and admits it; nothing is persisted)\n');
+    expect(r.stderr).not.toMatch(/creating/);
     expect(client.writes()).toMatchObject([{ verb: 'create', dryRun: true }]);
     expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
   });

@@ -19,7 +19,7 @@ import {
   type Pod,
   type Verdict,
 } from '../protocol/index.js';
-import type { CommandDeps, CommonOptions, CreatedObject, EventSummary, OperationResult } from './context.js';
+import type { CommandDeps, CommonOptions, CreatedObject, DryRunMode, EventSummary, OperationResult } from './context.js';
 import { deleteCommand, qualifiedName } from './leftovers.js';
 import { formatDuration } from './duration.js';
 
@@ -403,6 +403,15 @@ async function agentFailureMessage(client: KubeClient, namespace: string, names:
     await new Promise((r) => setTimeout(r, 250));
   }
   return undefined;
+}
+
+/**
+ * The progress line for sending `object`: `line` as it is, or, with --dry-run=server, a
+ * line saying plainly that the API server only judges it and nothing is persisted.
+ */
+export function sendPhase(line: string, object: string, namespace: string, dryRun: DryRunMode): string {
+  if (dryRun !== 'server') return line;
+  return `server-side dry run: sending ${object} to namespace "${namespace}" with dryRun=All (the API server validates and admits it; nothing is persisted)`;
 }
 
 /** The dev cluster's agent log file, when the run talks to one (never fails a hint). */
