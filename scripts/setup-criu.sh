@@ -159,7 +159,7 @@ flock 9
 
 if ! works "$root"; then
   if [ "$(id -u)" -ne 0 ]; then
-    log "building the trixie root needs root (debootstrap, chroot); run: sudo $0"; exit 1
+    log "building the trixie root needs root (debootstrap, chroot); run it as root: $0"; exit 1
   fi
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap with apt-get"
@@ -201,7 +201,7 @@ fi
 write_wrapper "$root"
 build_shim "$root"
 if [ -n "$parallel" ] && ! patched "$root"; then
-  [ "$(id -u)" -eq 0 ] || { log "building CRIU with the parallel restore patch needs root; run: sudo $0 --parallel-restore"; exit 1; }
+  [ "$(id -u)" -eq 0 ] || { log "building CRIU with the parallel restore patch needs root; run it as root: $0 --parallel-restore"; exit 1; }
   build_parallel "$root" || { log "building CRIU with the parallel restore patch failed"; exit 1; }
   works "$root" || { log "the patched criu in $root does not run"; exit 1; }
 fi

@@ -37,6 +37,13 @@ describe('delete', () => {
     expect(c.peek(RESOURCES.jobs, 'default', 'wb-checkpoint')).toBeDefined();
   });
 
+  it('takes list -o name\'s checkpoint/<id> lines as IDs', async () => {
+    const c = cluster();
+    const r = await runCli(['delete', 'checkpoint/ck-a', '--yes'], { client: c });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint)\n');
+  });
+
   it('a running restore pod blocks the ID without --force (exit 1, nothing of it deleted); --force deletes it', async () => {
     const c = cluster();
     const r = await runCli(['delete', 'ck-b', 'ck-a', '--yes'], { client: c });

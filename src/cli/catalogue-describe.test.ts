@@ -94,6 +94,14 @@ describe('describe', () => {
     expect(doc['restores'].map((x: { pod: string }) => x.pod)).toEqual(['restore-2', 'restore-1']);
   });
 
+  it('takes list -o name\'s checkpoint/<id> as the ID', async () => {
+    const byName = await runCli(['describe', 'checkpoint/ck-a', '-o', 'json', '--no-artifact'], { client: cluster() });
+    const byId = await runCli(['describe', 'ck-a', '-o', 'json', '--no-artifact'], { client: cluster() });
+    expect(byName.code).toBe(0);
+    expect(byName.stdout).toBe(byId.stdout);
+    expect((JSON.parse(byName.stdout) as { checkpoint?: { id: string } }).checkpoint?.id).toBe('ck-a');
+  });
+
   it('a missing artifact is reported, not fatal; --no-artifact creates no pod', async () => {
     const c = cluster();
     kubeletAnswers(c, {});

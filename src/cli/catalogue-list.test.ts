@@ -88,12 +88,12 @@ describe('list', () => {
     expect(doc.items[1]).toMatchObject({ status: 'failed', reason: 'the snapshot agent marked the checkpoint failed' });
   });
 
-  it('-o yaml parses to the same document; -o name prints IDs', async () => {
+  it('-o yaml parses to the same document; -o name prints checkpoint/<id>, as kubectl prints type/name', async () => {
     const y = await runCli(['list', '-o', 'yaml'], { client: catalogueCluster() });
     const j = await runCli(['list', '-o', 'json'], { client: catalogueCluster() });
     expect(parse(y.stdout)).toEqual(JSON.parse(j.stdout));
     const n = await runCli(['list', '-o', 'name'], { client: catalogueCluster() });
-    expect(n.stdout).toBe('ck-c\nck-b\n96429b2725761a09\nck-a\ngone\n');
+    expect(n.stdout).toBe('checkpoint/ck-c\ncheckpoint/ck-b\ncheckpoint/96429b2725761a09\ncheckpoint/ck-a\ncheckpoint/gone\n');
   });
 
   it('-l matches Jobs and DynamoCheckpoints; restore pods only add counts to those rows', async () => {
@@ -122,7 +122,7 @@ describe('list', () => {
         ? new ApiError({ verb: 'list', resource: RESOURCES.dynamocheckpoints, namespace: 'default', status: 404, reason: 'NotFound', message: '404 page not found' })
         : undefined;
     const r = await runCli(['list', '-o', 'name'], { client: c });
-    expect(r.stdout).toBe('ck-c\nck-b\nck-a\ngone\n');
+    expect(r.stdout).toBe('checkpoint/ck-c\ncheckpoint/ck-b\ncheckpoint/ck-a\ncheckpoint/gone\n');
   });
 
   it('forbidden Jobs: exit 3 with the RBAC hint', async () => {

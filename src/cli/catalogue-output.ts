@@ -3,7 +3,7 @@
  * JSON/YAML documents scripts parse and the human text. Tables and ages: `table.ts`.
  */
 import { stringify } from 'yaml';
-import type { CheckpointEntry } from '../commands/catalogue.js';
+import { CHECKPOINT_NAME_TYPE, type CheckpointEntry } from '../commands/catalogue.js';
 import type { DeleteOutput, DeletePlan, DeleteResult } from '../commands/delete.js';
 import type { DescribeOutput, DescribeResult } from '../commands/describe.js';
 import type { HashOutput, HashResult } from '../commands/hash.js';
@@ -97,7 +97,8 @@ export function formatList(result: ListResult, format: ListOutput, now: number, 
     case 'yaml':
       return stringify(checkpointListDocument(result));
     case 'name':
-      return result.items.map((e) => `${oneLine(e.id)}\n`).join('');
+      // type/name, as kubectl prints it; describe and delete take it back as it is.
+      return result.items.map((e) => `${oneLine(`${CHECKPOINT_NAME_TYPE}/${e.id}`)}\n`).join('');
     case 'table':
     case 'wide': {
       if (result.items.length === 0) return '';

@@ -88,6 +88,12 @@ describe('hash', () => {
     expect(r.stderr).toContain('HASH005 --backend-framework:');
   });
 
+  it('--file naming a missing file: the flag and the file, not --manifest or a Pod (exit 2)', async () => {
+    const r = await runCli(['hash', '--file', 'dgd.yaml']);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toBe('error: cannot read --file "dgd.yaml": no such file\nhint: pass --file with the path of a DynamoCheckpoint or DynamoGraphDeployment file, or - for stdin\n');
+  });
+
   it('--file together with identity flags is a usage error', async () => {
     const r = await runCli(['hash', '--file', 'x.yaml', '--model', 'm']);
     expect(r.code).toBe(2);

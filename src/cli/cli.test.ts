@@ -181,13 +181,17 @@ describe('bad input exits 2, names the problem and sends nothing', () => {
     ['two containers', ['checkpoint', '--manifest', 'm.yaml'], { 'm.yaml': TWO }, /SNAP001 spec\.containers: spec\.containers has 2 entries/],
     ['a Deployment', ['checkpoint', '--manifest', 'm.yaml'], { 'm.yaml': DEPLOYMENT }, /SNAP002 kind: kind is "Deployment"; snapshotctl takes a Pod manifest/],
     ['an unreadable file', ['checkpoint', '--manifest', 'missing.yaml'], {}, /cannot read manifest "missing.yaml": no such file/],
-    ['an ID with /', ['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'a/b'], {}, /SNAP006 --checkpoint-id: checkpoint ID "a\/b" contains a path separator/],
-    ['a 64-character ID', ['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'a'.repeat(64)], {}, /is 64 characters long; at most 63/],
+    ['an ID with /', ['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'a/b'], {}, /^error: the checkpoint ID \(--checkpoint-id\) cannot be used \(2 problems\)\n {2}SNAP006 --checkpoint-id: checkpoint ID "a\/b" contains a path separator[\s\S]*\nhint: a checkpoint ID is at most 63 characters of \[A-Za-z0-9._-\]/],
+    ['a 64-character ID', ['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'a'.repeat(64)], {}, /^error: the checkpoint ID \(--checkpoint-id\) cannot be used \(1 problem\)\n.*is 64 characters long; at most 63/],
+    ['a bad ID and a bad manifest', ['checkpoint', '--manifest', 'm.yaml', '--checkpoint-id', 'a/b'], { 'm.yaml': `${WORKER}  restartPolicy: 7\n` }, /(^|\n)error: manifest m\.yaml is not a usable worker Pod, and the checkpoint ID \(--checkpoint-id\) cannot be used \(\d+ problems\)\n/],
     ['--manifest and --pod', ['restore', '--manifest', 'worker.yaml', '--pod', 'p', '--checkpoint-id', 'x'], {}, /--manifest and --pod cannot be used together/],
     ['restore without ID', ['restore', '--pod', 'p'], {}, /restore needs --checkpoint-id/],
     ['bad --timeout', ['checkpoint', '--manifest', 'worker.yaml', '--timeout', '10 minutes'], {}, /--timeout "10 minutes" is not a duration/],
     ['bad -o', ['checkpoint', '--manifest', 'worker.yaml', '-o', 'table'], {}, /--output "table" is not supported/],
     ['unknown flag', ['checkpoint', '--manifestt', 'worker.yaml'], {}, /unknown option '--manifestt'/],
+    ['-n other than the manifest\'s namespace', ['checkpoint', '--manifest', 'm.yaml', '-n', 'b'], { 'm.yaml': WORKER.replace('  name: worker\n', '  name: worker\n  namespace: a\n') }, /^error: the namespace from the provided object "a" does not match the namespace "b"\. You must pass '--namespace=a' to perform this operation\.\nhint: m\.yaml sets metadata\.namespace: a; pass -n a \(or leave -n out\), or change metadata\.namespace to b\n$/],
+    ['restore -n other than the manifest\'s namespace', ['restore', '--manifest', 'm.yaml', '--checkpoint-id', 'x', '--namespace=b', '--dry-run=server'], { 'm.yaml': WORKER.replace('  name: worker\n', '  name: worker\n  namespace: a\n') }, /^error: the namespace from the provided object "a" does not match the namespace "b"\./],
+    ['a field name typo', ['checkpoint', '--manifest', 'm.yaml'], { 'm.yaml': WORKER.replace('command:', 'comand:') }, /\n {2}SNAP011 spec\.containers\[0\]\.comand: unknown field "spec\.containers\[0\]\.comand" \(kubectl's strict field validation refuses it\); did you mean "spec\.containers\[0\]\.command"\?\n/],
   ];
   it.each(cases)('%s', async (_label, args, files, message) => {
     const client = clusterWithAgent();
@@ -201,6 +205,15 @@ describe('bad input exits 2, names the problem and sends nothing', () => {
 });
 
 describe('checkpoint against a cluster', () => {
+  it('-n equal to the manifest\'s namespace is fine', async () => {
+    const client = clusterWithAgent(['node-1'], 'a');
+    agentAnswers(client, 'completed');
+    const r = await run(['checkpoint', '--manifest', 'm.yaml', '-n', 'a', '--checkpoint-id', 'ck-1'], { client, files: { 'm.yaml': WORKER.replace('  name: worker\n', '  name: worker\n  namespace: a\n') } });
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^status=completed\nnamespace=a\n/);
+  });
+
   it('creates the Job on agent nodes, waits for the verdict and prints v1.0.x lines', async () => {
     const client = clusterWithAgent(['node-2', 'node-1']);
     agentAnswers(client, 'completed');
@@ -282,6 +295,8 @@ describe('checkpoint against a cluster', () => {
     expect(r.stdout).toMatch(/^status=failed\nnamespace=default\nname=worker\ncheckpoint_job=worker-checkpoint\ncheckpoint_id=ck-1\ncheckpoint_location=\/checkpoints\/ck-1\/versions\/1\nreason=.*marked the checkpoint failed/);
     expect(r.stderr).toMatch(/error: checkpoint of default\/worker failed: the snapshot agent marked the checkpoint failed/);
     expect(r.stderr).toMatch(/deleted job\.batch\/worker-checkpoint in namespace "default" \(created by this run\)/);
+    // Not the dev cluster: the agent's log is its pods' log.
+    expect(r.stderr).toContain("and the agent's log with `kubectl logs -n default -l app.kubernetes.io/component=snapshot-agent --tail 100`\n");
     const del = client.writes().find((c) => c.verb === 'delete')!;
     expect(del).toMatchObject({ resource: 'jobs', name: 'worker-checkpoint', options: { propagationPolicy: 'Foreground' } });
     expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
@@ -427,6 +442,8 @@ describe('checkpoint against a cluster', () => {
     const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--dry-run=server', '-o', 'name'], { client });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('job.batch/worker-checkpoint\n');
+    expect(r.stderr).toContain('server-side dry run: sending job.batch/worker-checkpoint to namespace "default" with dryRun=All (the API server validates and admits it; nothing is persisted)\n');
+    expect(r.stderr).not.toMatch(/creating/);
     expect(client.writes()).toMatchObject([{ verb: 'create', dryRun: true }]);
     expect(client.peek(RESOURCES.jobs, 'default', 'worker-checkpoint')).toBeUndefined();
   });

@@ -9,6 +9,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { EXIT, TimeoutError } from '../errors.js';
+import type { EngineName } from '../agent/engines.js';
 import type { KubeObject, Pod } from '../protocol/index.js';
 import type { CliIO } from './main.js';
 
@@ -28,19 +29,20 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
   const { startDevCluster, describeEngine, MANIFESTS_DIR } = await import('../dev/cluster.js');
   const { isEngineName } = await import('../agent/engines.js');
   if (opts.engine !== undefined && !isEngineName(opts.engine)) {
-    io.stderr(`error: unknown engine "${opts.engine}"\nhint: use sim, criu or cuda, or leave --engine out to pick the best one that works here\n`);
+    io.stderr(`error: unknown engine "${opts.engine}"\nhint: use sim, criu or cuda, or leave --engine out (criu where CRIU works here, else sim)\n`);
     return EXIT.usage;
   }
   const t0 = Date.now();
   const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const say = (line: string) => io.stdout(`${line}\n`);
   say('snapshotctl demo: checkpoint and restore on the embedded dev cluster (no Kubernetes, no GPU needed)');
+  const choice: { engine: EngineName; why?: string } = opts.engine !== undefined ? { engine: opts.engine as EngineName } : await chooseDemoEngine();
   // Real engines save real processes: they need the process runtime and the CPU worker.
-  const real = opts.engine !== undefined && opts.engine !== 'sim';
+  const real = choice.engine !== 'sim';
   const cluster = await startDevCluster({
     nodes: opts.nodes,
     ...(real ? { runtime: 'process' as const } : {}),
-    ...(opts.engine !== undefined ? { engine: opts.engine as 'sim' } : {}),
+    engine: choice.engine,
     log: (line, level) => {
       if (opts.verbose || level === 'warn' || level === 'error') io.stderr(`  ${line}\n`);
     },
@@ -49,6 +51,7 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
   try {
     say(`[${secs()}] dev cluster up at ${cluster.url}: ${opts.nodes} nodes, applied manifests/ (${cluster.applied.length} objects)`);
     say(`[${secs()}] snapshot agents Ready on ${[...cluster.agents.keys()].join(', ')}; ${describeEngine(cluster.engine)}`);
+    if (choice.why) say(`[${secs()}] ${choice.why}`);
     const ns = cluster.namespace;
     const samples = real ? await cpuSamples(cluster.dir, MANIFESTS_DIR) : undefined;
     const worker = samples?.worker ?? join(MANIFESTS_DIR, 'samples', 'worker.yaml');
@@ -125,10 +128,24 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
     say(`[${secs()}] dev cluster stopped and its files removed`);
   }
   say(code === 0 ? `demo finished in ${secs()}: checkpoint, restore from manifest and restore in place all completed` : `demo failed after ${secs()}`);
-  if (code === 0 && cluster.engine.simulated) {
-    say('for real checkpoints of a real process (root, Linux): scripts/setup-criu.sh, then snapshotctl demo --engine criu');
-  }
+  if (code === 0 && cluster.engine.simulated) say(SIM_CLOSING_HINT);
   return code;
+}
+
+/** The last line of a simulated demo: each command in it runs as printed. */
+export const SIM_CLOSING_HINT = 'for real checkpoints of a real process (root, Linux): scripts/setup-criu.sh, then snapshotctl demo --engine criu';
+
+/**
+ * The demo's default engine: criu on the process runtime when CRIU's probe passes here,
+ * else sim. (cuda only when asked for: the CPU sample worker has no GPU state.)
+ */
+async function chooseDemoEngine(): Promise<{ engine: EngineName; why: string }> {
+  const { createEngine } = await import('../agent/engines.js');
+  const probe = await createEngine('criu')
+    .probe()
+    .catch((err: unknown) => ({ ok: false, reason: err instanceof Error ? err.message : String(err) }));
+  if (probe.ok) return { engine: 'criu', why: 'engine criu chosen by default: CRIU works on this machine, so the CPU sample worker runs as a real process (--engine sim for the simulated engine)' };
+  return { engine: 'sim', why: `engine sim chosen by default: CRIU cannot run here (${probe.reason ?? 'its probe failed'})` };
 }
 
 interface WorkerAnswer {

@@ -3,6 +3,7 @@
  * errors into exit codes (style.md item 4).
  */
 import { readFileSync } from 'node:fs';
+import { basename, delimiter } from 'node:path';
 import { CommanderError } from 'commander';
 import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
 import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
@@ -32,6 +33,10 @@ export interface CliIO {
   /** Replaces the real client (command tests). */
   kube?: (target: { kubeconfig?: string; context?: string }, logger?: RequestLogger) => Promise<KubeClient>;
   contextNamespace?: (target: { kubeconfig?: string; context?: string }) => Promise<string | undefined>;
+  /** How the user invoked us, for usage lines: `snapshotctl` (default) or `kubectl snapshot`. */
+  programName?: string;
+  /** Replaces the dev cluster's agent-log lookup (command tests). */
+  agentLogFile?: (target: { kubeconfig?: string; context?: string }) => Promise<string | undefined>;
   stderrStream?: NodeJS.WritableStream;
   /** stdin is a terminal (`delete` asks for confirmation). */
   stdinIsTTY?: boolean;
@@ -132,6 +137,13 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       : undefined;
     const deps: CommandDeps = {
       kube: io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) })),
+      agentLogFile:
+        io.agentLogFile ??
+        (async (target) => {
+          // The kubeconfig client-node would load: --kubeconfig, else the first of $KUBECONFIG.
+          const path = target.kubeconfig ?? io.env['KUBECONFIG']?.split(delimiter).find((p) => p !== '');
+          return (await import('../commands/dev.js')).devAgentLogFile(path);
+        }),
       contextNamespace:
         io.contextNamespace ??
         (async (target) => (await import('../kube/context-namespace.js')).readContextNamespace({ ...target, env: io.env })),
@@ -185,7 +197,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     }
   };
 
-  const program = buildProgram(packageVersion(), onAction);
+  const programName = io.programName ?? 'snapshotctl';
+  const program = buildProgram(packageVersion(), onAction, programName);
   program.exitOverride();
   // Commander's own errors quote what was typed (`unknown option '...'`): escape it.
   const writeErr = (text: string) => io.stderr(escapeControls(text, { multiline: true }));
@@ -213,17 +226,17 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     return EXIT.ok;
   } catch (err) {
     reporter?.stop();
-    return await reportFailure(err, io, format);
+    return await reportFailure(err, io, format, programName);
   }
 }
 
-async function reportFailure(err: unknown, io: CliIO, format: OutputFormat): Promise<ExitCode> {
+async function reportFailure(err: unknown, io: CliIO, format: OutputFormat, programName: string): Promise<ExitCode> {
   if (err instanceof CommanderError) {
     // Help and version are not errors; commander already printed them.
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
       return EXIT.ok;
     }
-    io.stderr(`hint: run \`snapshotctl --help\` or \`snapshotctl <command> --help\` for the flags and examples\n`);
+    io.stderr(`hint: run \`${programName} --help\` or \`${programName} <command> --help\` for the flags and examples\n`);
     return EXIT.usage;
   }
   if (err instanceof SnapshotError) {
@@ -261,6 +274,8 @@ export function processIO(): CliIO {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return {
+    // kubectl runs a plugin by its file name: `kubectl snapshot` execs kubectl-snapshot.
+    programName: basename(process.argv[1] ?? '') === 'kubectl-snapshot' ? 'kubectl snapshot' : 'snapshotctl',
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
     isTTY: process.stderr.isTTY === true,

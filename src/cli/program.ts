@@ -11,6 +11,28 @@ export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'preflight' | 
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
+Manifest: one Pod, one container with a placeholder image (your runtime image plus
+criu, cuda-checkpoint, nsrestore and sleep), an explicit command, and a readiness probe
+meaning "warmed up": the agent checkpoints the worker as soon as it is Ready.
+(manifests/samples/worker.yaml, abridged; \`snapshotctl validate FILE\` checks yours.)
+
+  apiVersion: v1
+  kind: Pod
+  metadata:
+    name: vllm-worker
+  spec:
+    containers:
+      - name: worker
+        image: nvcr.io/nvidia/ai-dynamo/vllm-placeholder:1.0.0
+        command: [python3, -m, dynamo.vllm]
+        args: [--model, Qwen/Qwen3-0.6B]
+        env:
+          - {name: DYN_READY_FOR_CHECKPOINT_FILE, value: /tmp/ready-for-checkpoint}
+        readinessProbe:
+          exec: {command: [cat, /tmp/ready-for-checkpoint]}
+        resources:
+          limits: {nvidia.com/gpu: "1"}
+
 Examples:
   # Checkpoint a warmed-up worker; prints key=value lines as Dynamo v1.0.x does
   snapshotctl checkpoint --manifest worker.yaml -n ml
@@ -34,7 +56,7 @@ Examples:
   # Through a DynamoCheckpoint (Dynamo's operator): reused at once when one with the
   # same identity hash is Ready, else created and awaited until Ready
   snapshotctl checkpoint --identity qwen3-checkpoint.yaml -n ml
-  snapshotctl checkpoint --model Qwen/Qwen3-0.6B --backend-framework vllm --dtype bfloat16 \
+  snapshotctl checkpoint --model Qwen/Qwen3-0.6B --backend-framework vllm --dtype bfloat16 \\
     --max-model-len 2048 --manifest worker.yaml -n ml
 `;
 
@@ -44,10 +66,10 @@ Examples:
   snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 -n ml
 
   # Restore into an existing placeholder pod (manifests/samples/placeholder.yaml)
-  snapshotctl restore --pod worker-placeholder --checkpoint-id llama-8b-v1 -n ml
+  snapshotctl restore --pod vllm-placeholder --checkpoint-id llama-8b-v1 -n ml
 
   # Show the pod as it would be after the in-place patch, and the patch itself
-  snapshotctl restore --pod worker-placeholder --checkpoint-id llama-8b-v1 --dry-run -o yaml --verbose
+  snapshotctl restore --pod vllm-placeholder --checkpoint-id llama-8b-v1 --dry-run -o yaml --verbose
 
   # Let the API server judge the restore pod without creating it
   snapshotctl restore --manifest worker.yaml --checkpoint-id llama-8b-v1 --dry-run=server
@@ -74,7 +96,7 @@ Examples:
   snapshot-agent
 
   # From a workstation against a cluster, the simulated engine, probes on a free port
-  snapshotctl agent --kubeconfig ~/.kube/config --node-name gpu-1 -n ml \
+  snapshotctl agent --kubeconfig ~/.kube/config --node-name gpu-1 -n ml \\
     --config ./agent-config.yaml --engine sim --health-addr 127.0.0.1:0
 `;
 
@@ -122,8 +144,8 @@ function addCommonOptions(cmd: Command): Command {
 }
 
 /** The whole command tree. `onAction` runs checkpoint/restore with commander's raw options. */
-export function buildProgram(version: string, onAction: ActionHandler): Command {
-  const program = new Command('snapshotctl')
+export function buildProgram(version: string, onAction: ActionHandler, name = 'snapshotctl'): Command {
+  const program = new Command(name)
     .description(
       'Checkpoint a warmed-up GPU inference worker once and restore it in seconds (works with NVIDIA Dynamo v1.0.x snapshot-agent).',
     )
@@ -204,10 +226,10 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
     .description('run checkpoint, restore from a manifest and restore in place on the embedded dev cluster (no cluster or GPU needed), or on a real Kubernetes node (--cluster real)')
     .option('--cluster <kind>', 'dev: the embedded dev cluster; real: a real single-node Kubernetes on 127.0.0.1 (scripts/real-cluster.sh; root on Linux)', 'dev')
     .option('--nodes <n>', 'simulated nodes (dev cluster; default 2)')
-    .option('--engine <name>', 'snapshot engine on the dev cluster: sim, criu or cuda (default: the best that works here); a real cluster uses criu')
+    .option('--engine <name>', 'snapshot engine on the dev cluster: sim, criu or cuda (default: criu when CRIU works here, as root with scripts/setup-criu.sh run, else sim; the demo says which and why); a real cluster uses criu')
     .option('--keep-cluster', 'with --cluster real: leave a cluster this run started running afterwards')
     .option('-v, --verbose', 'show the snapshot agents\' log (dev) or the build scripts\' output (real)')
-    .addHelpText('after', '\nExamples:\n  snapshotctl demo\n  snapshotctl demo --nodes 3 --verbose\n  sudo snapshotctl demo --cluster real\n')
+    .addHelpText('after', '\nExamples:\n  snapshotctl demo\n  snapshotctl demo --nodes 3 --verbose\n  snapshotctl demo --cluster real    # as root on Linux\n')
     .action(async (raw: Record<string, unknown>) => onAction('demo', raw));
 
   const dev = program
@@ -216,11 +238,12 @@ export function buildProgram(version: string, onAction: ActionHandler): Command 
   const stateDirOption = () => new Option('--state-dir <dir>', 'where the dev cluster keeps its kubeconfig, storage and log (default: $SNAPSHOTCTL_DEV_DIR or ~/.local/state/snapshotctl/dev)');
   const upOptions = (cmd: Command) =>
     cmd
-      .option('--nodes <n>', 'simulated nodes', '2')
+      // No commander defaults: `dev up` compares only the flags given with a cluster already running.
+      .option('--nodes <n>', 'simulated nodes (default: 2)')
       .option('--gpu-nodes <n>', 'how many of them are GPU nodes running the agent (default: all)')
-      .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works here)')
-      .option('--port <port>', 'API server port on 127.0.0.1 (0: any free port)', '0')
-      .option('--runtime <runtime>', 'container runtime of the nodes: sim or process', 'sim')
+      .option('--engine <name>', 'snapshot engine: sim, criu or cuda (default: the best that works with the runtime)')
+      .option('--port <port>', 'API server port on 127.0.0.1 (default: 0, any free port)')
+      .option('--runtime <runtime>', 'container runtime of the nodes: sim or process (default: sim)')
       .addOption(stateDirOption());
   upOptions(dev.command('up').description('start the dev cluster in the background and print its kubeconfig'))
     .addHelpText('after', '\nExamples:\n  snapshotctl dev up\n  eval "$(snapshotctl dev up | grep ^export)"\n  snapshotctl dev up --nodes 3 --gpu-nodes 1 --port 6443\n')

@@ -117,6 +117,16 @@ describe('text output', () => {
     expect(r.stdout).not.toMatch(/\x1b\[/);
   });
 
+  it('an unknown field is an error named as kubectl names it, with the field meant', async () => {
+    const r = await run(['validate', `${FIXTURES}/bad/unknown-field-comand.yaml`]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain(
+      '  15:7  error    SNAP011  unknown field "spec.containers[0].comand" (kubectl\'s strict field validation refuses it); did you mean "spec.containers[0].command"?\n',
+    );
+    const far = await run(['validate', '-'], 'apiVersion: v1\nkind: Pod\nmetadata: {name: w, zzz: 1}\nspec: {containers: [{name: w, image: x-placeholder:1, command: [w]}]}\n');
+    expect(far.stdout).toMatch(/SNAP011 {2}unknown field "metadata\.zzz" \(kubectl's strict field validation refuses it\); the fields here are annotations, creationTimestamp, .*, uid\n/);
+  });
+
   it('warnings pass, unless --strict (exit 1)', async () => {
     const dir = tempDir('validate-');
     const file = join(dir, 'w.yaml');

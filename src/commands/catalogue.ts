@@ -27,6 +27,18 @@ import {
 } from '../protocol/index.js';
 import { findStorage } from './cluster.js';
 
+/** The type in `list -o name`'s `checkpoint/<id>` lines (kubectl's type/name form). */
+export const CHECKPOINT_NAME_TYPE = 'checkpoint';
+
+/**
+ * A checkpoint ID as given to describe or delete: the ID itself, or `list -o name`'s
+ * `checkpoint/<id>` (also `checkpoints/<id>`). IDs never hold a `/`, so this is exact.
+ */
+export function idFromArgument(arg: string): string {
+  const m = /^checkpoints?\/(.*)$/.exec(arg);
+  return m ? (m[1] ?? '') : arg;
+}
+
 /** Status of a checkpoint as the catalogue shows it. */
 export type CheckpointStatus = 'completed' | 'failed' | 'in_progress' | 'unknown';
 /** Where a row came from: a checkpoint Job, a DynamoCheckpoint, or only restore pods. */

@@ -23,7 +23,7 @@ import { formatDuration } from './duration.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createdResult, sendPhase, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawCheckpointOptions extends RawCommonOptions {
@@ -128,7 +128,7 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
   throwIfInterrupted(deps.signal);
   const taken = await budget.guard(`looking for other checkpoints with ID "${opts.checkpointId}"`, (look) => idTakenError(look, opts, jobName, deps));
   if (taken) throw taken;
-  deps.reporter.phase(`creating job.batch/${jobName} in namespace "${opts.namespace}"`);
+  deps.reporter.phase(sendPhase(`creating job.batch/${jobName} in namespace "${opts.namespace}"`, `job.batch/${jobName}`, opts.namespace, opts.dryRun));
   let created: Job;
   try {
     created = await client.create<Job>(RESOURCES.jobs, opts.namespace, job, { dryRun: opts.dryRun === 'server' });

@@ -109,12 +109,21 @@ export function parseCommonOptions(raw: RawCommonOptions): CommonOptions {
 
 /**
  * --namespace, else the manifest's, else the kubeconfig context's, else `default` (§3);
- * refused, naming where it came from, when it is not a valid namespace name.
+ * refused, naming where it came from, when it is not a valid namespace name, and when
+ * --namespace and the manifest's differ (as kubectl refuses it).
  * @param manifestSource the manifest file, for the message about its metadata.namespace
  */
 export function resolveNamespace(flag: string | undefined, manifest: string | undefined, context: string | undefined, manifestSource = 'the manifest'): string {
-  if (flag) assertName('namespace', flag, '--namespace', '-n ml');
-  else if (manifest) assertName('namespace', manifest, `metadata.namespace of ${manifestSource}`, 'namespace: ml');
+  if (flag) {
+    assertName('namespace', flag, '--namespace', '-n ml');
+    // kubectl's own sentence: the object says where it belongs, and -n does not override it.
+    if (manifest && manifest !== flag) {
+      throw new UsageError(
+        `the namespace from the provided object "${manifest}" does not match the namespace "${flag}". You must pass '--namespace=${manifest}' to perform this operation.`,
+        `${manifestSource} sets metadata.namespace: ${manifest}; pass -n ${manifest} (or leave -n out), or change metadata.namespace to ${flag}`,
+      );
+    }
+  } else if (manifest) assertName('namespace', manifest, `metadata.namespace of ${manifestSource}`, 'namespace: ml');
   else if (context) {
     try {
       assertName('namespace', context, "the kubeconfig context's namespace", '-n ml');

@@ -45,6 +45,12 @@ export interface KubeTarget {
 export interface CommandDeps {
   /** Builds the client lazily: offline dry-runs never call it. */
   kube(target: KubeTarget, logger?: RequestLogger): Promise<KubeClient>;
+  /**
+   * The snapshot agents' log file when `target` is a background dev cluster (`dev up`
+   * writes its kubeconfig into its state directory; its agents log to a file there, not
+   * to pods). Undefined for any other cluster, whose agent log is `kubectl logs`.
+   */
+  agentLogFile?(target: KubeTarget): Promise<string | undefined>;
   /** Namespace of the kubeconfig context without contacting the cluster; undefined if none. */
   contextNamespace(target: KubeTarget): Promise<string | undefined>;
   readFile(path: string): Promise<string>;

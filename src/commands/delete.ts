@@ -10,7 +10,7 @@ import { isApiStatus } from '../kube/errors.js';
 import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
 import { waitForObject } from '../kube/wait.js';
 import { LABEL_CHECKPOINT_ID, checkCheckpointId, type CheckpointStorage, type KubeObject, type Pod } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, dynamoCheckpointId, objectsOfId, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
+import { buildCatalogue, collectCatalogue, dynamoCheckpointId, idFromArgument, objectsOfId, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { formatDuration } from './duration.js';
@@ -97,7 +97,7 @@ export async function complete(raw: RawDeleteOptions, deps: Pick<CommandDeps, 'c
   const timeoutMs = parseTimeoutFlag(raw.timeout, DEFAULT_DELETE_TIMEOUT);
   return {
     ...target,
-    ids: raw.ids ?? [],
+    ids: (raw.ids ?? []).map(idFromArgument),
     all: raw.all === true,
     ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
     namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),

@@ -18,12 +18,12 @@ import {
   type KubeObject,
   type Pod,
 } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, objectsOfId, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
+import { buildCatalogue, collectCatalogue, idFromArgument, objectsOfId, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
 import { DEFAULT_LOOKUP_TIMEOUT, LOOKUP_BUDGET, kubeTargetOf, parseTimeoutFlag } from './list.js';
-import { startBudget, timeoutOrNoLimit, type RunBudget } from './operation.js';
+import { agentLogCommand, startBudget, timeoutOrNoLimit, type RunBudget } from './operation.js';
 import { resolveNamespace } from './common-options.js';
 
 export type DescribeOutput = 'text' | 'json' | 'yaml';
@@ -89,7 +89,7 @@ export async function complete(raw: RawDescribeOptions, deps: Pick<CommandDeps, 
   const timeoutMs = parseTimeoutFlag(raw.timeout, DEFAULT_LOOKUP_TIMEOUT);
   return {
     ...target,
-    id: raw.id ?? '',
+    id: idFromArgument(raw.id ?? ''),
     namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),
     output: (raw.output ?? 'text') as DescribeOutput,
     readArtifact: raw.artifact !== false,
@@ -135,7 +135,7 @@ async function eventsAbout(client: KubeClient, namespace: string, objects: Array
 }
 
 /** What to run next, given the checkpoint's state. */
-export function nextCommands(entry: CheckpointEntry): string[] {
+export function nextCommands(entry: CheckpointEntry, agentLog?: string): string[] {
   const ns = `-n ${entry.namespace}`;
   switch (entry.status) {
     case 'completed':
@@ -145,7 +145,7 @@ export function nextCommands(entry: CheckpointEntry): string[] {
       ];
     case 'failed':
       return [
-        `kubectl logs ${ns} -l app.kubernetes.io/component=snapshot-agent --tail 100`,
+        agentLogCommand(entry.namespace, agentLog),
         `snapshotctl delete ${entry.id} ${ns}   # then checkpoint again`,
       ];
     case 'in_progress':
@@ -269,6 +269,6 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
     artifact,
     restores,
     events,
-    next: nextCommands(entry),
+    next: nextCommands(entry, await deps.agentLogFile?.(opts).catch(() => undefined)),
   };
 }

@@ -10,7 +10,7 @@ import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ClusterError, EnvironmentError, EXIT, UsageError } from '../errors.js';
 import { isRecordedProcess, isStillThere, MARKER_FILE, ownIdentity, readMarker, removeOwnedDir, writeMarker } from '../dev/ownership.js';
 
@@ -27,6 +27,8 @@ export interface DevState {
   nodes: number;
   gpuNodes: number;
   engine: string;
+  /** Absent in the state of clusters started before it was recorded. */
+  runtime?: 'sim' | 'process';
   engineSimulated: boolean;
   engineLine: string;
   startedAt: string;
@@ -40,6 +42,8 @@ export interface DevUpOptions {
   engine?: string;
   port: number;
   runtime: 'sim' | 'process';
+  /** The settings given as flags (the others are defaults): what a running cluster must match. */
+  asked: Partial<Pick<DevUpOptions, 'nodes' | 'gpuNodes' | 'engine' | 'port' | 'runtime'>>;
 }
 
 const STATE_FILE = 'state.json';
@@ -78,14 +82,58 @@ export function parseDevUpOptions(raw: Record<string, unknown>, env: Record<stri
   }
   const runtime = (raw['runtime'] as string | undefined) ?? 'sim';
   if (runtime !== 'sim' && runtime !== 'process') throw new UsageError(`--runtime "${runtime}" is not supported`, 'use sim or process');
+  const asked: DevUpOptions['asked'] = {};
+  if (raw['nodes'] !== undefined) asked.nodes = nodes;
+  if (raw['gpuNodes'] !== undefined) asked.gpuNodes = gpuNodes;
+  if (engine !== undefined) asked.engine = engine;
+  if (raw['port'] !== undefined && port !== 0) asked.port = port;
+  if (raw['runtime'] !== undefined) asked.runtime = runtime;
   return {
     stateDir: stateDirOf(raw, env),
     nodes,
     gpuNodes,
     port,
     runtime,
+    asked,
     ...(engine !== undefined ? { engine } : {}),
   };
+}
+
+/** The running cluster's runtime (older state files lack it: a real engine means process). */
+function runtimeOf(state: DevState): 'sim' | 'process' {
+  return state.runtime ?? (state.engine === 'sim' ? 'sim' : 'process');
+}
+
+/**
+ * Refuse a `dev up` whose flags ask for another cluster than the one running in the
+ * same state directory: keeping the old one would silently ignore them.
+ */
+function assertSameCluster(state: DevState, opts: DevUpOptions): void {
+  const running = { nodes: state.nodes, gpuNodes: state.gpuNodes, engine: state.engine, port: Number(new URL(state.url).port), runtime: runtimeOf(state) };
+  const flags = { nodes: '--nodes', gpuNodes: '--gpu-nodes', engine: '--engine', port: '--port', runtime: '--runtime' } as const;
+  const differ = (Object.keys(flags) as Array<keyof typeof flags>).filter((k) => opts.asked[k] !== undefined && opts.asked[k] !== running[k]);
+  if (differ.length === 0) return;
+  throw new EnvironmentError(
+    `a dev cluster is already running in ${opts.stateDir} (pid ${state.pid}) with runtime ${running.runtime}, engine ${running.engine}, ` +
+      `${running.nodes} nodes (${running.gpuNodes} with an agent), port ${running.port}; ` +
+      `it does not match ${differ.map((k) => `${flags[k]} ${String(opts.asked[k])}`).join(', ')}, and dev up keeps one cluster per state directory`,
+    `stop it first with \`snapshotctl dev down --state-dir ${opts.stateDir}\`, then run this dev up again; or give this one its own --state-dir`,
+  );
+}
+
+/**
+ * The agents' log of the background dev cluster whose kubeconfig is `kubeconfig` (it
+ * lies in the state directory `dev up` marked, beside the server's log, where the
+ * agents write): that file, or undefined for any other kubeconfig.
+ */
+export async function devAgentLogFile(kubeconfig: string | undefined): Promise<string | undefined> {
+  if (kubeconfig === undefined || kubeconfig === '') return undefined;
+  const path = resolve(kubeconfig);
+  if (basename(path) !== 'kubeconfig') return undefined;
+  const dir = dirname(path);
+  if ((await readMarker(dir))?.purpose !== 'dev-state') return undefined;
+  const log = join(dir, LOG_FILE);
+  return existsSync(log) ? log : undefined;
 }
 
 export async function readState(stateDir: string): Promise<DevState | undefined> {
@@ -167,7 +215,10 @@ function lastError(log: string): { message?: string; hint?: string } {
  */
 export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state: DevState; already: boolean; stale?: number }> {
   const existing = await readState(opts.stateDir);
-  if (existing && isRunning(existing)) return { state: existing, already: true };
+  if (existing && isRunning(existing)) {
+    assertSameCluster(existing, opts);
+    return { state: existing, already: true };
+  }
   await assertPortFree(opts.port);
   await claimStateDir(opts.stateDir);
   const logPath = join(opts.stateDir, LOG_FILE);
@@ -226,6 +277,7 @@ export async function devServe(opts: DevUpOptions, signal: AbortSignal): Promise
     nodes: opts.nodes,
     gpuNodes: opts.gpuNodes,
     engine: cluster.engine.name,
+    runtime: opts.runtime,
     engineSimulated: cluster.engine.simulated,
     engineLine: describeEngine(cluster.engine),
     startedAt: new Date().toISOString(),

@@ -35,7 +35,7 @@ import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions
 import type { CommandDeps, CommonOptions, DryRunResult, OperationResult } from './context.js';
 import { complete as completeHash, type RawHashOptions } from './hash.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createdResult, sendPhase, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 
 export interface RawDynamoCheckpointOptions extends RawCommonOptions, Omit<RawHashOptions, 'file' | 'output'> {
   identity?: string;
@@ -97,7 +97,7 @@ export async function complete(raw: RawDynamoCheckpointOptions, deps: CommandDep
   if (raw.identity === '-' && raw.manifest === '-') throw new UsageError('--identity and --manifest cannot both read stdin', 'give one of them as a file');
 
   // Read the file once (stdin cannot be read twice) and let `hash` parse the identity.
-  const text = raw.identity !== undefined ? await readManifest(raw.identity, deps) : '';
+  const text = raw.identity !== undefined ? await readManifest(raw.identity, deps, { flag: '--identity', noun: '--identity', holds: 'a DynamoCheckpoint or DynamoGraphDeployment file' }) : '';
   const hashed = await completeHash(
     { ...raw, ...(raw.identity !== undefined ? { file: raw.identity } : {}), output: 'text' },
     { readFile: async () => text, readStdin: async () => text },
@@ -253,7 +253,7 @@ export async function run(opts: DynamoCheckpointOptions, deps: CommandDeps): Pro
 
   throwIfInterrupted(deps.signal);
   const name = opts.object.metadata.name ?? '';
-  deps.reporter.phase(`creating dynamocheckpoint.nvidia.com/${name} in namespace "${ns}"`);
+  deps.reporter.phase(sendPhase(`creating dynamocheckpoint.nvidia.com/${name} in namespace "${ns}"`, `dynamocheckpoint.nvidia.com/${name}`, ns, opts.dryRun));
   let created: DynamoCheckpointObject;
   try {
     created = await client.create<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, ns, opts.object, { dryRun: opts.dryRun === 'server' });

@@ -112,7 +112,7 @@ export async function complete(raw: RawHashOptions, deps: Pick<CommandDeps, 'rea
     }
     return { output, identities: [{ source: 'flags', identity: parsed.identity }] };
   }
-  const text = await readManifest(raw.file, deps);
+  const text = await readManifest(raw.file, deps, { flag: '--file', noun: '--file', holds: 'a DynamoCheckpoint or DynamoGraphDeployment file' });
   const found: FoundIdentity[] = [];
   const findings: Finding[] = [];
   let docs: ReturnType<typeof parseYamlDocuments> = [];

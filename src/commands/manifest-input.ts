@@ -15,40 +15,75 @@ function isTooLarge(err: unknown): err is TooLargeError {
   return (err as { code?: unknown }).code === 'EFBIG' && typeof (err as { bytes?: unknown }).bytes === 'number';
 }
 
+/** Which flag named the input, for messages: `--manifest` (a Pod) unless said otherwise. */
+export interface InputFlag {
+  /** The flag, e.g. `--file`. */
+  flag: string;
+  /** What the input is called in messages: `manifest`, or the flag itself (`--file`). */
+  noun: string;
+  /** What the file must hold, e.g. `a DynamoCheckpoint or DynamoGraphDeployment`. */
+  holds: string;
+}
+
+const MANIFEST_FLAG: InputFlag = { flag: '--manifest', noun: 'manifest', holds: 'a Pod manifest' };
+
 /**
  * Read the manifest text; a missing, unreadable or oversized file is a usage error
- * (exit 2), refused before anything parses it.
+ * (exit 2) naming the flag that gave it, refused before anything parses it.
  */
-export async function readManifest(path: string, deps: Pick<CommandDeps, 'readFile' | 'readStdin'>): Promise<string> {
-  const what = path === '-' ? 'the manifest on stdin' : `manifest "${path}"`;
-  const hint = 'pass --manifest with the path of a Pod manifest, or - for stdin';
+export async function readManifest(path: string, deps: Pick<CommandDeps, 'readFile' | 'readStdin'>, input: InputFlag = MANIFEST_FLAG): Promise<string> {
+  const what = path === '-' ? `the ${input.noun} on stdin` : `${input.noun} "${path}"`;
+  const hint = `pass ${input.flag} with the path of ${input.holds}, or - for stdin`;
+  const largeHint = input === MANIFEST_FLAG ? 'give the Pod manifest alone; a Pod that large could not be sent' : `give ${input.holds} alone`;
   let text: string;
   try {
     text = path === '-' ? await deps.readStdin() : await deps.readFile(path);
   } catch (err) {
-    if (isTooLarge(err)) throw new UsageError(`${what} ${tooLargePhrase()}`, 'give the Pod manifest alone; a Pod that large could not be sent');
+    if (isTooLarge(err)) throw new UsageError(`${what} ${tooLargePhrase()}`, largeHint);
     if (path === '-' || err instanceof SnapshotError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-    throw new UsageError(`cannot read manifest "${path}": ${why}`, hint);
+    throw new UsageError(`cannot read ${what}: ${why}`, hint);
   }
   // Readers that do not bound what they read (test doubles) are checked here, still before parsing.
   if (text.length > MAX_INPUT_BYTES / 3 && Buffer.byteLength(text, 'utf8') > MAX_INPUT_BYTES) {
-    throw new UsageError(`${what} ${tooLargePhrase()}`, 'give the Pod manifest alone; a Pod that large could not be sent');
+    throw new UsageError(`${what} ${tooLargePhrase()}`, largeHint);
   }
   return text;
 }
+
+/** Findings about `--checkpoint-id`, not the manifest (SNAP006 via the flag). */
+function isIdFinding(f: Finding): boolean {
+  return f.path === '--checkpoint-id';
+}
+
+/**
+ * The error's first line: about the manifest, the checkpoint ID, or both, as the
+ * findings are (a bad ID alone says nothing against a good manifest).
+ */
+function problemHeadline(source: string, findings: readonly Finding[]): string {
+  const count = `(${findings.length} problem${findings.length === 1 ? '' : 's'})`;
+  const aboutId = findings.some(isIdFinding);
+  const aboutManifest = findings.length === 0 || findings.some((f) => !isIdFinding(f));
+  if (aboutId && !aboutManifest) return `the checkpoint ID (--checkpoint-id) cannot be used ${count}`;
+  if (aboutId) return `manifest ${source} is not a usable worker Pod, and the checkpoint ID (--checkpoint-id) cannot be used ${count}`;
+  return `manifest ${source} is not a usable worker Pod ${count}`;
+}
+
+/** How to fix an ID, when the findings include one about it. */
+const ID_HINT = 'a checkpoint ID is at most 63 characters of [A-Za-z0-9._-], a letter or digit at both ends, no `..`, e.g. --checkpoint-id llama-8b-v1';
 
 /** Parse the manifest; every problem at once as a ValidationError (exit 2). */
 export function parseManifestOrThrow(text: string, source: string, extra: (pod: Pod) => Finding[] = () => []): Pod {
   const { pod, findings } = parsePodManifest(text);
   const all = pod ? [...findings, ...extra(pod)] : findings;
   if (all.length > 0 || !pod) {
+    const onlyId = all.length > 0 && all.every(isIdFinding);
     throw new ValidationError(
-      `manifest ${source} is not a usable worker Pod (${all.length} problem${all.length === 1 ? '' : 's'})`,
+      problemHeadline(source, all),
       all.map((f) => ({ ...f, file: source })),
-      'fix the fields named above; `snapshotctl checkpoint --help` shows an example manifest',
+      onlyId ? ID_HINT : 'fix the fields named above; `snapshotctl checkpoint --help` shows an example manifest',
     );
   }
   return pod;
@@ -99,10 +134,14 @@ export async function checkManifestOrThrow(
   for (const w of more.filter((f) => f.severity === 'warning')) deps.reporter.warn(`${w.rule} ${w.path ? `${w.path}: ` : ''}${w.message}`);
   if (errors.length > 0 || !pod) {
     const imageHint = errors.some((f) => f.rule === 'SNAP022' || f.rule === 'SNAP023') ? '; --skip-image-check accepts an image outside the policy' : '';
+    const idHint = errors.some(isIdFinding) ? `; ${ID_HINT}` : '';
+    const onlyId = errors.length > 0 && errors.every(isIdFinding);
     throw new ValidationError(
-      `manifest ${source} is not a usable worker Pod (${errors.length} problem${errors.length === 1 ? '' : 's'})`,
+      problemHeadline(source, errors),
       errors.map((f) => ({ ...f, file: source })),
-      `fix the fields named above; \`snapshotctl validate ${source === '-' ? '-' : source}\` lists every rule, \`snapshotctl checkpoint --help\` shows an example manifest${imageHint}`,
+      onlyId
+        ? ID_HINT
+        : `fix the fields named above; \`snapshotctl validate ${source === '-' ? '-' : source}\` lists every rule, \`snapshotctl checkpoint --help\` shows an example manifest${imageHint}${idHint}`,
     );
   }
   return pod;

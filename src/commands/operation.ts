@@ -9,6 +9,7 @@ import { explainApiError, isApiStatus, toClusterError } from '../kube/errors.js'
 import { waitForObject } from '../kube/wait.js';
 import { RESOURCES, type KubeClient, type ListOptions, type RequestOptions, type ResourceType } from '../kube/types.js';
 import {
+  AGENT_SELECTOR_COMPONENT,
   EVENT_CHECKPOINT_FAILED,
   EVENT_RESTORE_FAILED,
   jobVerdict,
@@ -18,7 +19,7 @@ import {
   type Pod,
   type Verdict,
 } from '../protocol/index.js';
-import type { CommandDeps, CommonOptions, CreatedObject, EventSummary, OperationResult } from './context.js';
+import type { CommandDeps, CommonOptions, CreatedObject, DryRunMode, EventSummary, OperationResult } from './context.js';
 import { deleteCommand, qualifiedName } from './leftovers.js';
 import { formatDuration } from './duration.js';
 
@@ -296,7 +297,7 @@ export function createdResult(
 export interface SuperviseArgs {
   client: KubeClient;
   deps: CommandDeps;
-  opts: Pick<CommonOptions, 'keepOnFailure' | 'output' | 'timeoutMs' | 'pollIntervalMs'>;
+  opts: Pick<CommonOptions, 'keepOnFailure' | 'output' | 'timeoutMs' | 'pollIntervalMs' | 'kubeconfig' | 'context'>;
   /** The result so far (identity fields); status and timing are filled in here. */
   base: Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>;
   startedMs: number;
@@ -357,11 +358,11 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
     let reason = outcome.verdict.state === 'failed' ? outcome.verdict.reason : 'unknown';
     const agentSays = await agentFailureMessage(client, base.namespace, args.eventNames);
     if (agentSays && !reason.includes(agentSays)) reason = `${reason}: ${agentSays}`;
-    failure = new OperationFailed(`${base.kind} of ${base.namespace}/${base.name} failed: ${reason}`, failureHint(base));
+    failure = new OperationFailed(`${base.kind} of ${base.namespace}/${base.name} failed: ${reason}`, failureHint(base, await agentLogOf(deps, opts)));
     phase = 'Failed';
   } catch (err) {
     failure = err instanceof SnapshotError ? err : toClusterError(err, `wait for the ${base.kind} of ${base.namespace}/${base.name}`);
-    if (failure instanceof TimeoutError) failure = new TimeoutError(failure.message, timeoutHint(base));
+    if (failure instanceof TimeoutError) failure = new TimeoutError(failure.message, timeoutHint(base, await agentLogOf(deps, opts)));
     phase = err instanceof TimeoutError ? 'TimedOut' : err instanceof Interrupted ? 'Interrupted' : 'Failed';
   }
   let deleted: string[] = [];
@@ -404,14 +405,40 @@ async function agentFailureMessage(client: KubeClient, namespace: string, names:
   return undefined;
 }
 
-function timeoutHint(base: SuperviseArgs['base']): string {
-  return `the snapshot agent gave no verdict in time: is the pod Ready (its readiness probe means "ready to checkpoint")? Look at \`kubectl describe ${target(base)} -n ${base.namespace}\` and the agent's log (\`kubectl logs -n ${base.namespace} -l app.kubernetes.io/component=snapshot-agent\`), or raise --timeout`;
+/**
+ * The progress line for sending `object`: `line` as it is, or, with --dry-run=server, a
+ * line saying plainly that the API server only judges it and nothing is persisted.
+ */
+export function sendPhase(line: string, object: string, namespace: string, dryRun: DryRunMode): string {
+  if (dryRun !== 'server') return line;
+  return `server-side dry run: sending ${object} to namespace "${namespace}" with dryRun=All (the API server validates and admits it; nothing is persisted)`;
+}
+
+/** The dev cluster's agent log file, when the run talks to one (never fails a hint). */
+async function agentLogOf(deps: CommandDeps, opts: SuperviseArgs['opts']): Promise<string | undefined> {
+  const target = { ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context !== undefined ? { context: opts.context } : {}) };
+  return deps.agentLogFile?.(target).catch(() => undefined);
+}
+
+/**
+ * How to read the agent's log: `kubectl logs` on a cluster; on the dev cluster, whose
+ * agents run inside its server process, the server's log file (`kubectl logs` finds
+ * nothing there).
+ */
+export function agentLogCommand(namespace: string, agentLog: string | undefined): string {
+  return agentLog !== undefined
+    ? `grep -F '[agent ' ${agentLog} | tail -n 50`
+    : `kubectl logs -n ${namespace} -l ${AGENT_SELECTOR_COMPONENT} --tail 100`;
+}
+
+function timeoutHint(base: SuperviseArgs['base'], agentLog: string | undefined): string {
+  return `the snapshot agent gave no verdict in time: is the pod Ready (its readiness probe means "ready to checkpoint")? Look at \`kubectl describe ${target(base)} -n ${base.namespace}\` and the agent's log (\`${agentLogCommand(base.namespace, agentLog)}\`${agentLog !== undefined ? ', the dev cluster\'s log file' : ''}), or raise --timeout`;
 }
 
 function target(base: SuperviseArgs['base']): string {
   return base.checkpointJob ? `job/${base.checkpointJob}` : `pod/${base.restorePod ?? base.name}`;
 }
 
-function failureHint(base: SuperviseArgs['base']): string {
-  return `see the agent's events with \`kubectl describe ${target(base)} -n ${base.namespace}\` (rerun with --keep-on-failure to keep the objects) and the agent's log with \`kubectl logs -n ${base.namespace} -l app.kubernetes.io/component=snapshot-agent\``;
+function failureHint(base: SuperviseArgs['base'], agentLog: string | undefined): string {
+  return `see the agent's events with \`kubectl describe ${target(base)} -n ${base.namespace}\` (rerun with --keep-on-failure to keep the objects) and the agent's log with \`${agentLogCommand(base.namespace, agentLog)}\`${agentLog !== undefined ? ' (the dev cluster\'s log file)' : ''}`;
 }

@@ -27,7 +27,7 @@ import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
 import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
 import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createdResult, sendPhase, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawRestoreOptions extends RawCommonOptions {
@@ -61,8 +61,8 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
   if (raw.pod !== undefined) {
     const idFindings = checkIdFindings(id);
     if (idFindings.length > 0) throw new ValidationError('the checkpoint ID cannot be used', idFindings, 'pass the ID exactly as `snapshotctl checkpoint` printed it');
-    if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod worker-placeholder');
-    assertName('pod', raw.pod, '--pod', '--pod worker-placeholder');
+    if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod vllm-placeholder');
+    assertName('pod', raw.pod, '--pod', '--pod vllm-placeholder');
     const contextNs = common.namespace ? undefined : await deps.contextNamespace(common);
     return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, skipImageCheck: raw.skipImageCheck === true, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
   }
@@ -139,7 +139,7 @@ async function restoreFromManifest(
 
   const name = pod.metadata.name ?? '';
   throwIfInterrupted(deps.signal);
-  deps.reporter.phase(`creating pod/${name} in namespace "${opts.namespace}"`);
+  deps.reporter.phase(sendPhase(`creating pod/${name} in namespace "${opts.namespace}"`, `pod/${name}`, opts.namespace, opts.dryRun));
   let created: Pod;
   try {
     created = await client.create<Pod>(RESOURCES.pods, opts.namespace, pod, { dryRun: opts.dryRun === 'server' });
@@ -231,7 +231,7 @@ async function restoreInPlace(
     return { dryRun: 'client', objects: [applyMergePatch(pod, patch) as unknown as Record<string, unknown>], patch };
   }
   throwIfInterrupted(deps.signal);
-  deps.reporter.phase(`marking pod/${opts.podName} as a restore target`);
+  deps.reporter.phase(sendPhase(`marking pod/${opts.podName} as a restore target`, `the patch of pod/${opts.podName}`, opts.namespace, opts.dryRun));
   let patched: Pod;
   try {
     patched = await client.patch<Pod>(RESOURCES.pods, opts.namespace, opts.podName, patch, 'merge', { dryRun: opts.dryRun === 'server' });

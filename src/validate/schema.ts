@@ -4,6 +4,7 @@
  * `validate`, `checkpoint` and `restore --manifest` pay for the import.
  */
 import type { RuleHit } from './types.js';
+import { unknownFieldHits } from './unknown-fields.js';
 import { keyPath, rec, show } from './util.js';
 
 /** Schema findings for one object (empty when valid). */
@@ -22,14 +23,16 @@ let cached: Promise<SchemaValidator> | undefined;
 /** Import the Pod model once and return a validator over it. */
 export function loadSchemaValidator(): Promise<SchemaValidator> {
   cached ??= import('kubernetes-models/v1/Pod').then(({ Pod }) => (obj: Record<string, unknown>): RuleHit[] => {
+    // The published schemas allow any extra field; kubectl's strict validation does not.
+    const unknown = unknownFieldHits(obj);
     try {
       // The model copies the fields it is given; kind/apiVersion are checked by SNAP002/SNAP009.
       new Pod({ ...obj, apiVersion: 'v1', kind: 'Pod' } as ConstructorParameters<typeof Pod>[0]).validate();
-      return [];
+      return unknown;
     } catch (err) {
       const errors = (err as { errors?: unknown }).errors;
-      if (Array.isArray(errors)) return schemaHits(obj, errors as SchemaError[]);
-      return [{ path: '', message: `the object could not be checked against the Pod schema: ${(err as Error).message}` }];
+      if (Array.isArray(errors)) return [...schemaHits(obj, errors as SchemaError[]), ...unknown];
+      return [{ path: '', message: `the object could not be checked against the Pod schema: ${(err as Error).message}` }, ...unknown];
     }
   });
   return cached;

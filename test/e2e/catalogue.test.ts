@@ -121,6 +121,6 @@ describe('catalogue: list, describe, delete', () => {
     expect(leftovers(c)).toContain('pod/default/r3');
 
     const list = await runCli(['list', '-o', 'name'], { cluster: c });
-    expect(list.stdout).toBe('ck-two\n');
+    expect(list.stdout).toBe('checkpoint/ck-two\n');
   }, 120_000);
 });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ensureCriu } from '../../src/agent/criu/testing.js';
+import { parseCommandLine } from '../../src/cli/testing/parse-command.js';
 import { BIN } from './harness.js';
 
 const run = promisify(execFile);
@@ -30,14 +31,36 @@ const criu = await ensureCriu();
 if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU demo: ${criu.reason}\n`);
 
 describe('snapshotctl demo', () => {
-  it('runs checkpoint, restore from the manifest and restore in place on the sim engine, saying it is simulated', async () => {
-    const r = await demo([]);
+  // A machine where CRIU cannot run (forced, so the test means the same everywhere).
+  it('without CRIU: runs the three flows on the sim engine, says it is simulated and why, and ends with a hint that runs as printed', async () => {
+    const r = await demo([], { SNAPSHOTCTL_CRIU: '/nonexistent/criu' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/engine sim \(SIMULATED: follows the protocol exactly but saves no process state\)/);
+    expect(r.stdout).toMatch(/engine sim \(SIMULATED: follows the protocol exactly but saves no process state\)\n/);
+    expect(r.stdout).toMatch(/engine sim chosen by default: CRIU cannot run here \(SNAPSHOTCTL_CRIU=\/nonexistent\/criu does not exist\)\n/);
+    expect(r.stdout).not.toMatch(/--runtime/);
     expect(r.stdout.match(/ok in [\d.]+s, sim engine \(simulated\)/g)).toHaveLength(3);
     expect(r.stdout).toMatch(/demo finished in [\d.]+s: checkpoint, restore from manifest and restore in place all completed/);
     expect(r.stdout).toMatch(/dev cluster stopped and its files removed/);
+    const hint = r.stdout.trimEnd().split('\n').at(-1) ?? '';
+    expect(hint).toBe('for real checkpoints of a real process (root, Linux): scripts/setup-criu.sh, then snapshotctl demo --engine criu');
+    const command = hint.slice(hint.indexOf('snapshotctl '));
+    expect(await parseCommandLine(command)).toEqual({ command: 'demo', raw: expect.objectContaining({ engine: 'criu' }) });
+  }, 120_000);
+
+  it.skipIf(!criu.ok)('where CRIU works, the default is the criu engine on the CPU worker, saying why', async () => {
+    const r = await demo([]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/engine criu \(real checkpoints\)\n.*engine criu chosen by default: CRIU works on this machine/);
+    expect(r.stdout.match(/restored worker: checksum [0-9a-f]{16}\.\.\. over its 256 MiB state, warm-ups run: 1 /g)).toHaveLength(2);
+    expect(r.stdout).not.toMatch(/SIMULATED|for real checkpoints/);
+  }, 180_000);
+
+  it('--engine sim: the simulated engine, no default-choice line', async () => {
+    const r = await demo(['--engine', 'sim']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/ok in [\d.]+s, sim engine \(simulated\)/g)).toHaveLength(3);
+    expect(r.stdout).not.toMatch(/chosen by default/);
   }, 120_000);
 
   it.skipIf(!criu.ok)('--engine criu restores the real worker with its state and without a second warm-up', async () => {

@@ -69,9 +69,20 @@ describe('dev up / status / down', () => {
     expect(up.stderr).toMatch(/engine sim \(SIMULATED/);
     expect(existsSync(join(stateDir, MARKER_FILE)), 'dev up marks the directory it made').toBe(true);
 
-    const again = await cli(['dev', 'up', '--state-dir', stateDir]);
+    const again = await cli(['dev', 'up', '--state-dir', stateDir, '--nodes', '2', '--runtime', 'sim']);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/already running/);
+
+    // Other settings than the running cluster's: refused, naming both, the cluster kept as it is.
+    const other = await cli(['dev', 'up', '--state-dir', stateDir, '--runtime', 'process', '--engine', 'criu']);
+    expect(other).toMatchObject({ code: 3, stdout: '' });
+    expect(other.stderr).toMatch(
+      new RegExp(
+        `^error: a dev cluster is already running in ${stateDir} \\(pid \\d+\\) with runtime sim, engine sim, 2 nodes \\(2 with an agent\\), port \\d+; ` +
+          `it does not match --engine criu, --runtime process, and dev up keeps one cluster per state directory\n` +
+          `hint: stop it first with \`snapshotctl dev down --state-dir ${stateDir}\`, then run this dev up again; or give this one its own --state-dir\n$`,
+      ),
+    );
 
     const status = await cli(['dev', 'status', '--state-dir', stateDir, '-o', 'json']);
     expect(status.code).toBe(0);
@@ -80,6 +91,7 @@ describe('dev up / status / down', () => {
     expect(s.reachable).toBe(true);
     const pid = s.state.pid;
     expect(isAlive(pid)).toBe(true);
+    expect(s.state).toMatchObject({ runtime: 'sim', engine: 'sim' });
 
     // The kubeconfig carries the token and the CA; without the token nothing is served.
     const kc = parse(await readFile(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string; 'certificate-authority-data': string } }> };
@@ -95,6 +107,20 @@ describe('dev up / status / down', () => {
     expect(ck.stderr).not.toMatch(/error/);
     expect(ck.code).toBe(0);
     expect(ck.stdout).toMatch(/^status=completed\n/);
+
+    // A failure hint on the dev cluster names its agents' log file: `kubectl logs` of the
+    // agent pods prints nothing there (the agents run inside the server process).
+    const stuck = join(base, 'never-ready.yaml');
+    await writeFile(
+      stuck,
+      (await readFile('manifests/samples/worker.yaml', 'utf8')).replace('name: vllm-worker\n', 'name: stuck-worker\n').replace(/^  annotations:\n/m, '  annotations:\n    dev.snapshotctl.io/never-ready: "true"\n'),
+    );
+    const timedOut = await cli(['checkpoint', '--manifest', stuck, '--checkpoint-id', 'devtest-2', '--timeout', '3s'], { KUBECONFIG: kubeconfig });
+    expect(timedOut.code, timedOut.stderr).toBe(4);
+    const logFile = join(stateDir, 'server.log');
+    expect(timedOut.stderr).toContain(`the agent's log (\`grep -F '[agent ' ${logFile} | tail -n 50\`, the dev cluster's log file)`);
+    expect(timedOut.stderr).not.toMatch(/kubectl logs/);
+    expect(await readFile(logFile, 'utf8')).toMatch(/ \[agent node-\d\] /);
 
     const down = await cli(['dev', 'down', '--state-dir', stateDir]);
     expect(down.code).toBe(0);

@@ -77,6 +77,16 @@ describe('--dry-run=server', () => {
     expect(creates[0]?.query['dryRun']).toBe('All');
     expect(leftovers(c)).toEqual([]);
   });
+
+  it('restore --manifest: progress says it is a server-side dry run, not that it is creating the pod', async () => {
+    const c = cluster();
+    const r = await runCli(['restore', '--manifest', WORKER_MANIFEST, '--checkpoint-id', 'dry-1', '--dry-run=server', '-o', 'name'], { cluster: c });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('pod/vllm-worker\n');
+    expect(r.stderr).toMatch(/server-side dry run: sending pod\/vllm-worker to namespace "default" with dryRun=All \(the API server validates and admits it; nothing is persisted\)\n/);
+    expect(r.stderr).not.toMatch(/creating/);
+    expect(leftovers(c)).toEqual([]);
+  });
 });
 
 describe('offline --dry-run with --pvc and --base-path', () => {
