@@ -182,6 +182,8 @@ export function buildProgram(version: string, onAction: ActionHandler, name = 's
       .description('restore a checkpoint into a new pod (--manifest) or an existing placeholder pod (--pod), and wait')
       .option('--manifest <file>', 'Pod manifest for the new restore pod (YAML or JSON), - for stdin')
       .option('--pod <name>', 'existing placeholder pod to restore into')
+      .option('--no-verify', 'do not check first that the checkpoint exists (a completed Job, else its artifact through a short-lived reader pod); for an agent whose storage snapshotctl cannot see')
+      .option('--helper-image <image>', 'image of that reader pod (needs `cp`)', 'busybox:1.36')
       .addOption(new Option('--disable-cuda-checkpoint-job-file', 'accepted for compatibility; has no effect on restore').hideHelp()),
   )
     .addHelpText('after', RESTORE_EXAMPLES)

@@ -93,6 +93,16 @@ interface TerminatedState {
   reason?: string;
 }
 
+/** Waiting reasons after which the helper will not start by itself (its image, its spec). */
+const STUCK_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError']);
+
+/** `Reason: message` of a helper container that cannot start, else undefined. */
+function stuckOf(pod: Pod | undefined): string | undefined {
+  const cs = pod?.status?.containerStatuses?.[0] as { state?: { waiting?: { reason?: string; message?: string } } } | undefined;
+  const w = cs?.state?.waiting;
+  return w?.reason && STUCK_REASONS.has(w.reason) ? `${w.reason}${w.message ? `: ${w.message}` : ''}` : undefined;
+}
+
 function terminatedOf(pod: Pod | undefined): TerminatedState | undefined {
   const cs = pod?.status?.containerStatuses?.[0] as { state?: { terminated?: TerminatedState } } | undefined;
   return cs?.state?.terminated;
@@ -123,13 +133,17 @@ export async function runHelperPod(
       resource: RESOURCES.pods,
       namespace: ns,
       name,
-      until: (p) => p === undefined || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || terminatedOf(p) !== undefined,
+      until: (p) => p === undefined || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || terminatedOf(p) !== undefined || stuckOf(p) !== undefined,
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
       ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
       description: `helper pod/${name} to finish`,
     });
     if (!done) throw new ClusterError(`helper pod/${name} in namespace "${ns}" was deleted before it finished`);
+    const stuck = stuckOf(done);
+    if (stuck && terminatedOf(done) === undefined) {
+      return { succeeded: false, exitCode: null, message: `its container cannot start (${stuck}); pass an image the nodes have with --helper-image`, node: done.spec.nodeName ?? null, pod: name };
+    }
     const t = terminatedOf(done);
     const failedReason = done.status?.reason ?? t?.reason;
     return {

@@ -29,6 +29,7 @@ import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, Operation
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
 import { createdResult, sendPhase, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
+import { verifyCheckpoint } from './verify-checkpoint.js';
 
 export interface RawRestoreOptions extends RawCommonOptions {
   manifest?: string;
@@ -36,6 +37,9 @@ export interface RawRestoreOptions extends RawCommonOptions {
   checkpointId?: string;
   skipImageCheck?: boolean;
   config?: string;
+  /** `--no-verify` sets it false. */
+  verify?: boolean;
+  helperImage?: string;
 }
 
 export type RestoreOptions = CommonOptions & {
@@ -43,6 +47,10 @@ export type RestoreOptions = CommonOptions & {
   checkpointId: string;
   /** --skip-image-check: the placeholder-image policy was not applied (--manifest). */
   skipImageCheck: boolean;
+  /** Check that the checkpoint exists before creating or changing anything (not --no-verify). */
+  verify: boolean;
+  /** Image of the reader pod that looks for the artifact when no Job says it exists. */
+  helperImage?: string;
 } & ({ mode: 'manifest'; manifestSource: string; pod: Pod } | { mode: 'pod'; podName: string });
 
 /** Read inputs and fill defaults. */
@@ -64,7 +72,7 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     if (raw.pod === '') throw new UsageError('--pod needs a pod name', 'e.g. --pod vllm-placeholder');
     assertName('pod', raw.pod, '--pod', '--pod vllm-placeholder');
     const contextNs = common.namespace ? undefined : await deps.contextNamespace(common);
-    return { ...common, mode: 'pod', podName: raw.pod, checkpointId: id, skipImageCheck: raw.skipImageCheck === true, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
+    return { ...common, ...verifyOptions(raw), mode: 'pod', podName: raw.pod, checkpointId: id, skipImageCheck: raw.skipImageCheck === true, namespace: resolveNamespace(common.namespace, undefined, contextNs) };
   }
   const source = raw.manifest ?? '-';
   const text = await readManifest(source, deps);
@@ -78,6 +86,7 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
   const contextNs = common.namespace || pod.metadata.namespace ? undefined : await deps.contextNamespace(common);
   return {
     ...common,
+    ...verifyOptions(raw),
     mode: 'manifest',
     manifestSource: source,
     pod,
@@ -86,6 +95,35 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
     namespace: resolveNamespace(common.namespace, pod.metadata.namespace, contextNs, source),
   };
 }
+
+function verifyOptions(raw: RawRestoreOptions): { verify: boolean; helperImage?: string } {
+  if (raw.helperImage !== undefined) assertImage(raw.helperImage);
+  return { verify: raw.verify !== false, ...(raw.helperImage !== undefined ? { helperImage: raw.helperImage } : {}) };
+}
+
+function assertImage(image: string): void {
+  if (image.trim() === '' || /\s/.test(image)) throw new UsageError(`--helper-image ${JSON.stringify(image)}: not an image reference`, 'e.g. --helper-image busybox:1.36');
+}
+
+/** Unless --no-verify or a dry run: is there a checkpoint to restore? (verify-checkpoint.ts) */
+async function verifyFirst(client: KubeClient, opts: RestoreOptions, storage: CheckpointStorage, nodes: string[] | undefined, deps: CommandDeps, remainingMs: number): Promise<void> {
+  if (!opts.verify || opts.dryRun !== 'none') return;
+  await verifyCheckpoint(
+    client,
+    {
+      namespace: opts.namespace,
+      checkpointId: opts.checkpointId,
+      storage,
+      ...(nodes ? { nodes } : {}),
+      ...(opts.helperImage !== undefined ? { helperImage: opts.helperImage } : {}),
+      timeoutMs: remainingMs > 0 ? Math.min(VERIFY_LIMIT_MS, remainingMs) : VERIFY_LIMIT_MS,
+    },
+    deps,
+  );
+}
+
+/** The artifact look-up never takes longer than this (a reader pod that cannot be scheduled). */
+const VERIFY_LIMIT_MS = 60_000;
 
 /** Pure cross-option checks. */
 export function validate(opts: RestoreOptions): void {
@@ -126,16 +164,18 @@ async function restoreFromManifest(
   }
   const client = await deps.kube(opts, deps.logger);
   const budget = startBudget(client, deps, opts.timeoutMs);
-  const { storage, pod } = await budget.guard(`looking for the snapshot agent in namespace "${opts.namespace}"`, async (look) => {
+  const { storage, pod, nodes } = await budget.guard(`looking for the snapshot agent in namespace "${opts.namespace}"`, async (look) => {
     const { storage, daemonSet } = await storageFor(look, opts, deps, opts.agentAffinity);
     let pod = build(storage);
+    let nodes: string[] | undefined;
     if (opts.agentAffinity && daemonSet) {
-      const nodes = await placementNodes(look, opts.namespace, daemonSet, opts.node, deps.reporter);
+      nodes = await placementNodes(look, opts.namespace, daemonSet, opts.node, deps.reporter);
       if (nodes) pod = { ...pod, spec: withAgentAffinity(pod.spec, nodes) };
     }
-    return { storage, pod };
+    return { storage, pod, nodes };
   });
   if (opts.dryRun === 'client') return { dryRun: 'client', objects: [pod as unknown as Record<string, unknown>] };
+  await budget.guard(`checking that checkpoint "${opts.checkpointId}" exists`, (look) => verifyFirst(look, opts, storage, nodes, deps, budget.remainingMs()));
 
   const name = pod.metadata.name ?? '';
   throwIfInterrupted(deps.signal);
@@ -230,6 +270,7 @@ async function restoreInPlace(
   if (opts.dryRun === 'client') {
     return { dryRun: 'client', objects: [applyMergePatch(pod, patch) as unknown as Record<string, unknown>], patch };
   }
+  await budget.guard(`checking that checkpoint "${opts.checkpointId}" exists`, (look) => verifyFirst(look, opts, storage, pod.spec.nodeName ? [pod.spec.nodeName] : undefined, deps, budget.remainingMs()));
   throwIfInterrupted(deps.signal);
   deps.reporter.phase(sendPhase(`marking pod/${opts.podName} as a restore target`, `the patch of pod/${opts.podName}`, opts.namespace, opts.dryRun));
   let patched: Pod;
