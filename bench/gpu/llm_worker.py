@@ -61,6 +61,13 @@ WALL_START = time.time()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# No AMX on the CPU side: a process restored by CRIU 4.1.1 that had run AMX code (torch's
+# CPU bf16 matmul and SDPA on an AMX CPU) dies of SIGILL at its next AMX instruction
+# (seen here: the AMX state permission, arch_prctl ARCH_REQ_XCOMP_PERM, does not come
+# back). The GPU path runs no CPU matmuls; these keep CPU matmuls off AMX (CPU SDPA
+# ignores them, so --cpu prefill avoids SDPA) and CPU tests restorable.
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 PRESETS = {
     # Qwen3-8B's config.json (Qwen/Qwen3-8B), bf16
@@ -266,7 +273,12 @@ class Engine:
                 self.vc[li, row, :, :n] = v[0]
             kr = k.repeat_interleave(self.groups, dim=1)
             vr = v.repeat_interleave(self.groups, dim=1)
-            att = F.scaled_dot_product_attention(q, kr, vr, is_causal=True, scale=self.scale)
+            if self.dev.type == "cuda":
+                att = F.scaled_dot_product_attention(q, kr, vr, is_causal=True, scale=self.scale)
+            else:  # CPU tests: torch's CPU bf16 SDPA uses AMX, which CRIU does not restore (see the top)
+                sc = torch.matmul(q, kr.transpose(-1, -2)) * self.scale
+                sc = sc + torch.full((n, n), float("-inf"), device=self.dev).triu(1).to(sc.dtype)
+                att = torch.matmul(torch.softmax(sc, dim=-1, dtype=torch.float32).to(q.dtype), vr)
             x = x + F.linear(att.transpose(1, 2).reshape(1, n, self.nh * self.hd), wo)
             h = self.rms(x, ln2)
             x = x + F.linear(F.silu(F.linear(h, wg)) * F.linear(h, wu), wd)
@@ -645,13 +657,19 @@ def cmd_check(a) -> int:
             if x != y:
                 break
             agree += 1
+        # where they part, HF's own top-2 margin: within the two paths' logit difference it
+        # is a near-tie decided by bf16 rounding, not a wrong model
+        at = margins[agree] if agree < n_new else None
         res.update({"hfTokens": hf_tokens, "ourTokens": our_tokens, "tokensAgreeingPrefix": agree, "tokens": n_new,
-                    "minTop2Margin": min(margins), "graphs": sorted(eng.graphs)})
+                    "minTop2Margin": min(margins), "hfTop2MarginWhereTheyPart": at,
+                    "partAtNearTie": at is not None and at <= 2 * res["prefillMaxAbsDiff"] + 1e-6,
+                    "graphs": sorted(eng.graphs)})
         # batched decode vs one at a time (different graphs, same greedy tokens expected)
         b_tok = eng.generate(batch, n_new // 2)
         one = [eng.generate([p], n_new // 2)[0] for p in batch]
         res["batchEqualsSingle"] = b_tok == one
-    res["ok"] = res["tokensAgreeingPrefix"] == n_new and res["prefillArgmaxAgree"] == 1.0
+    res["ok"] = (res["prefillArgmaxAgree"] == 1.0 and res["prefillMaxAbsDiff"] <= 0.05 * max(res["logitsAbsMax"], 1e-6)
+                 and (res["tokensAgreeingPrefix"] == n_new or res["partAtNearTie"]))
     print(json.dumps(res))
     return 0 if res["ok"] else 1
 

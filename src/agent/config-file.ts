@@ -9,6 +9,7 @@
 import { isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ValidationError, type Finding } from '../errors.js';
+import { editDistance } from '../protocol/edit-distance.js';
 
 /** Where the DaemonSet mounts the ConfigMap (`--config` default). */
 export const DEFAULT_CONFIG_PATH = '/etc/snapshot/config.yaml';
@@ -138,23 +139,8 @@ function expected(leaf: Leaf): string {
   }
 }
 
-/** Edit distance, for "did you mean" (keys are short). */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
 function suggestion(key: string, known: string[]): string {
-  const near = known.find((k) => k.toLowerCase() === key.toLowerCase()) ?? known.find((k) => distance(k.toLowerCase(), key.toLowerCase()) <= 2);
+  const near = known.find((k) => k.toLowerCase() === key.toLowerCase()) ?? known.find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
   return near ? `did you mean "${near}"? ` : '';
 }
 

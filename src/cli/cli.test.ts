@@ -8,7 +8,7 @@ import { FakeKubeClient } from '../commands/testing/fake-client.js';
 import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';
 import type { Job, KubeObject, Pod } from '../protocol/index.js';
-import { runCli, seedAgent, type CliRunOptions } from './testing/run-cli.js';
+import { runCli, seedAgent, seedCheckpoint, type CliRunOptions } from './testing/run-cli.js';
 
 const WORKER = `apiVersion: v1
 kind: Pod
@@ -31,6 +31,8 @@ function run(args: string[], o: CliRunOptions = {}) {
 }
 
 /** A cluster with the agent DaemonSet and Ready agent pods on the given nodes. */
+const clusterWithAgentOnly = (): FakeKubeClient => clusterWithAgent();
+
 function clusterWithAgent(nodes: string[] = ['node-1'], ns = 'default'): FakeKubeClient {
   const client = new FakeKubeClient(ns);
   seedAgent(client, ns, nodes);
@@ -480,6 +482,12 @@ const PLACEHOLDER: KubeObject = {
 };
 
 describe('restore', () => {
+  const clusterWithAgent = (): FakeKubeClient => {
+    const c = clusterWithAgentOnly();
+    seedCheckpoint(c, 'ck-1', { pod: 'ck-1-source', verdict: 'completed', minutesAgo: 5 });
+    seedCheckpoint(c, 'ck-2', { pod: 'ck-2-source', verdict: 'completed', minutesAgo: 5 });
+    return c;
+  };
   it('--manifest creates the pod, waits and prints v1.0.x lines', async () => {
     const client = clusterWithAgent();
     agentAnswers(client, 'completed');

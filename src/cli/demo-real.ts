@@ -139,13 +139,14 @@ export async function runRealDemo(opts: RealDemoOptions, io: CliIO, runCli: (arg
       say('         equal to the checksum before the checkpoint, same process instance, warm-up did not run again');
     };
 
-    await step(2, 'restore it into a new pod from the manifest', ['restore', '--manifest', worker, '--checkpoint-id', id, ...common]);
+    // No Job is left: restore finds the artifact on the volume (a reader pod of the worker image, which this node has).
+    await step(2, 'restore it into a new pod from the manifest', ['restore', '--manifest', worker, '--checkpoint-id', id, '--helper-image', real.WORKER_IMAGE, ...common]);
     await prove(workerPod);
 
     await real.applyObjects(kubeconfig, ns, [parse(await readFile(placeholderPath, 'utf8')) as Record<string, any>], signal);
     await waitUntil(async () => (await real.kubectl(kubeconfig, ['get', 'pod', placeholder, '-n', ns, '-o', 'jsonpath={.status.phase}'], { signal })).stdout === 'Running', 90_000, `placeholder pod ${placeholder} to be Running`, signal);
     say(`[${secs()}] created placeholder pod ${placeholder} from ${PLACEHOLDER_FILE} (Running, not Ready: its probe waits for the worker's ready file)`);
-    await step(3, `restore it in place into placeholder pod ${placeholder}`, ['restore', '--pod', placeholder, '--checkpoint-id', id, ...common]);
+    await step(3, `restore it in place into placeholder pod ${placeholder}`, ['restore', '--pod', placeholder, '--checkpoint-id', id, '--helper-image', real.WORKER_IMAGE, ...common]);
     await prove(placeholder);
     const ready = (await real.kubectl(kubeconfig, ['get', 'pod', placeholder, '-n', ns, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { signal })).stdout;
     say(`         placeholder Ready by its own probe: ${ready === 'True' ? 'yes' : `not yet (${ready || 'no condition'})`}`);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
 import { RESOURCES } from '../kube/types.js';
 import type { KubeObject, Pod } from '../protocol/index.js';
-import { runCli, seedAgent } from './testing/run-cli.js';
+import { runCli, seedAgent, seedCheckpoint } from './testing/run-cli.js';
 
 const TARGET = 'nvidia.com/snapshot-is-restore-target';
 const ID_LABEL = 'nvidia.com/snapshot-checkpoint-id';
@@ -31,6 +31,7 @@ function placeholder(labels: Record<string, string> = { app: 'ph' }, annotations
 function cluster(pod: KubeObject = placeholder()): FakeKubeClient {
   const c = new FakeKubeClient('default');
   seedAgent(c);
+  seedCheckpoint(c, 'ck-2', { pod: 'ck-2-source', verdict: 'completed', minutesAgo: 5 });
   c.seed(RESOURCES.pods, pod);
   return c;
 }

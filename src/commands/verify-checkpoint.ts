@@ -9,6 +9,7 @@
  * `--no-verify` skips it all, for an agent whose storage the CLI cannot see.
  */
 import { ARTIFACT_MANIFEST_FILE, checkpointLocation, jobVerdict, LABEL_CHECKPOINT_ID, type CheckpointStorage, type Job } from '../protocol/index.js';
+import { editDistance } from '../protocol/edit-distance.js';
 import { isApiStatus } from '../kube/errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import { OperationFailed } from '../errors.js';
@@ -26,20 +27,6 @@ export interface VerifyInput {
   timeoutMs: number;
 }
 
-/** Levenshtein distance (small strings: IDs). */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
 
 /** The known IDs closest to `id` (at most three, nearest first), for "did you mean". */
 export function closestIds(id: string, known: string[]): string[] {

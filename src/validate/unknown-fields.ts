@@ -4,6 +4,7 @@
  * kubectl's default `--validate=strict`; where it does not, the field is silently dropped,
  * so a typo in `command` would checkpoint a worker that runs its image's default.
  */
+import { editDistance } from '../protocol/edit-distance.js';
 import { POD_FIELDS } from './pod-fields.js';
 import type { RuleHit } from './types.js';
 import { keyPath, rec } from './util.js';
@@ -45,19 +46,9 @@ function nearest(key: string, known: string[]): string | undefined {
   if (sameCase) return sameCase;
   let best: { name: string; d: number } | undefined;
   for (const k of known) {
-    const d = distance(lower, k.toLowerCase());
+    const d = editDistance(lower, k.toLowerCase());
     if (d <= 2 && (!best || d < best.d)) best = { name: k, d };
   }
   return best?.name;
 }
 
-/** Levenshtein distance. */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
-}

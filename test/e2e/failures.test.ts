@@ -91,7 +91,8 @@ describe('failed runs clean up after themselves', () => {
   it('SIGTERM while waiting on a restore pod: exit 130, the pod it created deleted', async () => {
     const c = cluster();
     setAgentFaults(c, { silent: true });
-    const r = await runCli(['restore', '--manifest', WORKER_MANIFEST, '--checkpoint-id', ID, '--timeout', '30s'], {
+    // --no-verify: no checkpoint exists, and the agent stays silent; the cleanup is under test.
+    const r = await runCli(['restore', '--manifest', WORKER_MANIFEST, '--checkpoint-id', ID, '--no-verify', '--timeout', '30s'], {
       cluster: c,
       signalAfter: { signal: 'SIGTERM', when: () => c.api.store.get('pods', 'default', 'vllm-worker') !== undefined },
     });
@@ -182,7 +183,8 @@ describe('failed runs clean up after themselves', () => {
     const c = cluster();
     const placeholder = await createPlaceholder(c);
     const later = 'e2e-fail-later';
-    const r = await runCli(['restore', '--pod', 'vllm-placeholder', '--checkpoint-id', later], {
+    // Armed before its checkpoint exists: that takes --no-verify.
+    const r = await runCli(['restore', '--pod', 'vllm-placeholder', '--checkpoint-id', later, '--no-verify'], {
       cluster: c,
       signalAfter: { signal: 'SIGINT', when: () => c.api.store.get('pods', 'default', 'vllm-placeholder')?.metadata.labels?.['nvidia.com/snapshot-checkpoint-id'] === later },
     });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { agentLog, apply, CHECKPOINTS_DIR, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, sampleManifest, waitFor } from './harness.js';
+import { agentLog, apply, CHECKPOINTS_DIR, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, sampleManifest, waitFor, WORKER_IMAGE } from './harness.js';
 
 const NS = `criu-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-criu-'));
@@ -100,7 +100,8 @@ describe('the criu engine on a real node (containerd)', () => {
 
   it('restore --manifest: the restored process answers with the same checksum, warmups 1, and logs to the new pod', async () => {
     await kubectl(['delete', 'job', 'cpu-worker-checkpoint', '-n', NS, '--cascade=foreground', '--wait=true']);
-    const run = await cli(['restore', '--manifest', worker, '--checkpoint-id', 'cpu-real-1', '-n', NS, '--timeout', '120s'], { timeoutMs: 140_000 });
+    // No Job left: restore finds the artifact through a reader pod of this node's image.
+    const run = await cli(['restore', '--manifest', worker, '--checkpoint-id', 'cpu-real-1', '-n', NS, '--helper-image', WORKER_IMAGE, '--timeout', '120s'], { timeoutMs: 140_000 });
     expect(run.code, await explain(run)).toBe(0);
     const pod = await getJson(NS, 'pod', 'cpu-worker');
     expect(pod?.['metadata'].annotations['nvidia.com/snapshot-restore-status']).toBe('completed');

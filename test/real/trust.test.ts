@@ -111,7 +111,8 @@ describe('the agent\'s trust boundary on a real node', () => {
     expect(ck.code, await explain(ck)).toBe(1);
     expect(await eventLines('linked-w-checkpoint')).toMatch(/CheckpointFailed: checkpoint linked failed: refused: \/checkpoints\/linked is a symbolic link/);
 
-    const rs = await cli(['restore', '--manifest', worker, '--checkpoint-id', 'linked', '-n', NS, '--timeout', '60s']);
+    // --no-verify: the agent's own refusal is under test, not the CLI's look first.
+    const rs = await cli(['restore', '--manifest', worker, '--checkpoint-id', 'linked', '-n', NS, '--no-verify', '--timeout', '60s']);
     expect(rs.code, await explain(rs)).toBe(1);
     expect(await eventLines('linked-w')).toMatch(/RestoreFailed: .*\/checkpoints\/linked is a symbolic link/);
     const text = ck.stdout + ck.stderr + rs.stdout + rs.stderr + (await eventLines()) + (await agentLog(NS));
