@@ -3,6 +3,8 @@
 // agent DaemonSet's container (flags as for `snapshotctl agent --help`).
 import { main } from '../dist/cli/main.js';
 
-main(['agent', ...process.argv.slice(2)]).then((code) => {
-  process.exitCode = code;
-});
+const code = await main(['agent', ...process.argv.slice(2)]);
+// As bin/snapshotctl.js: out once the output is written (a closed pipe, `| head`, too).
+const drained = (s) => new Promise((resolve) => (s.writableNeedDrain ? s.once('drain', resolve).once('error', resolve) : resolve()));
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
+process.exit(code);

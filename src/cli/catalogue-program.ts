@@ -172,6 +172,8 @@ export function addCatalogueCommands(program: Command, onAction: Handler): void 
       .command('__complete', { hidden: true })
       .argument('[words...]', 'the command line so far')
       .description('print completion candidates (used by the completion scripts)')
+      // kubectl's plugin completion (kubectl_complete-snapshot) reads cobra's format.
+      .addOption(new Option('--cobra', 'end with cobra\'s ":<directive>" line').hideHelp())
       .allowUnknownOption(true),
   ).action(async (words: string[], raw: Record<string, unknown>) => onAction('__complete', { ...raw, words }));
 }

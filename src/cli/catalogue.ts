@@ -22,6 +22,15 @@ export interface CatalogueIO {
   color: boolean;
 }
 
+/**
+ * Cobra's ShellCompDirective for `candidates`, as kubectl's plugin completion reads it:
+ * 4 (NoFileComp) when there are candidates, 0 (Default: the shell completes file names)
+ * when there are none, as our own scripts do.
+ */
+export function cobraDirective(candidates: readonly string[]): number {
+  return candidates.length > 0 ? 4 : 0;
+}
+
 /** Run one catalogue command; resolves to its exit code. */
 export async function runCatalogue(
   name: CatalogueCommandName,
@@ -55,6 +64,7 @@ export async function runCatalogue(
         candidates = (await lookupCandidates(req.source, target, deps)).filter((c) => c.startsWith(req.prefix) && !hasControls(c));
       }
       io.stdout(candidates.map((c) => `${c}\n`).join(''));
+      if (raw['cobra'] === true) io.stdout(`:${cobraDirective(candidates)}\n`);
       return EXIT.ok;
     }
     default: {

@@ -1,7 +1,12 @@
 /** Shell completion: the scripts and the candidates of `__complete`. */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { RESOURCES } from '../kube/types.js';
 import { runCli, seedCheckpoint, seedRestore } from './testing/run-cli.js';
+
+const ROOT = join(import.meta.dirname, '../..');
 
 function cluster(): FakeKubeClient {
   const c = new FakeKubeClient('default');
@@ -43,6 +48,40 @@ describe('completion', () => {
 
   it('pod names for restore --pod', async () => {
     expect(await complete(['restore', '--pod', 'place'])).toBe('placeholder-1\n');
+  });
+
+  it('restore --pod offers only pods it could restore into: running, not ours, not being restored', async () => {
+    const c = cluster(); // also holds checkpoint Job pods (w1/w2-checkpoint-abcde, finished)
+    const pod = (name: string, meta: Record<string, unknown> = {}, phase = 'Running') =>
+      c.seed(RESOURCES.pods, { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', ...meta }, spec: { containers: [{ name: 'main' }] }, status: { phase } });
+    const owner = (kind: string) => ({ ownerReferences: [{ apiVersion: 'apps/v1', kind, name: 'x', uid: 'u', controller: true }] });
+    pod('placeholder-2');
+    pod('agent-by-label', { labels: { 'app.kubernetes.io/component': 'snapshot-agent' } }, 'Running');
+    pod('agent-by-owner', owner('DaemonSet'));
+    pod('seccomp-installer-abc', { labels: { 'app.kubernetes.io/component': 'seccomp-installer' }, ...owner('DaemonSet') });
+    pod('running-checkpoint-pod', { labels: { 'batch.kubernetes.io/job-name': 'w9-checkpoint', 'nvidia.com/snapshot-is-checkpoint-source': 'true' } });
+    pod('legacy-job-pod', { labels: { 'job-name': 'other' }, ...owner('Job') });
+    pod('snapshotctl-read-abc', { labels: { 'app.kubernetes.io/managed-by': 'snapshotctl', 'app.kubernetes.io/component': 'snapshot-helper' } });
+    pod('being-restored', { labels: { 'nvidia.com/snapshot-is-restore-target': 'true' }, annotations: { 'nvidia.com/snapshot-restore-status': 'in_progress' } });
+    pod('pending-placeholder', {}, 'Pending');
+    pod('deleting-placeholder', { deletionTimestamp: new Date(0).toISOString() });
+    expect(await complete(['restore', '--pod', ''], c)).toBe('placeholder-1\nplaceholder-2\n');
+  });
+
+  it('--cobra (kubectl_complete-snapshot): candidates, then :4; none: :0 so the shell completes files', async () => {
+    const cobra = async (words: string[]) => (await runCli(['__complete', '--cobra', '--', ...words], { client: cluster() })).stdout;
+    expect(await cobra(['l'])).toBe('list\n:4\n');
+    expect(await cobra(['restore', '--pod', ''])).toBe('placeholder-1\n:4\n');
+    expect(await cobra(['validate', ''])).toBe(':0\n');
+  });
+
+  it('bin/kubectl_complete-snapshot.js prints cobra format for the words kubectl passes', () => {
+    // kubectl runs it with the words after `kubectl snapshot`; the last is being completed.
+    const run = (...words: string[]) =>
+      execFileSync(process.execPath, [join(ROOT, 'bin/kubectl_complete-snapshot.js'), ...words], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', KUBECONFIG: join(ROOT, 'no-such-kubeconfig') } });
+    expect(run('des')).toBe('describe\n:4\n');
+    expect(run('list', '-o', 'ya')).toBe('yaml\n:4\n');
+    expect(run('restore', '--pod', '')).toBe(':0\n'); // no cluster: nothing, files
   });
 
   it('no cluster: no candidates and exit 0 (the shell falls back to files)', async () => {

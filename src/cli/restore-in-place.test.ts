@@ -124,3 +124,59 @@ describe('restore --pod: what this run patched is put back when it does not succ
     expect(c.writes().filter((w) => w.verb === 'patch')).toHaveLength(1);
   });
 });
+
+/** Before each of the first `times` patches of pod/ph, `change` it as another actor would. */
+function beforePatch(c: FakeKubeClient, times: number, change: (p: KubeObject) => void): void {
+  let left = times;
+  c.failWith = (call) => {
+    if (call.verb === 'patch' && call.name === 'ph' && left > 0) {
+      left -= 1;
+      c.update(RESOURCES.pods, 'default', 'ph', change);
+    }
+    return undefined;
+  };
+}
+
+const kubeletStatus = (p: KubeObject) => void ((p as Pod).status = { phase: 'Running', conditions: [{ type: 'Ready', status: String(Date.now()) }] } as Pod['status']);
+
+describe('restore --pod: a pod that changes between our read and our patch', () => {
+  it('a status update (the kubelet) is retried with the new resourceVersion and the restore goes ahead', async () => {
+    const c = cluster();
+    beforePatch(c, 2, kubeletStatus);
+    const r = await runCli(['restore', '--pod', 'ph', '--checkpoint-id', 'ck-2', '--no-wait'], { client: c });
+    expect(r.stderr).not.toContain('nothing was patched');
+    expect(r.code).toBe(0);
+    expect(meta(c).labels).toEqual({ app: 'ph', [TARGET]: 'true', [ID_LABEL]: 'ck-2' });
+    const patches = c.writes().filter((w) => w.verb === 'patch');
+    expect(patches).toHaveLength(3);
+    const rvs = patches.map((w) => (w.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion);
+    expect(new Set(rvs).size).toBe(3);
+    expect(r.stderr).toContain('pod "ph" in namespace "default" changed status between our read and our patch; patching again (attempt 2 of 4)');
+  });
+
+  it('a status that never settles: exit 3 after 4 patches, nothing patched', async () => {
+    const c = cluster();
+    beforePatch(c, 100, kubeletStatus);
+    const r = await runCli(['restore', '--pod', 'ph', '--checkpoint-id', 'ck-2', '--no-wait'], { client: c });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('pod "ph" in namespace "default" kept changing while snapshotctl was preparing the restore (4 conflicting patches); nothing was patched');
+    expect(c.writes().filter((w) => w.verb === 'patch')).toHaveLength(4);
+    expect(meta(c)).toEqual({ labels: { app: 'ph' }, annotations: { note: 'kept' } });
+  });
+
+  it.each([
+    ['its labels', (p: KubeObject) => void (p.metadata!.labels = { app: 'ph', [TARGET]: 'true', [ID_LABEL]: 'someone-else' })],
+    ['its annotations', (p: KubeObject) => void (p.metadata!.annotations = { note: 'kept', [STATUS]: 'in_progress' })],
+    ['its spec', (p: KubeObject) => void ((p as Pod).spec.nodeName = 'node-2')],
+  ])('a change to %s is refused: exit 3, one patch, nothing patched', async (what, change) => {
+    const c = cluster();
+    beforePatch(c, 1, change);
+    const before = meta(c);
+    const r = await runCli(['restore', '--pod', 'ph', '--checkpoint-id', 'ck-2', '--no-wait'], { client: c });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`pod "ph" in namespace "default" changed while snapshotctl was preparing the restore (${what}); nothing was patched`);
+    expect(c.writes().filter((w) => w.verb === 'patch')).toHaveLength(1);
+    expect(meta(c).labels[ID_LABEL]).not.toBe('ck-2');
+    if (what === 'its spec') expect(meta(c)).toEqual(before);
+  });
+});

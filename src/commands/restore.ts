@@ -3,6 +3,7 @@
  * existing placeholder Pod turned into a restore target in place (§6); then wait for
  * the agent's verdict on the pod.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ClusterError, UsageError, ValidationError } from '../errors.js';
 import { isApiStatus, toClusterError } from '../kube/errors.js';
 import { waitForObject } from '../kube/wait.js';
@@ -242,18 +243,7 @@ async function restoreInPlace(
       throw toClusterError(err, `get pod "${opts.podName}" in namespace "${opts.namespace}"`);
     }
     const { storage, daemonSet } = await storageFor(look, opts, deps, opts.agentAffinity);
-    const problems = checkRestoreInPlace(pod, storage);
-    if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
-      problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
-    }
-    if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
-    if (problems.length > 0) {
-      throw new ValidationError(
-        `pod "${opts.podName}" in namespace "${opts.namespace}" cannot be restored in place (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
-        problems.map((message) => ({ rule: 'SNAP020', severity: 'error' as const, path: `pod/${opts.podName}`, message })),
-        'create placeholder pods from manifests/samples/placeholder.yaml, or use --manifest to create a new restore pod',
-      );
-    }
+    assertRestorableInPlace(pod, storage, opts);
     if (opts.agentAffinity && daemonSet) {
       const nodes = await findAgentNodes(look, opts.namespace, daemonSet);
       const node = pod.spec.nodeName;
@@ -266,26 +256,14 @@ async function restoreInPlace(
     }
     return { pod, storage };
   });
-  const patch = buildRestoreInPlacePatch(pod, opts.checkpointId);
   if (opts.dryRun === 'client') {
+    const patch = buildRestoreInPlacePatch(pod, opts.checkpointId);
     return { dryRun: 'client', objects: [applyMergePatch(pod, patch) as unknown as Record<string, unknown>], patch };
   }
   await budget.guard(`checking that checkpoint "${opts.checkpointId}" exists`, (look) => verifyFirst(look, opts, storage, pod.spec.nodeName ? [pod.spec.nodeName] : undefined, deps, budget.remainingMs()));
   throwIfInterrupted(deps.signal);
   deps.reporter.phase(sendPhase(`marking pod/${opts.podName} as a restore target`, `the patch of pod/${opts.podName}`, opts.namespace, opts.dryRun));
-  let patched: Pod;
-  try {
-    patched = await client.patch<Pod>(RESOURCES.pods, opts.namespace, opts.podName, patch, 'merge', { dryRun: opts.dryRun === 'server' });
-  } catch (err) {
-    if (isApiStatus(err, 409)) {
-      throw new ClusterError(
-        `pod "${opts.podName}" changed while snapshotctl was preparing the restore; nothing was patched`,
-        'run the same command again',
-        409,
-      );
-    }
-    throw toClusterError(err, `patch pod "${opts.podName}" in namespace "${opts.namespace}"`);
-  }
+  const { patched, patch, read } = await patchRestoreTarget(client, opts, pod, storage, deps);
   if (opts.dryRun === 'server') return { dryRun: 'server', objects: [patched as unknown as Record<string, unknown>], patch };
 
   const base = {
@@ -296,7 +274,7 @@ async function restoreInPlace(
     checkpointId: opts.checkpointId,
     checkpointLocation: checkpointLocation(storage.basePath, opts.checkpointId),
     startedAt: new Date(startedMs).toISOString(),
-    ...(pod.spec.nodeName ? { node: pod.spec.nodeName } : {}),
+    ...(read.spec.nodeName ? { node: read.spec.nodeName } : {}),
   };
   if (!opts.wait) return createdResult(base, startedMs, deps);
   return superviseWait({
@@ -309,12 +287,103 @@ async function restoreInPlace(
     // ours, though: left in place, a later checkpoint with this ID would be restored into it.
     created: [],
     undo: {
-      kept: `pod/${opts.podName} in namespace "${opts.namespace}" marked as a restore target for checkpoint "${opts.checkpointId}"; undo it with: ${undoCommands(opts.podName, opts.namespace, buildRevertPatch(patched, patch, pod)).join(' && ') || 'nothing to undo'}`,
-      run: () => revertRestoreTarget(client, opts, pod, patch, patched.metadata.uid, deps),
+      kept: `pod/${opts.podName} in namespace "${opts.namespace}" marked as a restore target for checkpoint "${opts.checkpointId}"; undo it with: ${undoCommands(opts.podName, opts.namespace, buildRevertPatch(patched, patch, read)).join(' && ') || 'nothing to undo'}`,
+      run: () => revertRestoreTarget(client, opts, read, patch, patched.metadata.uid, deps),
     },
     eventNames: [opts.podName],
     wait: () => waitForRestore(client, opts, opts.podName, patched.metadata.uid, deps),
   });
+}
+
+/** Throws SNAP020 with every reason `pod` cannot be a restore target now. */
+function assertRestorableInPlace(pod: Pod, storage: { pvcName: string; basePath: string }, opts: Extract<RestoreOptions, { mode: 'pod' }>): void {
+  const problems = checkRestoreInPlace(pod, storage);
+  if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
+    problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
+  }
+  if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
+  if (problems.length > 0) {
+    throw new ValidationError(
+      `pod "${opts.podName}" in namespace "${opts.namespace}" cannot be restored in place (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      problems.map((message) => ({ rule: 'SNAP020', severity: 'error' as const, path: `pod/${opts.podName}`, message })),
+      'create placeholder pods from manifests/samples/placeholder.yaml, or use --manifest to create a new restore pod',
+    );
+  }
+}
+
+/** Patch attempts for a placeholder whose status alone keeps changing (the kubelet). */
+const RESTORE_PATCH_ATTEMPTS = 4;
+
+/**
+ * What of `after` differs from `before` in a way that bears on the restore: its identity,
+ * spec, labels, annotations or deletion. Status, resourceVersion and managedFields are
+ * the kubelet's and the API server's bookkeeping; a change there alone is not listed.
+ */
+function materialChanges(before: Pod, after: Pod): string[] {
+  const changed: string[] = [];
+  if (after.metadata.uid !== before.metadata.uid) changed.push('it was deleted and created again');
+  if (!isDeepStrictEqual(after.spec, before.spec)) changed.push('its spec');
+  if (!isDeepStrictEqual(after.metadata.labels ?? {}, before.metadata.labels ?? {})) changed.push('its labels');
+  if (!isDeepStrictEqual(after.metadata.annotations ?? {}, before.metadata.annotations ?? {})) changed.push('its annotations');
+  if (after.metadata.deletionTimestamp !== before.metadata.deletionTimestamp) changed.push('its deletion');
+  return changed;
+}
+
+/**
+ * Send the restore-in-place patch, which carries the pod's resourceVersion as a
+ * precondition. A 409 whose cause is only a status update (the kubelet writing the
+ * placeholder's status between our read and our patch) is retried: read again, check
+ * again, patch with the new resourceVersion, at most RESTORE_PATCH_ATTEMPTS times. A pod
+ * whose identity, spec, labels, annotations or deletion changed is refused unpatched:
+ * someone else is acting on it. Returns the patched pod, the patch sent and the pod it
+ * was built from.
+ */
+async function patchRestoreTarget(
+  client: KubeClient,
+  opts: Extract<RestoreOptions, { mode: 'pod' }>,
+  first: Pod,
+  storage: { pvcName: string; basePath: string },
+  deps: CommandDeps,
+): Promise<{ patched: Pod; patch: MergePatch; read: Pod }> {
+  const where = `pod "${opts.podName}" in namespace "${opts.namespace}"`;
+  let read = first;
+  for (let attempt = 1; ; attempt++) {
+    const patch = buildRestoreInPlacePatch(read, opts.checkpointId);
+    try {
+      const patched = await client.patch<Pod>(RESOURCES.pods, opts.namespace, opts.podName, patch, 'merge', { dryRun: opts.dryRun === 'server' });
+      return { patched, patch, read };
+    } catch (err) {
+      if (!isApiStatus(err, 409)) throw toClusterError(err, `patch ${where}`);
+    }
+    if (attempt >= RESTORE_PATCH_ATTEMPTS) {
+      throw new ClusterError(
+        `${where} kept changing while snapshotctl was preparing the restore (${attempt} conflicting patches); nothing was patched`,
+        'run the same command again once the pod settles',
+        409,
+      );
+    }
+    throwIfInterrupted(deps.signal);
+    let current: Pod;
+    try {
+      current = await client.get<Pod>(RESOURCES.pods, opts.namespace, opts.podName);
+    } catch (err) {
+      if (isApiStatus(err, 404)) {
+        throw new ClusterError(`${where} was deleted while snapshotctl was preparing the restore; nothing was patched`, 'create the placeholder pod again, or use --manifest', 404);
+      }
+      throw toClusterError(err, `get ${where}`);
+    }
+    const changed = materialChanges(first, current);
+    if (changed.length > 0) {
+      throw new ClusterError(
+        `${where} changed while snapshotctl was preparing the restore (${changed.join(', ')}); nothing was patched`,
+        'check who else changes the pod, then run the same command again',
+        409,
+      );
+    }
+    assertRestorableInPlace(current, storage, opts);
+    deps.reporter.info(`${where} changed status between our read and our patch; patching again (attempt ${attempt + 1} of ${RESTORE_PATCH_ATTEMPTS})`);
+    read = current;
+  }
 }
 
 /** `kubectl label/annotate` lines that apply a revert patch by hand. */

@@ -1,11 +1,14 @@
 /**
- * Fidelity tests with a real kubectl (Debian bookworm's 1.20 when available). The
- * binary comes from $KUBECTL, an extracted Debian package, apt, or PATH, in that order;
- * if none can be had the suite fails (it never skips).
+ * Fidelity tests with a real kubectl. The binary comes from $KUBECTL; else a Debian
+ * kubectl already unpacked by an earlier run; else a kubectl on PATH of a usable version
+ * (1.20 or newer: no download when one is installed); else Debian's kubernetes-client,
+ * installed with apt when no kubectl is on PATH, or else downloaded and unpacked under
+ * the cache directory (${XDG_CACHE_HOME:-~/.cache}/snapshotctl/kubectl-deb, the .deb
+ * removed). If none can be had the suite fails (it never skips).
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,12 +16,27 @@ import { startApiServer, type DevApiServer } from './index.js';
 import { podManifest, waitFor } from './testutil.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../../test/fixtures/kubectl');
-const EXTRACTED = ['/opt/kubectl-1.20/usr/bin/kubectl', join(tmpdir(), 'snapshotctl-kubectl-deb/usr/bin/kubectl')];
+const CACHE = join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'snapshotctl', 'kubectl-deb');
+/** Where a Debian kubectl may be unpacked already: ours, then older runs' places. */
+const EXTRACTED = [join(CACHE, 'usr/bin/kubectl'), '/opt/kubectl-1.20/usr/bin/kubectl', join(tmpdir(), 'snapshotctl-kubectl-deb/usr/bin/kubectl')];
+/** The oldest kubectl the tests accept from PATH (the real lane's cluster is v1.20). */
+const MIN_MINOR = 20;
 
 function works(bin: string): boolean {
   try {
     execFileSync(bin, ['version', '--client'], { stdio: 'ignore' });
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when `bin` runs and is kubectl 1.MIN_MINOR or newer (`minor` may read "32+"). */
+function isUsableKubectl(bin: string): boolean {
+  try {
+    const out = execFileSync(bin, ['version', '--client', '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const v = (JSON.parse(out) as { clientVersion?: { major?: string; minor?: string } }).clientVersion;
+    return v?.major === '1' && Number.parseInt(v.minor ?? '', 10) >= MIN_MINOR;
   } catch {
     return false;
   }
@@ -32,6 +50,7 @@ function findKubectl(): string {
     return env;
   }
   for (const p of EXTRACTED) if (existsSync(p) && works(p)) return p;
+  if (isUsableKubectl('kubectl')) return 'kubectl';
   const onPath = works('kubectl');
   const errors: string[] = [];
   if (!onPath) {
@@ -43,16 +62,18 @@ function findKubectl(): string {
       errors.push(`apt-get install kubernetes-client: ${(e as Error).message}`);
     }
   }
-  // A kubectl from another package occupies /usr/bin/kubectl: unpack Debian's next to it.
+  // A kubectl too old to use occupies /usr/bin/kubectl: unpack Debian's in the cache.
+  mkdirSync(CACHE, { recursive: true });
+  const dir = mkdtempSync(join(CACHE, 'download-'));
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'kubectl-deb-'));
     execFileSync('apt-get', ['download', 'kubernetes-client'], { cwd: dir, stdio: 'ignore' });
     const deb = execFileSync('sh', ['-c', 'ls *.deb'], { cwd: dir }).toString().trim();
-    execFileSync('dpkg-deb', ['-x', join(dir, deb), join(tmpdir(), 'snapshotctl-kubectl-deb')]);
-    rmSync(dir, { recursive: true, force: true });
-    if (works(EXTRACTED[1]!)) return EXTRACTED[1]!;
+    execFileSync('dpkg-deb', ['-x', join(dir, deb), CACHE]);
+    if (works(EXTRACTED[0]!)) return EXTRACTED[0]!;
   } catch (e) {
     errors.push(`apt-get download kubernetes-client: ${(e as Error).message}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   if (onPath) return 'kubectl';
   throw new Error(`no kubectl available and installing Debian's kubernetes-client failed:\n${errors.join('\n')}`);
@@ -88,6 +109,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('which kubectl the fidelity tests take', () => {
+  it('a kubectl on PATH of 1.20 or newer is used as it is (no Debian download); an older one or a non-kubectl is not', () => {
+    const fake = (name: string, json: string) => {
+      const bin = join(dir, name);
+      writeFileSync(bin, `#!/bin/sh\ncat <<'EOF'\n${json}\nEOF\n`, { mode: 0o755 });
+      return bin;
+    };
+    expect(isUsableKubectl(fake('k132', '{"clientVersion":{"major":"1","minor":"32+","gitVersion":"v1.32.4-dispatcher"}}'))).toBe(true);
+    expect(isUsableKubectl(fake('k120', '{"clientVersion":{"major":"1","minor":"20","gitVersion":"v1.20.2"}}'))).toBe(true);
+    expect(isUsableKubectl(fake('k119', '{"clientVersion":{"major":"1","minor":"19","gitVersion":"v1.19.0"}}'))).toBe(false);
+    expect(isUsableKubectl(fake('notkubectl', 'hello'))).toBe(false);
+    expect(isUsableKubectl(join(dir, 'missing'))).toBe(false);
+  });
 });
 
 describe(`kubectl`, () => {
