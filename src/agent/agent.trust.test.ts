@@ -324,6 +324,33 @@ describe('(b) nothing outside the base path is read, written or deleted', () => 
     expect(await readdir(join(root, 'contested', 'versions'))).toEqual(['1']);
   });
 
+  it('checkpoint: renewals of its Lease fail for longer than its duration (an API outage): the dump is not published, the Job fails saying why', async () => {
+    let clock = Date.parse('2026-12-03T12:00:00Z');
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let dumping = false;
+    const sim = createSimEngine();
+    const engine = {
+      ...sim,
+      async checkpoint(ctx: Parameters<typeof sim.checkpoint>[0]) {
+        dumping = true;
+        await gate;
+        return sim.checkpoint(ctx);
+      },
+    };
+    const { jobName } = await createCheckpoint('outage');
+    start({ engine, now: () => clock, timing: { leaseDurationMs: 3000, leaseRenewMs: 20, resyncMs: 20, watchBackoffMs: 20, restoreReadyTimeoutMs: 2000 } });
+    await waitFor(() => dumping, 'the dump to start');
+    kube.failNext('patch', 'leases', 503, 100_000);
+    clock += 5000;
+    await new Promise((r) => setTimeout(r, 80));
+    open();
+    await waitFor(() => jobStatus(jobName) === 'failed', 'failed verdict');
+    await waitFor(() => events(jobName).some((e) => e['reason'] === EVENT_CHECKPOINT_FAILED), 'event');
+    expect(events(jobName).find((e) => e['reason'] === EVENT_CHECKPOINT_FAILED)!['message']).toMatch(/lost lease .*while checkpointing; the dump was not published/);
+    expect(await readdir(join(root, 'outage', 'versions')).catch(() => [])).toEqual([]);
+  });
+
   it('checkpoint: a version directory without a manifest (a removal cut short) is set aside without following its links', async () => {
     const sentinel = await makeSentinel();
     const old = join(root, 'again', 'versions', '1');

@@ -442,6 +442,9 @@ class Agent {
       const image = pod.spec.containers[0]?.image;
       if (image) manifest.image = image;
       if (result.bytes !== undefined) manifest.bytes = result.bytes;
+      // Another agent may hold the Job now (this one could not renew through an API
+      // outage) and fail it as interrupted: publish nothing under a Job that is not ours.
+      if (lease.lost) throw new Error(`lost lease ${ns}/${jobName} while checkpointing; the dump was not published`);
       await publishArtifact(this.opts.storageRoot, staging, manifest);
       staging = undefined;
       if (this.stopped) throw new Error('the agent is stopping');

@@ -37,7 +37,7 @@ export interface LeaseOptions {
 
 /** A Lease this agent holds; renewed in the background until `release()`. */
 export interface HeldLease {
-  /** True once a renewal found the Lease gone or taken over. */
+  /** True once a renewal found the Lease gone or taken over, or none got through for the Lease's duration (it expired for every other agent). */
   readonly lost: boolean;
   /** Stop renewing and delete the Lease (only if it is still ours). Never throws. */
   release(): Promise<void>;
@@ -127,6 +127,9 @@ function isExpired(spec: LeaseSpec, nowMs: number): boolean {
 function startRenewing(opts: LeaseOptions, initial: LeaseObject): HeldLease {
   let current = initial;
   let lost = false;
+  // Past this without a renewal the Lease has expired for everyone else, whether or not
+  // this agent could hear about it (an API outage): another agent may hold the Job.
+  let renewedAt = opts.now();
   let released = false;
   let renewing: Promise<void> = Promise.resolve();
 
@@ -139,6 +142,7 @@ function startRenewing(opts: LeaseOptions, initial: LeaseObject): HeldLease {
         { metadata: { resourceVersion: current.metadata?.resourceVersion ?? '' }, spec: { renewTime: microTime(opts.now()) } },
         'merge',
       );
+      renewedAt = opts.now();
     } catch (err) {
       const status = apiStatus(err);
       if (status === 404 || status === 409) {
@@ -157,7 +161,7 @@ function startRenewing(opts: LeaseOptions, initial: LeaseObject): HeldLease {
 
   return {
     get lost() {
-      return lost;
+      return lost || opts.now() - renewedAt >= opts.durationMs;
     },
     async release() {
       if (released) return;
