@@ -41,6 +41,7 @@ describe('restore --pod: the placeholder changes between read and patch', () => 
 
   it('a label change is refused: exit 3, nothing patched, the message says what changed', async () => {
     const c = cluster();
+    expect((await runCli(['checkpoint', '--manifest', WORKER_MANIFEST, '--checkpoint-id', ID], { cluster: c })).code).toBe(0);
     await createPlaceholder(c);
     c.api.requestLog.clear();
     const r = await restoreWhile(c, (p) => void (p.metadata.labels = { ...p.metadata.labels, 'nvidia.com/snapshot-checkpoint-id': 'someone-else' }));
