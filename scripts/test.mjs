@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test` after install and build: the default suite (vitest.config.ts: unit, the
+// `npm test` after install and build: a typecheck of the sources and every test folder
+// (the build compiles src/ without its tests), the default suite (vitest.config.ts: unit, the
 // embedded dev cluster, chaos), then the real-cluster lane (scripts/test-real.sh: a real
 // Kubernetes on 127.0.0.1). Arguments go to both vitest runs; an --outputFile=F becomes
 // F for the first and F with `.real` before its extension for the second, so a report of
@@ -10,6 +11,9 @@ const args = process.argv.slice(2);
 const realArgs = args.map((a) => (a.startsWith('--outputFile=') ? a.replace(/(\.[^./]*)?$/, (ext) => `.real${ext || ''}`) : a));
 
 const run = (cmd, argv) => spawnSync(cmd, argv, { stdio: 'inherit' }).status ?? 1;
+const projects = ['tsconfig.json', 'test/e2e/tsconfig.json', 'test/real/tsconfig.json', 'test/chaos/tsconfig.json'];
+const untyped = projects.filter((p) => run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', p, '--noEmit']) !== 0);
+console.log(untyped.length === 0 ? `test: typecheck passed (${projects.join(', ')})` : `test: typecheck FAILED in ${untyped.join(', ')}`);
 const dev = run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...args]);
 let real = 0;
 if (process.env.SNAPSHOTCTL_SKIP_REAL === '1') {
@@ -18,4 +22,4 @@ if (process.env.SNAPSHOTCTL_SKIP_REAL === '1') {
   console.log('== the real-cluster lane (scripts/test-real.sh)');
   real = run('bash', ['scripts/test-real.sh', ...realArgs]);
 }
-process.exit(dev === 0 && real === 0 ? 0 : 1);
+process.exit(untyped.length === 0 && dev === 0 && real === 0 ? 0 : 1);

@@ -4,7 +4,7 @@
  * With `--engine criu` it must prove, through the restored worker itself, that the
  * warmed-up state survived.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,30 @@ describe('snapshotctl demo', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.match(/ok in [\d.]+s, sim engine \(simulated\)/g)).toHaveLength(3);
     expect(r.stdout).not.toMatch(/chosen by default/);
+  }, 120_000);
+
+  it('`demo | head -1`: the reader goes away, the demo still finishes and cleans up (exit 0, no crash, nothing left)', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'snapshotctl-demo-pipe-'));
+    try {
+      const r = await new Promise<{ code: number | null; stderr: string; first: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'demo', '--engine', 'sim'], { env: { ...process.env, CI: 'true', TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        let first = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        // Like `head -1`: read the first line, then close the pipe.
+        child.stdout.once('data', (d) => {
+          first = String(d).split('\n')[0] ?? '';
+          child.stdout.destroy();
+        });
+        child.on('exit', (code) => resolve({ code, stderr, first }));
+      });
+      expect(r.first).toMatch(/^snapshotctl demo:/);
+      expect(r.stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
+      expect(r.code).toBe(0);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it.skipIf(!criu.ok)('--engine criu restores the real worker with its state and without a second warm-up', async () => {
