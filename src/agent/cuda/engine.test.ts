@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Pod } from '../../protocol/types.js';
 import type { CriuEngineOptions } from '../criu/engine.js';
 import type { CheckpointContext, ContainerRef, RestoreContext, SnapshotEngine } from '../engine.js';
-import { CUDA_META_FILE, checkFreeMemory, createCudaEngine, gpusOfDeviceNodes, resolveTargets, thpMode, visibleDevices, visibleDevicesOfEnviron, type CudaMeta } from './engine.js';
+import { CUDA_META_FILE, checkFreeMemory, createCudaEngine, gpusOfDeviceNodes, placeholderGpus, resolveTargets, thpMode, visibleDevices, visibleDevicesOfEnviron, type CudaMeta } from './engine.js';
 import { CudaHelperError, locateHelper, spawnHelper, type CudaHelper, type GpuInfo } from './helper.js';
 
 const GiB = 2 ** 30;
@@ -311,6 +311,12 @@ describe('cuda engine: probe and helpers', () => {
     expect(gpusOfDeviceNodes(['null', 'nvidiactl', 'nvidia-uvm', 'nvidia3', 'nvidia1'], two)).toEqual([NEW, OLD]);
     expect(gpusOfDeviceNodes(['nvidiactl'], two)).toBeUndefined();
     expect(() => gpusOfDeviceNodes(['nvidia7'], two)).toThrow(/\/dev\/nvidia7, and this node has no GPU with minor number 7/);
+    // The environment (which the pod's spec can set) orders the device nodes the runtime
+    // gave, and cannot add a GPU the container has no node for.
+    expect(placeholderGpus(['nvidia1', 'nvidia3'], `NVIDIA_VISIBLE_DEVICES=${NEW},${OLD}\0`, two)).toEqual([NEW, OLD]);
+    expect(placeholderGpus(['nvidia1'], `NVIDIA_VISIBLE_DEVICES=${OLD}\0`, two)).toEqual([NEW]);
+    expect(placeholderGpus(['nvidia1'], 'NVIDIA_VISIBLE_DEVICES=0\0', two)).toEqual([NEW]);
+    expect(placeholderGpus(['null'], `NVIDIA_VISIBLE_DEVICES=${OLD}\0`, two)).toEqual([OLD]);
   });
 
   it('the JSON-lines client: answers by id, errors and a helper that dies', async () => {

@@ -140,6 +140,20 @@ export function gpusOfDeviceNodes(devEntries: string[] | undefined, gpus: GpuInf
   });
 }
 
+/**
+ * The GPUs a placeholder container was given. Its device nodes decide, since the runtime
+ * puts them there and an unprivileged pod cannot; its environment, which the pod's own
+ * spec can set, only orders them, and counts alone only where the container has no GPU
+ * device node to look at.
+ */
+export function placeholderGpus(devEntries: string[] | undefined, environ: string | undefined, gpus: GpuInfo[]): string[] | undefined {
+  const fromDev = gpusOfDeviceNodes(devEntries, gpus);
+  const named = visibleDevicesOfEnviron(environ);
+  if (!fromDev) return named;
+  const fromEnv = named?.map((n) => gpus.find((g) => g.uuid === n || String(g.index) === n)?.uuid);
+  return fromEnv && fromEnv.every((u): u is string => u !== undefined && fromDev.includes(u)) ? fromEnv : fromDev;
+}
+
 function readQuietly(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
@@ -214,15 +228,12 @@ export function createCudaEngine(opts: CudaEngineOptions = {}): SnapshotEngine {
   const readThp = opts.readThp ?? defaultReadThp;
   const states = new WeakMap<object, OpState>();
   const runtime = opts.runtime;
-  // On a real node the placeholder container's own view decides: the environment the
-  // device plugin gave it, else the GPU device nodes it has.
+  // On a real node the placeholder container's own view decides (placeholderGpus).
   const containerGpus = async (ctx: RestoreContext, gpus: GpuInfo[]): Promise<string[] | undefined> => {
     if (!runtime?.containerInit) return undefined;
     const init = await runtime.containerInit(ctx.placeholder);
     if (init === undefined) return undefined;
-    const fromEnv = visibleDevicesOfEnviron(readQuietly(`/proc/${init}/environ`));
-    if (fromEnv) return fromEnv;
-    return gpusOfDeviceNodes(listQuietly(`/proc/${init}/root/dev`), gpus);
+    return placeholderGpus(listQuietly(`/proc/${init}/root/dev`), readQuietly(`/proc/${init}/environ`), gpus);
   };
   const stateOf = (ctx: object): OpState => {
     const s = states.get(ctx);
