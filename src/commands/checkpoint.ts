@@ -176,7 +176,8 @@ async function waitForJob(
   deps.signal.addEventListener('abort', onAbort, { once: true });
   let node: string | undefined;
   let finished = false;
-  const podWatch = followJobPod(client, opts.namespace, jobName, follow.signal, (pod) => {
+  // Not awaited: best effort, it never rejects.
+  void followJobPod(client, opts.namespace, jobName, follow.signal, (pod) => {
     if (finished) return;
     node = pod.spec.nodeName ?? node;
     deps.reporter.phase(describePodProgress(pod, 'waiting for the snapshot agent to checkpoint it'));
@@ -200,12 +201,10 @@ async function waitForJob(
     return { verdict: jobVerdict(job), ...(node ? { node } : {}) };
   } finally {
     deps.signal.removeEventListener('abort', onAbort);
-    // Not on the way to the exit: the progress watch is closed in the next turn of the
-    // event loop, after the result is out (it reports nothing once aborted and never
-    // rejects).
+    // Not on the way to the exit: the progress watch reports nothing more, and is closed
+    // in the next turn of the event loop, after the result is out.
     finished = true;
     setImmediate(() => follow.abort());
-    void podWatch;
   }
 }
 
@@ -219,7 +218,6 @@ async function followJobPod(
 ): Promise<void> {
   try {
     for await (const event of client.watch<Pod>(RESOURCES.pods, namespace, { labelSelector: `${LABEL_JOB_NAME}=${jobName}` }, signal)) {
-      if (signal.aborted) return;
       if (event.type === 'ADDED' || event.type === 'MODIFIED') onPod(event.object);
     }
   } catch {
