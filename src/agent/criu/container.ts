@@ -268,13 +268,17 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
+/** Host PIDs of the processes (not threads) in the PID namespace of host PID `init`. */
+function processesInNamespace(init: number): string[] {
+  const ns = link(`/proc/${init}/ns/pid`);
+  if (!ns) return [];
+  return readdirSafe('/proc').filter((p) => /^\d+$/.test(p) && link(`/proc/${p}/ns/pid`) === ns);
+}
+
 /** PIDs in use (threads included) in the PID namespace of host PID `init`, as seen there. */
 export function pidsInNamespace(init: number): Set<number> {
-  const ns = link(`/proc/${init}/ns/pid`);
   const out = new Set<number>();
-  if (!ns) return out;
-  for (const p of readdirSafe('/proc')) {
-    if (!/^\d+$/.test(p) || link(`/proc/${p}/ns/pid`) !== ns) continue;
+  for (const p of processesInNamespace(init)) {
     for (const t of readdirSafe(`/proc/${p}/task`)) {
       const n = nsPidOf(readText(`/proc/${p}/task/${t}/status`) ?? '');
       if (n !== undefined) out.add(n);
@@ -285,11 +289,8 @@ export function pidsInNamespace(init: number): Set<number> {
 
 /** Host PID of each process (not thread) in the PID namespace of host PID `init`, by its PID there. */
 export function hostPidsInNamespace(init: number): Map<number, number> {
-  const ns = link(`/proc/${init}/ns/pid`);
   const out = new Map<number, number>();
-  if (!ns) return out;
-  for (const p of readdirSafe('/proc')) {
-    if (!/^\d+$/.test(p) || link(`/proc/${p}/ns/pid`) !== ns) continue;
+  for (const p of processesInNamespace(init)) {
     const n = nsPidOf(readText(`/proc/${p}/status`) ?? '');
     if (n !== undefined) out.set(n, Number(p));
   }
