@@ -31,7 +31,8 @@ describe('one checkpoint ID, one writer', () => {
     const files = await Promise.all(Array.from({ length: 8 }, (_, i) => writeManifest(c, `r${i}.yaml`, (p) => (p.metadata.name = `racer-${i}`))));
     const runs = await Promise.all(files.map((f) => runCli(['checkpoint', '--manifest', f, '--checkpoint-id', 'contested', '--timeout', '60s', '-o', 'json'], { cluster: c, timeoutMs: 90_000 })));
     const winners = runs.map((r, i) => ({ r, i })).filter(({ r }) => r.code === 0);
-    expect(winners.map(({ r }) => JSON.parse(r.stdout).status)).toEqual(['completed']);
+    const told = runs.map((r, i) => `racer-${i}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`).join('\n');
+    expect(winners.map(({ r }) => JSON.parse(r.stdout).status), told).toEqual(['completed']);
     for (const r of runs.filter((x) => x.code !== 0)) {
       expect([1, 3]).toContain(r.code);
       expect(r.stderr).toMatch(/already used in namespace "default" by job\.batch\/racer-\d-checkpoint|is being written by job\.batch\/racer-\d-checkpoint|already has an artifact|was published by another checkpoint first/);
