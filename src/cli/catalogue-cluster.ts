@@ -5,10 +5,11 @@
 import * as del from '../commands/delete.js';
 import * as describe from '../commands/describe.js';
 import * as list from '../commands/list.js';
+import * as prune from '../commands/prune.js';
 import type { CommandDeps } from '../commands/context.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { CatalogueIO } from './catalogue.js';
-import { deleteQuestion, formatDelete, formatDescribe, formatList, type Colorizer } from './catalogue-output.js';
+import { deleteQuestion, formatDelete, formatDescribe, formatList, formatPrune, pruneQuestion, type Colorizer } from './catalogue-output.js';
 import type { CatalogueCommandName } from './catalogue-program.js';
 
 async function colorizer(io: CatalogueIO): Promise<Colorizer | undefined> {
@@ -48,7 +49,7 @@ export async function runCatalogueCluster(name: CatalogueCommandName, raw: Recor
       if (!opts.yes && plan.items.some((i) => i.found)) {
         // The spinner must not draw over the question.
         (deps.reporter as { stop?: () => void }).stop?.();
-        const answer = io.prompt ? await io.prompt(deleteQuestion(plan, opts.artifacts)) : '';
+        const answer = io.prompt ? await io.prompt(deleteQuestion(plan, opts)) : '';
         if (!/^y(es)?$/i.test(answer.trim())) {
           io.stderr('nothing deleted\n');
           return EXIT.failed;
@@ -61,6 +62,25 @@ export async function runCatalogueCluster(name: CatalogueCommandName, raw: Recor
         io.stderr(`error: ${failed.length} of ${result.items.length} checkpoint${result.items.length === 1 ? '' : 's'} not deleted\n`);
         return EXIT.failed;
       }
+      return EXIT.ok;
+    }
+    case 'prune': {
+      const opts = await prune.complete(raw, deps);
+      prune.validate(opts);
+      if (!opts.yes && !opts.dryRun && !io.stdinIsTTY) {
+        throw new UsageError('refusing to prune without --yes: stdin is not a terminal, so nobody can confirm', 'pass --yes (-y) to prune from a script, or --dry-run to see what would go');
+      }
+      const plan = await prune.plan(opts, deps);
+      if (plan.items.length > 0 && !opts.yes && !opts.dryRun) {
+        (deps.reporter as { stop?: () => void }).stop?.();
+        const answer = io.prompt ? await io.prompt(pruneQuestion(plan)) : '';
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          io.stderr('nothing removed\n');
+          return EXIT.failed;
+        }
+      }
+      const result = await prune.run(opts, plan, deps);
+      io.stdout(formatPrune(result, plan, opts.output, prune.describeAge(opts)));
       return EXIT.ok;
     }
     default:

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
 import { RESOURCES } from '../kube/types.js';
 import type { Pod } from '../protocol/index.js';
-import { runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';
+import { answerStorageScans, runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';
 
 function cluster(): FakeKubeClient {
   const c = new FakeKubeClient('default');
@@ -20,17 +20,23 @@ function cluster(): FakeKubeClient {
       });
     }
   };
+  // The volume holds the artifacts of ck-a and ck-b, and one whose Job is gone.
+  answerStorageScans(c, [{ id: 'ck-a' }, { id: 'ck-b', kib: 3 * 1024 * 1024 }, { id: 'orphan-1', minutesAgo: 600 }]);
   return c;
 }
 
-const names = (c: FakeKubeClient) => c.writes().filter((w) => w.verb === 'delete').map((w) => `${w.resource}/${w.name}`);
+/** What was deleted, the short-lived helper pods aside. */
+const names = (c: FakeKubeClient) => c.writes().filter((w) => w.verb === 'delete' && !w.name.startsWith('snapshotctl-')).map((w) => `${w.resource}/${w.name}`);
+/** The command of each remover pod created. */
+const removers = (c: FakeKubeClient) => c.calls.filter((x) => x.verb === 'create' && x.name?.startsWith('snapshotctl-remover-')).map((x) => (x.body as Pod).spec.containers[0]?.command);
 
 describe('delete', () => {
-  it('deletes the Job (foreground) and finished restore pods; leaves everything else', async () => {
+  it('deletes the Job (foreground), finished restore pods and the artifact the volume shows; leaves everything else', async () => {
     const c = cluster();
     const r = await runCli(['delete', 'ck-a', '--yes'], { client: c });
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint)\n');
+    expect(r.stdout).toBe('checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint, artifacts:/checkpoints/ck-a)\n');
+    expect(removers(c)).toEqual([['rm', '-rf', '--', '/checkpoints/ck-a']]);
     expect(names(c)).toEqual(['pods/ra-done', 'jobs/wa-checkpoint']);
     const jobDelete = c.calls.find((x) => x.verb === 'delete' && x.resource === 'jobs');
     expect(jobDelete?.options).toMatchObject({ propagationPolicy: 'Foreground' });
@@ -41,16 +47,16 @@ describe('delete', () => {
     const c = cluster();
     const r = await runCli(['delete', 'checkpoint/ck-a', '--yes'], { client: c });
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint)\n');
+    expect(r.stdout).toBe('checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint, artifacts:/checkpoints/ck-a)\n');
   });
 
-  it('a running restore pod blocks the ID without --force (exit 1, nothing of it deleted); --force deletes it', async () => {
+  it('a running restore pod blocks the ID and the choice is explained (exit 1, nothing of it deleted); --force deletes it and the artifact', async () => {
     const c = cluster();
     const r = await runCli(['delete', 'ck-b', 'ck-a', '--yes'], { client: c });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
-      'checkpoint "ck-b" not deleted: restore pod rb-live still running from it; pass --force to delete it too\n' +
-        'checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint)\n',
+      'checkpoint "ck-b" not deleted: restore pod rb-live runs from it; --keep-artifacts deletes only its Job and leaves that pod and the artifact alone (it stays listed and restorable), --force deletes that pod and the artifact too\n' +
+        'checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint, artifacts:/checkpoints/ck-a)\n',
     );
     expect(r.stderr).toContain('1 of 2 checkpoints not deleted');
     expect(c.peek(RESOURCES.pods, 'default', 'rb-live')).toBeDefined();
@@ -59,20 +65,57 @@ describe('delete', () => {
     expect(JSON.parse(f.stdout)).toEqual({
       apiVersion: 'snapshotctl/v1',
       kind: 'CheckpointDeleteResult',
-      items: [{ id: 'ck-b', namespace: 'default', status: 'deleted', deleted: ['pod/rb-live', 'job.batch/wb-checkpoint'], reason: null }],
+      items: [{ id: 'ck-b', namespace: 'default', status: 'deleted', deleted: ['pod/rb-live', 'job.batch/wb-checkpoint', 'artifacts:/checkpoints/ck-b'], reason: null }],
     });
   });
 
-  it('--artifacts removes the directory through a short-lived read-write pod, then deletes that pod', async () => {
+  it('--keep-artifacts deletes only the Job: the running restore pod and the artifact stay, and the checkpoint is still listed', async () => {
+    const c = cluster();
+    const r = await runCli(['delete', 'ck-b', '--yes', '--keep-artifacts'], { client: c });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('checkpoint "ck-b" deleted (job.batch/wb-checkpoint)\n');
+    expect(names(c)).toEqual(['jobs/wb-checkpoint']);
+    expect(removers(c)).toEqual([]);
+    // Nothing looks at the volume when nothing will be removed from it.
+    expect(c.calls.some((x) => x.verb === 'create')).toBe(false);
+    const list = await runCli(['list', '-o', 'json'], { client: c });
+    const row = (JSON.parse(list.stdout) as { items: Array<Record<string, unknown>> }).items.find((i) => i['id'] === 'ck-b');
+    expect(row).toMatchObject({ source: 'restore', job: null, artifact: { state: 'present' }, restores: { total: 1 } });
+  });
+
+  it('an orphan (an artifact no Job refers to) is deleted from the volume; with --keep-artifacts nothing is left to delete', async () => {
+    const c = cluster();
+    const keep = await runCli(['delete', 'orphan-1', '--yes', '--keep-artifacts'], { client: c });
+    expect(keep.code).toBe(1);
+    expect(keep.stdout).toMatch(/^checkpoint "orphan-1" not found/);
+    const r = await runCli(['delete', 'orphan-1', '--yes'], { client: c });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('checkpoint "orphan-1" deleted (artifacts:/checkpoints/orphan-1)\n');
+    expect(removers(c)).toEqual([['rm', '-rf', '--', '/checkpoints/orphan-1']]);
+  });
+
+  it('an ID the volume shows no artifact for keeps its path untouched unless --artifacts; --artifacts with --keep-artifacts is a usage error', async () => {
+    const c = cluster();
+    seedCheckpoint(c, 'ck-z', { pod: 'wz', verdict: 'completed', minutesAgo: 5 });
+    expect((await runCli(['delete', 'ck-z', '--yes'], { client: c })).stdout).toBe('checkpoint "ck-z" deleted (job.batch/wz-checkpoint)\n');
+    expect(removers(c)).toEqual([]);
+    seedCheckpoint(c, 'ck-y', { pod: 'wy', verdict: 'completed', minutesAgo: 5 });
+    expect((await runCli(['delete', 'ck-y', '--yes', '--artifacts'], { client: c })).stdout).toBe('checkpoint "ck-y" deleted (job.batch/wy-checkpoint, artifacts:/checkpoints/ck-y)\n');
+    const both = await runCli(['delete', 'ck-a', '--yes', '--artifacts', '--keep-artifacts'], { client: c });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--artifacts and --keep-artifacts contradict each other');
+  });
+
+  it('the artifact is removed through a short-lived read-write pod, which is deleted afterwards', async () => {
     const c = cluster();
     const r = await runCli(['delete', 'ck-a', '--yes', '--artifacts'], { client: c });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('checkpoint "ck-a" deleted (pod/ra-done, job.batch/wa-checkpoint, artifacts:/checkpoints/ck-a)\n');
-    const create = c.calls.find((x) => x.verb === 'create');
+    const create = c.calls.find((x) => x.verb === 'create' && x.name?.startsWith('snapshotctl-remover-'));
     const pod = create?.body as Pod;
     expect(pod.spec.containers[0]?.command).toEqual(['rm', '-rf', '--', '/checkpoints/ck-a']);
     expect(pod.spec.volumes).toEqual([{ name: 'checkpoint-storage', persistentVolumeClaim: { claimName: 'snapshot-pvc', readOnly: false } }]);
-    expect(names(c)).toContain(`pods/${create?.name}`);
+    expect(c.writes().filter((w) => w.verb === 'delete').map((w) => `${w.resource}/${w.name}`)).toContain(`pods/${create?.name}`);
   });
 
   it('unknown IDs are reported per ID, exit 1', async () => {
@@ -89,11 +132,12 @@ describe('delete', () => {
     expect(names(c)).toEqual(['pods/ra-done', 'jobs/wa-checkpoint']);
   });
 
-  it('--all with a running restore: the other IDs go, that one is refused', async () => {
+  it('--all with a running restore: the other IDs go (the orphan too), that one is refused', async () => {
     const c = cluster();
     const r = await runCli(['delete', '--all', '--yes'], { client: c });
     expect(r.code).toBe(1);
     expect(names(c)).toEqual(['pods/ra-done', 'jobs/wa-checkpoint']);
+    expect(removers(c)).toEqual([['rm', '-rf', '--', '/checkpoints/ck-a'], ['rm', '-rf', '--', '/checkpoints/orphan-1']]);
   });
 
   it('without --yes: refused when stdin is not a terminal (exit 2, no call)', async () => {
@@ -108,8 +152,9 @@ describe('delete', () => {
     const c = cluster();
     const no = await runCli(['delete', 'ck-a'], { client: c, stdinIsTTY: true, answer: 'n' });
     expect(no.code).toBe(1);
-    expect(no.prompts[0]).toContain('ck-a: job.batch/wa-checkpoint, pod/ra-done');
-    expect(c.writes()).toEqual([]);
+    expect(no.prompts[0]).toContain('ck-a: job.batch/wa-checkpoint, pod/ra-done, its artifact directory (version 1, 4Ki)');
+    expect(names(c)).toEqual([]);
+    expect(removers(c)).toEqual([]);
     const yes = await runCli(['delete', 'ck-a'], { client: c, stdinIsTTY: true, answer: 'y' });
     expect(yes.code).toBe(0);
     expect(names(c)).toEqual(['pods/ra-done', 'jobs/wa-checkpoint']);

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
 import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';
-import { ago, runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';
+import { ago, answerStorageScans, runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';
 
 function catalogueCluster(): FakeKubeClient {
   const c = new FakeKubeClient('default');
@@ -25,6 +25,11 @@ function catalogueCluster(): FakeKubeClient {
   });
   // Another namespace: only -A shows it.
   seedCheckpoint(c, 'ck-other', { ns: 'ml', pod: 'w', verdict: 'completed', minutesAgo: 2 });
+  // The volume: ck-a's artifact, and one whose Job is gone (an orphan).
+  answerStorageScans(c, [
+    { id: 'ck-a', kib: 2 * 1024 * 1024, minutesAgo: 180 },
+    { id: 'old-run', kib: 17 * 1024 * 1024, minutesAgo: 2000, node: 'node-2', pod: 'old-worker-checkpoint-x1y2z' },
+  ]);
   return c;
 }
 
@@ -39,20 +44,50 @@ describe('list', () => {
         'ck-b               job       failed        node-2   30m     0',
         '96429b2725761a09   dckpt     completed     <none>   60m     0',
         'ck-a               job       completed     node-1   3h      3 (last in_progress)',
+        'old-run            orphan    completed     node-2   33h     0',
         'gone               restore   unknown       <none>   3d11h   1 (last completed)',
         '',
       ].join('\n'),
     );
   });
 
-  it('-o wide adds JOB, POD, LOCATION and HASH; -A adds NAMESPACE', async () => {
+  it('-o wide adds ARTIFACT (size on the volume, missing), JOB, POD, LOCATION and HASH; -A adds NAMESPACE', async () => {
     const r = await runCli(['list', '-A', '-o', 'wide'], { client: catalogueCluster() });
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAMESPACE\s+ID\s+SOURCE\s+STATUS\s+NODE\s+AGE\s+RESTORES\s+JOB\s+POD\s+LOCATION\s+HASH$/);
-    expect(lines[1]).toMatch(/^default\s+ck-c\s+job\s+in_progress\s+node-1\s+60s\s+0\s+worker-c-checkpoint\s+worker-c-checkpoint-abcde\s+\/checkpoints\/ck-c\/versions\/1\s+<none>$/);
-    expect(lines[2]).toMatch(/^ml\s+ck-other\s+/);
-    expect(lines).toHaveLength(7);
+    expect(lines[0]).toMatch(/^NAMESPACE\s+ID\s+SOURCE\s+STATUS\s+NODE\s+AGE\s+RESTORES\s+ARTIFACT\s+JOB\s+POD\s+LOCATION\s+HASH$/);
+    expect(lines[1]).toMatch(/^default\s+ck-c\s+job\s+in_progress\s+node-1\s+60s\s+0\s+<unknown>\s+worker-c-checkpoint\s+worker-c-checkpoint-abcde\s+\/checkpoints\/ck-c\/versions\/1\s+<none>$/);
+    // ml has no agent, so its volume was not looked at.
+    expect(lines[2]).toMatch(/^ml\s+ck-other\s+job\s+completed\s+\S+\s+\S+\s+0\s+<unknown>\s/);
+    expect(lines.find((l) => /\s96429b2725761a09\s/.test(l))).toMatch(/\s0\s+missing\s/);
+    expect(lines.find((l) => /\sck-a\s/.test(l))).toMatch(/\s2Gi\s+worker-a-checkpoint\s/);
+    expect(lines.find((l) => /\sold-run\s/.test(l))).toMatch(/^default\s+old-run\s+orphan\s+completed\s+node-2\s+33h\s+0\s+17Gi\s+<none>\s+old-worker-checkpoint-x1y2z\s+\/checkpoints\/old-run\/versions\/1\s+<none>$/);
+    expect(lines).toHaveLength(8);
+  });
+
+  it('--no-storage: no reader pod, only the cluster objects (artifacts unknown)', async () => {
+    const c = catalogueCluster();
+    const r = await runCli(['list', '--no-storage', '-o', 'json'], { client: c });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { items: Array<{ id: string; artifact: unknown }> };
+    expect(doc.items.map((i) => i.id)).not.toContain('old-run');
+    expect(doc.items.every((i) => i.artifact === null)).toBe(true);
+    expect(c.writes().filter((w) => w.verb === 'create')).toEqual([]);
+  });
+
+  it('the reader pod is deleted afterwards, and a volume that cannot be listed is a warning, not a failure', async () => {
+    const c = catalogueCluster();
+    const ok = await runCli(['list', '-o', 'name'], { client: c });
+    expect(ok.code).toBe(0);
+    const created = c.writes().filter((w) => w.verb === 'create').map((w) => `${w.resource}/${w.name}`);
+    expect(created).toEqual([expect.stringMatching(/^pods\/snapshotctl-reader-/)]);
+    expect(c.writes().filter((w) => w.verb === 'delete').map((w) => `${w.resource}/${w.name}`)).toEqual(created);
+    const denied = catalogueCluster();
+    denied.failWith = (call) => (call.verb === 'create' && call.resource === 'pods' ? new ApiError({ verb: 'create', resource: RESOURCES.pods, namespace: 'default', status: 403, reason: 'Forbidden', message: 'pods is forbidden' }) : undefined);
+    const r = await runCli(['list', '-o', 'name'], { client: denied });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('old-run');
+    expect(r.stderr).toMatch(/did not list the checkpoint volume pvc\/snapshot-pvc in namespace "default": .*forbidden.*--no-storage/s);
   });
 
   it('-o json is the documented CheckpointList', async () => {
@@ -61,7 +96,7 @@ describe('list', () => {
     const doc = JSON.parse(r.stdout) as { apiVersion: string; kind: string; items: Array<Record<string, unknown>> };
     expect(doc.apiVersion).toBe('snapshotctl/v1');
     expect(doc.kind).toBe('CheckpointList');
-    expect(doc.items.map((i) => i['id'])).toEqual(['ck-c', 'ck-b', '96429b2725761a09', 'ck-a', 'gone']);
+    expect(doc.items.map((i) => i['id'])).toEqual(['ck-c', 'ck-b', '96429b2725761a09', 'ck-a', 'old-run', 'gone']);
     expect(doc.items[3]).toEqual({
       id: 'ck-a',
       namespace: 'default',
@@ -76,6 +111,7 @@ describe('list', () => {
       identityHash: null,
       location: '/checkpoints/ck-a/versions/1',
       reason: null,
+      artifact: { state: 'present', versions: ['1'], bytes: 2 * 1024 ** 3, createdAt: ago(180), engine: 'criu', simulated: false, manifest: true },
       restores: {
         total: 3,
         completed: 1,
@@ -85,7 +121,8 @@ describe('list', () => {
       },
     });
     expect(doc.items[2]).toMatchObject({ source: 'dckpt', phase: 'Ready', identityHash: '96429b2725761a09', job: 'checkpoint-job-96429b2725761a09-1', status: 'completed' });
-    expect(doc.items[1]).toMatchObject({ status: 'failed', reason: 'the snapshot agent marked the checkpoint failed' });
+    expect(doc.items[1]).toMatchObject({ status: 'failed', reason: 'the snapshot agent marked the checkpoint failed', artifact: null });
+    expect(doc.items[4]).toMatchObject({ id: 'old-run', source: 'orphan', status: 'completed', job: null, node: 'node-2', artifact: { state: 'present', bytes: 17 * 1024 ** 3 } });
   });
 
   it('-o yaml parses to the same document; -o name prints checkpoint/<id>, as kubectl prints type/name', async () => {
@@ -93,7 +130,7 @@ describe('list', () => {
     const j = await runCli(['list', '-o', 'json'], { client: catalogueCluster() });
     expect(parse(y.stdout)).toEqual(JSON.parse(j.stdout));
     const n = await runCli(['list', '-o', 'name'], { client: catalogueCluster() });
-    expect(n.stdout).toBe('checkpoint/ck-c\ncheckpoint/ck-b\ncheckpoint/96429b2725761a09\ncheckpoint/ck-a\ncheckpoint/gone\n');
+    expect(n.stdout).toBe('checkpoint/ck-c\ncheckpoint/ck-b\ncheckpoint/96429b2725761a09\ncheckpoint/ck-a\ncheckpoint/old-run\ncheckpoint/gone\n');
   });
 
   it('-l matches Jobs and DynamoCheckpoints; restore pods only add counts to those rows', async () => {
@@ -122,7 +159,7 @@ describe('list', () => {
         ? new ApiError({ verb: 'list', resource: RESOURCES.dynamocheckpoints, namespace: 'default', status: 404, reason: 'NotFound', message: '404 page not found' })
         : undefined;
     const r = await runCli(['list', '-o', 'name'], { client: c });
-    expect(r.stdout).toBe('checkpoint/ck-c\ncheckpoint/ck-b\ncheckpoint/ck-a\ncheckpoint/gone\n');
+    expect(r.stdout).toBe('checkpoint/ck-c\ncheckpoint/ck-b\ncheckpoint/ck-a\ncheckpoint/old-run\ncheckpoint/gone\n');
   });
 
   it('forbidden Jobs: exit 3 with the RBAC hint', async () => {

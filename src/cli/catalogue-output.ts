@@ -8,6 +8,7 @@ import type { DeleteOutput, DeletePlan, DeleteResult } from '../commands/delete.
 import type { DescribeOutput, DescribeResult } from '../commands/describe.js';
 import type { HashOutput, HashResult } from '../commands/hash.js';
 import type { ListOutput, ListResult } from '../commands/list.js';
+import type { PruneItem, PruneOutput, PrunePlan, PruneResult } from '../commands/prune.js';
 import { formatAge, formatTable } from './table.js';
 import { escapeControls, oneLine } from './terminal-text.js';
 
@@ -54,6 +55,7 @@ export function entryObject(e: CheckpointEntry): Record<string, unknown> {
     identityHash: e.identityHash,
     location: e.location,
     reason: e.reason,
+    artifact: e.artifact,
     restores: {
       total: e.restores.total,
       completed: e.restores.completed,
@@ -70,6 +72,26 @@ export function restoresCell(e: CheckpointEntry): string {
 }
 
 const none = (v: string | null): string => v ?? '<none>';
+
+/** Bytes as `ls -h` and kubectl's quantities show them: 512, 3.4Ki, 17Gi. */
+export function formatBytes(bytes: number): string {
+  const units = ['Ki', 'Mi', 'Gi', 'Ti'];
+  if (bytes < 1024) return String(bytes);
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v >= 10 ? Math.round(v) : Math.round(v * 10) / 10}${units[i]}`;
+}
+
+/** The ARTIFACT cell: its size on the volume, `missing`, or `<unknown>` when not looked at. */
+export function artifactCell(e: CheckpointEntry): string {
+  if (!e.artifact) return '<unknown>';
+  if (e.artifact.state === 'missing') return 'missing';
+  return e.artifact.bytes !== null ? formatBytes(e.artifact.bytes) : 'present';
+}
 
 /** A status word in colour (only when the caller allows colour). */
 function statusPainter(color: Colorizer | undefined): ((col: number, cell: string) => string) | undefined {
@@ -104,7 +126,7 @@ export function formatList(result: ListResult, format: ListOutput, now: number, 
       if (result.items.length === 0) return '';
       const all = result.namespace === undefined;
       const wide = format === 'wide';
-      const headers = [...(all ? ['NAMESPACE'] : []), 'ID', 'SOURCE', 'STATUS', 'NODE', 'AGE', 'RESTORES', ...(wide ? ['JOB', 'POD', 'LOCATION', 'HASH'] : [])];
+      const headers = [...(all ? ['NAMESPACE'] : []), 'ID', 'SOURCE', 'STATUS', 'NODE', 'AGE', 'RESTORES', ...(wide ? ['ARTIFACT', 'JOB', 'POD', 'LOCATION', 'HASH'] : [])];
       const rows = result.items.map((e) => [
         ...(all ? [e.namespace] : []),
         e.id,
@@ -113,7 +135,7 @@ export function formatList(result: ListResult, format: ListOutput, now: number, 
         none(e.node),
         formatAge(e.createdAt, now),
         restoresCell(e),
-        ...(wide ? [none(e.job), none(e.pod), none(e.location), none(e.identityHash)] : []),
+        ...(wide ? [artifactCell(e), none(e.job), none(e.pod), none(e.location), none(e.identityHash)] : []),
       ]);
       const statusCol = headers.indexOf('STATUS');
       const paint = statusPainter(color);
@@ -199,19 +221,21 @@ export function formatDescribe(r: DescribeResult, format: DescribeOutput, now: n
 }
 
 /** The confirmation question for `delete` (on stderr, before anything is deleted). */
-export function deleteQuestion(plan: DeletePlan, artifacts: boolean): string {
+export function deleteQuestion(plan: DeletePlan, opts: { keepArtifacts: boolean; force: boolean }): string {
   const found = plan.items.filter((i) => i.found);
   const lines = [`About to delete ${found.length} checkpoint${found.length === 1 ? '' : 's'} in namespace "${plan.namespace}":`];
   for (const i of found) {
-    if (artifacts && i.idProblems.length > 0) {
+    if (i.removeArtifact && i.idProblems.length > 0) {
       lines.push(`  ${oneLine(`${i.id}: skipped (not a safe path segment: it ${i.idProblems.join(', ')})`)}`);
       continue;
     }
     const what = [
       ...i.jobs.map((j) => `job.batch/${j.name}`),
       ...i.dynamoCheckpoints.map((d) => `dynamocheckpoint.nvidia.com/${d.name}`),
-      ...[...i.runningRestorePods, ...i.finishedRestorePods].map((x) => `pod/${x.name}`),
-      ...(artifacts ? ['its artifact directory'] : []),
+      ...(opts.keepArtifacts && !opts.force ? [] : [...i.runningRestorePods, ...i.finishedRestorePods].map((x) => `pod/${x.name}`)),
+      ...(i.removeArtifact
+        ? [`its artifact directory${i.artifact?.state === 'present' ? ` (${i.artifact.versions.length === 1 ? 'version' : 'versions'} ${i.artifact.versions.join(', ')}${i.artifact.bytes !== null ? `, ${formatBytes(i.artifact.bytes)}` : ''})` : ''}`]
+        : []),
     ];
     lines.push(`  ${oneLine(`${i.id}: ${what.join(', ') || 'nothing but its restore history'}`)}`);
   }
@@ -230,4 +254,47 @@ export function formatDelete(result: DeleteResult, format: DeleteOutput): string
         : `${oneLine(`checkpoint "${i.id}" ${i.status === 'not_found' ? 'not found' : i.status === 'refused' ? 'not deleted' : 'failed'}: ${i.reason ?? ''}`)}\n`,
     )
     .join('');
+}
+
+function pruneLine(i: PruneItem): string {
+  return oneLine(`${i.path} (${i.versions.length === 1 ? 'version' : 'versions'} ${i.versions.join(', ')}${i.bytes !== null ? `, ${formatBytes(i.bytes)}` : ''}${i.createdAt ? `, from ${i.createdAt}` : ''})`);
+}
+
+/** The confirmation question of `prune`. */
+export function pruneQuestion(plan: PrunePlan): string {
+  const bytes = plan.items.reduce((n, i) => n + (i.bytes ?? 0), 0);
+  const lines = [`About to remove ${plan.items.length} orphaned artifact${plan.items.length === 1 ? '' : 's'} (${formatBytes(bytes)}) in namespace "${plan.namespace}":`];
+  for (const i of plan.items) lines.push(`  ${pruneLine(i)}`);
+  return `${lines.join('\n')}\nProceed? [y/N] `;
+}
+
+/** `prune` results: what went (or would go), what was kept and why; json: a document. */
+export function formatPrune(result: PruneResult, plan: PrunePlan, format: PruneOutput, age: string): string {
+  if (format === 'json') {
+    return (
+      JSON.stringify(
+        {
+          apiVersion: CATALOGUE_API_VERSION,
+          kind: 'PruneResult',
+          namespace: result.namespace,
+          dryRun: result.dryRun,
+          removed: result.removed,
+          kept: result.kept,
+          younger: plan.younger,
+          bytes: result.bytes,
+          complete: !plan.incomplete,
+        },
+        null,
+        2,
+      ) + '\n'
+    );
+  }
+  const out: string[] = [];
+  const verb = result.dryRun ? 'would remove' : 'removed';
+  if (result.removed.length === 0) out.push(`no orphaned artifacts${age} in namespace "${result.namespace}"; nothing ${result.dryRun ? 'would be ' : ''}removed`);
+  for (const i of result.removed) out.push(`${verb} ${pruneLine(i)}`);
+  for (const i of result.kept) out.push(oneLine(`kept ${i.path}: ${i.reason}`));
+  if (plan.younger.length > 0) out.push(`kept ${plan.younger.length} younger orphan${plan.younger.length === 1 ? '' : 's'} (${plan.younger.map((i) => i.id).join(', ')}); --older-than 0 includes them`);
+  if (result.removed.length > 0) out.push(`${result.dryRun ? 'would free' : 'freed'} ${formatBytes(result.bytes)} in ${result.removed.length} artifact${result.removed.length === 1 ? '' : 's'}`);
+  return out.map((l) => `${l}\n`).join('');
 }

@@ -4,8 +4,8 @@
  */
 import { Command, Option } from 'commander';
 
-export type CatalogueCommandName = 'list' | 'describe' | 'delete' | 'hash' | 'completion' | '__complete';
-export const CATALOGUE_COMMANDS: readonly CatalogueCommandName[] = ['list', 'describe', 'delete', 'hash', 'completion', '__complete'];
+export type CatalogueCommandName = 'list' | 'describe' | 'delete' | 'prune' | 'hash' | 'completion' | '__complete';
+export const CATALOGUE_COMMANDS: readonly CatalogueCommandName[] = ['list', 'describe', 'delete', 'prune', 'hash', 'completion', '__complete'];
 
 /** True for the commands `runCatalogue` handles. */
 export function isCatalogueCommand(name: string): name is CatalogueCommandName {
@@ -49,14 +49,26 @@ Examples:
   # Delete one checkpoint's Job (asks on a terminal)
   snapshotctl delete llama-8b-v1 -n ml
 
-  # Also remove the artifact directory from the checkpoint PVC, without asking
-  snapshotctl delete llama-8b-v1 --artifacts --yes
+  # Delete only the Job: the artifact stays on the volume, listed and restorable
+  snapshotctl delete llama-8b-v1 --keep-artifacts --yes
 
   # Every checkpoint matching a label selector (scripts must pass --yes)
   snapshotctl delete -l team=ml --yes
 
   # Also delete restore pods that are still running from this checkpoint
   snapshotctl delete llama-8b-v1 --force --yes
+`;
+
+const PRUNE_EXAMPLES = `
+Examples:
+  # What would go: artifacts on the volume that no Job, DynamoCheckpoint or pod refers to
+  snapshotctl prune --dry-run -n ml
+
+  # Remove orphans older than a week, without asking
+  snapshotctl prune --older-than 168h --yes -n ml
+
+  # Every orphan, however new
+  snapshotctl prune --older-than 0 --yes
 `;
 
 const HASH_EXAMPLES = `
@@ -104,10 +116,12 @@ export function addCatalogueCommands(program: Command, onAction: Handler): void 
     program
       .command('list')
       .alias('ls')
-      .description('list the checkpoints: checkpoint Jobs, DynamoCheckpoint objects and the restore pods that use them')
+      .description('list the checkpoints: the artifacts on the checkpoint volume, checkpoint Jobs, DynamoCheckpoint objects and the restore pods that use them')
       .option('-A, --all-namespaces', 'list in every namespace')
       .option('-l, --selector <selector>', 'label selector (key=value[,key=value]) on Jobs, DynamoCheckpoints and restore pods')
       .option('-o, --output <format>', 'table, wide, json, yaml or name', 'table')
+      .option('--no-storage', 'do not list the checkpoint volume (no short-lived reader pod): artifacts whose Job is gone are not shown')
+      .option('--helper-image <image>', 'image of the short-lived pod that lists the checkpoint volume (needs `sh`, `sed`, `du`, `stat`)', 'busybox:1.36')
       .option('--timeout <duration>', 'how long the whole command may take (0: no limit); an API server that does not answer in time exits 4', '60s'),
   )
     .addHelpText('after', LIST_EXAMPLES)
@@ -130,18 +144,33 @@ export function addCatalogueCommands(program: Command, onAction: Handler): void 
     program
       .command('delete')
       .argument('[ids...]', 'checkpoint IDs')
-      .description('delete checkpoints: the checkpoint Job (and DynamoCheckpoint), optionally the artifact directory')
+      .description('delete checkpoints: the checkpoint Job (and DynamoCheckpoint) and the artifact directory on the checkpoint volume')
       .option('--all', 'every checkpoint in the namespace')
       .option('-l, --selector <selector>', 'the checkpoints whose Job or DynamoCheckpoint matches this label selector')
-      .option('--artifacts', 'also remove the artifact directory from the checkpoint PVC (through a short-lived pod)')
+      .option('--artifacts', 'remove the artifact directory even where the checkpoint volume could not be listed (by default it is removed when the listing shows it)')
+      .option('--keep-artifacts', 'keep the artifact directory: only the cluster objects go, the checkpoint stays listed and restorable, and restore pods are left alone')
       .option('--force', 'also delete restore pods of these checkpoints that are still running')
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
       .option('-o, --output <format>', 'text or json', 'text')
-      .option('--helper-image <image>', 'image of the short-lived pod that removes artifacts (needs `rm`)', 'busybox:1.36')
+      .option('--helper-image <image>', 'image of the short-lived pods that list and remove artifacts (needs `sh`, `sed`, `du`, `stat`, `rm`)', 'busybox:1.36')
       .option('--timeout <duration>', 'how long the look-ups may take, and then the deletions (the question aside; 0: no limit); an API server that does not answer in time exits 4', '2m'),
   )
     .addHelpText('after', DELETE_EXAMPLES)
     .action(async (ids: string[], raw: Record<string, unknown>) => onAction('delete', { ...raw, ids }));
+
+  addClusterOptions(
+    program
+      .command('prune')
+      .description('remove orphaned artifacts: checkpoints on the volume that no Job, DynamoCheckpoint or restore pod refers to')
+      .option('--older-than <duration>', 'only orphans at least this old (0: every one)', '1h')
+      .option('--dry-run', 'say what would be removed; remove nothing')
+      .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+      .option('-o, --output <format>', 'text or json', 'text')
+      .option('--helper-image <image>', 'image of the short-lived pods that list and remove artifacts (needs `sh`, `sed`, `du`, `stat`, `rm`)', 'busybox:1.36')
+      .option('--timeout <duration>', 'how long the look-ups may take, and then the removal (the question aside; 0: no limit)', '2m'),
+  )
+    .addHelpText('after', PRUNE_EXAMPLES)
+    .action(async (raw: Record<string, unknown>) => onAction('prune', raw));
 
   program
     .command('hash')

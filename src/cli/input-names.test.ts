@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
-import { runCli, seedAgent } from './testing/run-cli.js';
+import { answerStorageScans, runCli, seedAgent } from './testing/run-cli.js';
 
 const WORKER = (extra = '', container = 'main') => `apiVersion: v1
 kind: Pod
@@ -93,6 +93,7 @@ describe('refused before anything is sent (exit 2)', () => {
     expect(r.code).toBe(0);
     const c = new FakeKubeClient();
     seedAgent(c);
+    answerStorageScans(c);
     const d = await runCli(['describe', 'qwen3.checkpoint'], { client: c });
     expect(d.stderr).toContain('no checkpoint "qwen3.checkpoint"');
     expect(d.code).toBe(1);

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
 import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';
-import { ago, runCli, seedAgent, seedCheckpoint } from './testing/run-cli.js';
+import { ago, answerStorageScans, runCli, seedAgent, seedCheckpoint } from './testing/run-cli.js';
 
 /** Retitles the window, erases the line, returns to its start and writes a fake one. */
 const EVIL = '\u001b]0;pwned\u0007\r\u001b[2Kstatus: all good\u009b31m\u007f';
@@ -17,6 +17,7 @@ const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 function cluster(): FakeKubeClient {
   const c = new FakeKubeClient('default');
   seedAgent(c);
+  answerStorageScans(c);
   seedCheckpoint(c, 'ck-a', { pod: 'worker-a', verdict: 'failed', minutesAgo: 30 });
   c.update(RESOURCES.jobs, 'default', 'worker-a-checkpoint', (j) => {
     j.status = { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: EVIL }] } as never;

@@ -7,6 +7,8 @@
 import { isApiStatus, toClusterError } from '../kube/errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
+  AGENT_SELECTOR_COMPONENT,
+  AGENT_SELECTOR_NAME,
   ANNOTATION_RESTORE_STATUS,
   LABEL_CHECKPOINT_ID,
   LABEL_IS_CHECKPOINT_SOURCE,
@@ -25,7 +27,9 @@ import {
   type KubeObject,
   type Pod,
 } from '../protocol/index.js';
-import { findStorage } from './cluster.js';
+import { findAgentNodes, findStorage } from './cluster.js';
+import type { CommandDeps } from './context.js';
+import { scanStorage, type StorageListing, type StoredArtifact } from './storage-scan.js';
 
 /** The type in `list -o name`'s `checkpoint/<id>` lines (kubectl's type/name form). */
 export const CHECKPOINT_NAME_TYPE = 'checkpoint';
@@ -41,8 +45,28 @@ export function idFromArgument(arg: string): string {
 
 /** Status of a checkpoint as the catalogue shows it. */
 export type CheckpointStatus = 'completed' | 'failed' | 'in_progress' | 'unknown';
-/** Where a row came from: a checkpoint Job, a DynamoCheckpoint, or only restore pods. */
-export type CheckpointSource = 'job' | 'dckpt' | 'restore';
+/**
+ * Where a row came from: a checkpoint Job, a DynamoCheckpoint, only restore pods, or
+ * only an artifact on the checkpoint volume (`orphan`: nothing on the cluster refers to
+ * it, so only `prune` or `delete` will ever remove it).
+ */
+export type CheckpointSource = 'job' | 'dckpt' | 'restore' | 'orphan';
+
+/** What the checkpoint volume holds for a row, when it was looked at. */
+export interface ArtifactSummary {
+  /** `missing`: the volume was listed whole and has no directory for this ID. */
+  state: 'present' | 'missing';
+  /** Version directories (`versions/<n>`), sorted. */
+  versions: string[];
+  /** Bytes on disk of all versions; null when unknown. */
+  bytes: number | null;
+  /** The newest version's manifest (our agent's): when, which engine, simulated or not. */
+  createdAt: string | null;
+  engine: string | null;
+  simulated: boolean | null;
+  /** False when some version has no manifest.yaml (not written by our agent, or broken). */
+  manifest: boolean;
+}
 /** Status of one restore pod. */
 export type RestoreStatus = 'completed' | 'failed' | 'in_progress' | 'pending';
 
@@ -75,6 +99,8 @@ export interface CheckpointEntry {
   identityHash: string | null;
   location: string | null;
   reason: string | null;
+  /** null: the checkpoint volume was not looked at (no agent there, no access, --no-storage). */
+  artifact: ArtifactSummary | null;
   restores: {
     total: number;
     completed: number;
@@ -93,6 +119,8 @@ export interface CatalogueObjects {
   restorePods: Pod[];
   /** Base path of the checkpoint storage by namespace, when discovered. */
   basePaths: Map<string, string>;
+  /** What the checkpoint volume of each namespace holds, where it was listed. */
+  storage?: Map<string, StorageListing>;
   /** False under a label selector: restore pods then only add counts to matched rows. */
   restoreOnlyRows?: boolean;
 }
@@ -166,6 +194,7 @@ export function buildCatalogue(objs: CatalogueObjects): CheckpointEntry[] {
         // An ID from a cluster object is only a path when it is a valid checkpoint ID.
         location: base !== undefined && checkCheckpointId(id).length === 0 ? checkpointLocation(base, id) : null,
         reason: null,
+        artifact: null,
         restores: { total: 0, completed: 0, failed: 0, inProgress: 0, last: null },
       };
       entries.set(k, e);
@@ -229,7 +258,54 @@ export function buildCatalogue(objs: CatalogueObjects): CheckpointEntry[] {
     }
     if (e.source === 'restore' && (e.createdAt === null || (record.createdAt ?? '') < e.createdAt)) e.createdAt = record.createdAt;
   }
+  for (const [ns, listing] of objs.storage ?? []) addArtifacts(ns, listing, entries, entry, objs.restoreOnlyRows !== false);
   return [...entries.values()].sort(byAgeNewestFirst);
+}
+
+/**
+ * Join one namespace's volume listing: an ID with no row becomes an `orphan` row (not
+ * under a label selector: artifacts carry no labels); a completed row whose artifact is
+ * not there, on a listing known to be whole, says `missing`.
+ */
+function addArtifacts(
+  ns: string,
+  listing: StorageListing,
+  entries: Map<string, CheckpointEntry>,
+  entry: (ns: string, id: string) => CheckpointEntry,
+  orphanRows: boolean,
+): void {
+  const byId = new Map<string, StoredArtifact[]>();
+  for (const a of listing.artifacts) byId.set(a.id, [...(byId.get(a.id) ?? []), a]);
+  for (const [id, versions] of byId) {
+    const known = entries.has(`${ns}/${id}`);
+    if (!known && !orphanRows) continue;
+    const e = entry(ns, id);
+    versions.sort((a, b) => a.version.localeCompare(b.version, 'en', { numeric: true }));
+    const newest = versions[versions.length - 1]!;
+    const bytes = versions.every((v) => v.bytes !== null) ? versions.reduce((n, v) => n + (v.bytes ?? 0), 0) : null;
+    e.artifact = {
+      state: 'present',
+      versions: versions.map((v) => v.version),
+      bytes,
+      createdAt: newest.createdAt ?? newest.modifiedAt,
+      engine: newest.engine,
+      simulated: newest.simulated,
+      manifest: versions.every((v) => v.hasManifest),
+    };
+    if (!known) {
+      e.source = 'orphan';
+      e.status = newest.hasManifest ? 'completed' : 'unknown';
+      e.createdAt = newest.createdAt ?? newest.modifiedAt;
+      e.node = newest.node;
+      e.pod = newest.pod;
+    }
+  }
+  if (!listing.complete) return;
+  for (const e of entries.values()) {
+    if (e.namespace === ns && e.artifact === null && e.status === 'completed' && checkCheckpointId(e.id).length === 0) {
+      e.artifact = { state: 'missing', versions: [], bytes: null, createdAt: null, engine: null, simulated: null, manifest: false };
+    }
+  }
 }
 
 /**
@@ -268,6 +344,7 @@ export async function collectCatalogue(
   namespace: string | undefined,
   selector: string | undefined,
   signal?: AbortSignal,
+  scan?: StorageScanRequest,
 ): Promise<CatalogueObjects> {
   const where = namespace === undefined ? 'in any namespace' : `in namespace "${namespace}"`;
   const list = async <T extends KubeObject>(res: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector: string | undefined, what: string) => {
@@ -290,13 +367,53 @@ export async function collectCatalogue(
   }
   const namespaces = new Set<string>();
   for (const o of [...jobs, ...(selector ? [] : restorePods), ...dynamoCheckpoints]) namespaces.add(o.metadata?.namespace ?? '');
+  if (scan) {
+    if (namespace !== undefined) namespaces.add(namespace);
+    else for (const ns of await agentNamespaces(client)) namespaces.add(ns);
+  }
   const basePaths = new Map<string, string>();
-  for (const ns of namespaces) {
+  const storage = new Map<string, StorageListing>();
+  for (const ns of [...namespaces].sort()) {
+    let found: Awaited<ReturnType<typeof findStorage>>;
     try {
-      basePaths.set(ns, (await findStorage(client, ns)).storage.basePath);
+      found = await findStorage(client, ns);
     } catch {
       // Location unknown without an agent DaemonSet there; the row still shows.
+      continue;
+    }
+    basePaths.set(ns, found.storage.basePath);
+    if (!scan) continue;
+    try {
+      const nodes = await findAgentNodes(client, ns, found.daemonSet).catch(() => undefined);
+      const listing = await scanStorage(client, { namespace: ns, storage: found.storage, nodes, image: scan.image, timeoutMs: scan.timeoutMs }, scan.deps);
+      storage.set(ns, listing);
+      if (!listing.complete) {
+        scan.deps.reporter.warn(
+          `the listing of pvc/${found.storage.pvcName} in namespace "${ns}" is incomplete (${listing.problems[0] ?? (listing.via === 'message' ? 'it came back through the 4 KiB termination message; allow `get pods/log` to see all' : 'it was cut short')}); ${listing.artifacts.length} artifacts shown`,
+        );
+      }
+    } catch (err) {
+      if (scan.deps.signal.aborted) throw err;
+      scan.deps.reporter.warn(`did not list the checkpoint volume pvc/${found.storage.pvcName} in namespace "${ns}": ${(err as Error).message}; artifacts without a Job are not shown (--no-storage skips this look)`);
     }
   }
-  return { jobs, checkpointPods, dynamoCheckpoints, restorePods, basePaths, restoreOnlyRows: selector === undefined };
+  return { jobs, checkpointPods, dynamoCheckpoints, restorePods, basePaths, storage, restoreOnlyRows: selector === undefined };
+}
+
+/** Look at the checkpoint volumes too, through one reader pod per namespace. */
+export interface StorageScanRequest {
+  image: string;
+  timeoutMs: number;
+  deps: Pick<CommandDeps, 'signal' | 'reporter' | 'leftovers'>;
+}
+
+/** Namespaces where a snapshot agent DaemonSet runs (for -A); none when they cannot be listed. */
+async function agentNamespaces(client: KubeClient): Promise<string[]> {
+  const out = new Set<string>();
+  for (const selector of [AGENT_SELECTOR_COMPONENT, AGENT_SELECTOR_NAME]) {
+    const items = await client.list(RESOURCES.daemonsets, undefined, { labelSelector: selector }).then((r) => r.items).catch(() => []);
+    for (const d of items) out.add(d.metadata?.namespace ?? '');
+  }
+  out.delete('');
+  return [...out];
 }

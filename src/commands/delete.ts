@@ -1,16 +1,19 @@
 /**
  * `snapshotctl delete ID... | --all | -l SELECTOR`: delete checkpoints. Per ID: the
  * checkpoint Job (foreground, waited for), the DynamoCheckpoint, finished restore pods,
- * and with `--artifacts` the artifact directory (through a short-lived pod). A restore
- * pod still running from the checkpoint blocks its deletion unless `--force`, which
- * deletes that pod too. Results are per ID; one failure does not stop the others.
+ * and the artifact directory on the checkpoint volume (through a short-lived pod) when
+ * the volume's listing shows one, or always with `--artifacts`; `--keep-artifacts`
+ * keeps it (the checkpoint stays listed and restorable, as an orphan). A restore pod
+ * still running from the checkpoint blocks deleting its artifact: `--keep-artifacts`
+ * deletes only the cluster objects and leaves those pods alone, `--force` deletes them
+ * too. Results are per ID; one failure does not stop the others.
  */
 import { Interrupted, TimeoutError, UsageError } from '../errors.js';
 import { isApiStatus } from '../kube/errors.js';
 import { RESOURCES, type KubeClient, type ResourceType } from '../kube/types.js';
 import { waitForObject } from '../kube/wait.js';
 import { LABEL_CHECKPOINT_ID, checkCheckpointId, type CheckpointStorage, type KubeObject, type Pod } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, dynamoCheckpointId, idFromArgument, objectsOfId, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
+import { buildCatalogue, collectCatalogue, dynamoCheckpointId, idFromArgument, objectsOfId, type ArtifactSummary, type CatalogueObjects, type CheckpointEntry } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { formatDuration } from './duration.js';
@@ -29,6 +32,7 @@ export interface RawDeleteOptions {
   all?: boolean;
   selector?: string;
   artifacts?: boolean;
+  keepArtifacts?: boolean;
   force?: boolean;
   yes?: boolean;
   output?: string;
@@ -45,7 +49,10 @@ export interface DeleteOptions extends KubeTarget {
   all: boolean;
   selector?: string;
   namespace: string;
+  /** --artifacts: remove the artifact directory even where the volume could not be listed. */
   artifacts: boolean;
+  /** --keep-artifacts: never remove it. */
+  keepArtifacts: boolean;
   force: boolean;
   yes: boolean;
   output: DeleteOutput;
@@ -70,6 +77,10 @@ export interface DeletePlanItem {
   idProblems: string[];
   /** The objects that carry the ID (`dynamocheckpoint.nvidia.com/x`), for messages. */
   objects: string[];
+  /** What the checkpoint volume holds for it (null: not looked at). */
+  artifact: ArtifactSummary | null;
+  /** The artifact directory is to be removed (decided by the plan). */
+  removeArtifact: boolean;
 }
 
 export interface DeletePlan {
@@ -102,6 +113,7 @@ export async function complete(raw: RawDeleteOptions, deps: Pick<CommandDeps, 'c
     ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
     namespace: resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target)),
     artifacts: raw.artifacts === true,
+    keepArtifacts: raw.keepArtifacts === true,
     force: raw.force === true,
     yes: raw.yes === true,
     output: (raw.output ?? 'text') as DeleteOutput,
@@ -120,6 +132,7 @@ export function validate(opts: DeleteOptions): void {
     );
   }
   if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`--output "${opts.output}" is not supported by delete`, 'use -o text or -o json');
+  if (opts.artifacts && opts.keepArtifacts) throw new UsageError('--artifacts and --keep-artifacts contradict each other', 'leave both out to remove the artifacts the volume shows, or pass one');
   if (opts.selector !== undefined) checkSelector(opts.selector);
   const bad = opts.ids.map((id) => [id, checkCheckpointId(id)] as const).filter(([, p]) => p.length > 0);
   if (bad.length > 0) throw new UsageError(`checkpoint ID ${bad.map(([id, p]) => `"${id}" ${p.join(', ')}`).join('; ')}`, '`snapshotctl list` shows the IDs');
@@ -134,7 +147,13 @@ function isFinished(p: Pod): boolean {
 }
 
 /** What each ID consists of (pure). */
-export function planFor(id: string, namespace: string, objs: CatalogueObjects, entry: CheckpointEntry | undefined): DeletePlanItem {
+export function planFor(
+  id: string,
+  namespace: string,
+  objs: CatalogueObjects,
+  entry: CheckpointEntry | undefined,
+  artifacts: { remove: boolean; keep: boolean } = { remove: false, keep: false },
+): DeletePlanItem {
   const restores = objs.restorePods
     .filter((p) => p.metadata.namespace === namespace && p.metadata.labels?.[LABEL_CHECKPOINT_ID] === id)
     .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
@@ -148,12 +167,14 @@ export function planFor(id: string, namespace: string, objs: CatalogueObjects, e
     runningRestorePods: restores.filter((p) => !isFinished(p)).map(ref),
     idProblems: checkCheckpointId(id),
     objects: objectsOfId(objs, namespace, id),
+    artifact: entry?.artifact ?? null,
+    removeArtifact: entry !== undefined && !artifacts.keep && (artifacts.remove || entry.artifact?.state === 'present'),
   };
 }
 
 /** True when `--artifacts` must leave this item alone: its ID cannot name a directory. */
 export function isUnsafeForArtifacts(item: DeletePlanItem): boolean {
-  return item.found && item.idProblems.length > 0;
+  return item.found && item.removeArtifact && item.idProblems.length > 0;
 }
 
 /** Find what the IDs, --all or -l stand for; deletes nothing. */
@@ -161,17 +182,20 @@ export async function plan(opts: DeleteOptions, deps: CommandDeps): Promise<Dele
   const budget = startBudget(await deps.kube(opts, deps.logger), deps, opts.timeoutMs, LOOKUP_BUDGET);
   const what = `looking up checkpoints in namespace "${opts.namespace}"`;
   deps.reporter.phase(what);
-  const objs = await budget.guard(what, (look) => collectCatalogue(look, opts.namespace, opts.selector));
+  // The volume's listing says which IDs have an artifact to remove (and finds orphans).
+  const scan = opts.keepArtifacts ? undefined : { image: opts.helperImage, timeoutMs: timeoutOrNoLimit(budget.remainingMs()), deps };
+  const objs = await budget.guard(what, (look) => collectCatalogue(look, opts.namespace, opts.selector, undefined, scan));
   budget.check(what);
   const entries = buildCatalogue(objs);
   const ids = opts.ids.length > 0 ? [...new Set(opts.ids)] : entries.map((e) => e.id);
-  const items = ids.map((id) => planFor(id, opts.namespace, objs, entries.find((e) => e.id === id)));
-  if (opts.artifacts) {
-    for (const item of items.filter(isUnsafeForArtifacts)) {
-      deps.reporter.warn(
-        `skipping checkpoint ID ${JSON.stringify(item.id)} of ${item.objects.join(', ') || 'an unknown object'}: it ${item.idProblems.join(', ')}; it cannot name an artifact directory, so nothing of it is deleted`,
-      );
-    }
+  const items = ids.map((id) => planFor(id, opts.namespace, objs, entries.find((e) => e.id === id), { remove: opts.artifacts, keep: opts.keepArtifacts }));
+  if (scan && !opts.artifacts && !objs.storage?.has(opts.namespace) && items.some((i) => i.found)) {
+    deps.reporter.warn(`the checkpoint volume of namespace "${opts.namespace}" was not listed, so no artifact directory is removed; pass --artifacts to remove them anyway`);
+  }
+  for (const item of items.filter(isUnsafeForArtifacts)) {
+    deps.reporter.warn(
+      `skipping checkpoint ID ${JSON.stringify(item.id)} of ${item.objects.join(', ') || 'an unknown object'}: it ${item.idProblems.join(', ')}; it cannot name an artifact directory, so nothing of it is deleted`,
+    );
   }
   return { namespace: opts.namespace, items };
 }
@@ -216,7 +240,7 @@ export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps)
   const client = budget.client;
   let storage: { storage: CheckpointStorage; nodes: string[] | undefined } | undefined;
   let storageError: string | undefined;
-  if (opts.artifacts && p.items.some((i) => i.found)) {
+  if (p.items.some((i) => i.found && i.removeArtifact)) {
     try {
       const found = await findStorage(client, opts.namespace);
       storage = { storage: found.storage, nodes: await findAgentNodes(client, opts.namespace, found.daemonSet).catch(() => undefined) };
@@ -240,22 +264,29 @@ export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps)
     }
     if (!item.found) {
       result.status = 'not_found';
-      result.reason = `no checkpoint "${item.id}" in namespace "${item.namespace}"`;
+      result.reason = `no checkpoint "${item.id}" in namespace "${item.namespace}"${opts.keepArtifacts ? ' on the cluster (with --keep-artifacts the checkpoint volume is not looked at, and an artifact alone is kept)' : ''}`;
       continue;
     }
-    if (opts.artifacts && isUnsafeForArtifacts(item)) {
+    if (isUnsafeForArtifacts(item)) {
       result.status = 'refused';
       result.reason = `the checkpoint ID is not a safe path segment (it ${item.idProblems.join(', ')}), so --artifacts cannot name its directory; look at ${item.objects.join(', ') || 'the objects that carry it'} with kubectl`;
       continue;
     }
-    if (item.runningRestorePods.length > 0 && !opts.force) {
+    if (item.runningRestorePods.length > 0 && !opts.force && !opts.keepArtifacts) {
+      const pods = item.runningRestorePods.map((x) => x.name).join(', ');
+      const one = item.runningRestorePods.length === 1;
       result.status = 'refused';
-      result.reason = `restore pod${item.runningRestorePods.length === 1 ? '' : 's'} ${item.runningRestorePods.map((x) => x.name).join(', ')} still running from it; pass --force to delete ${item.runningRestorePods.length === 1 ? 'it' : 'them'} too`;
+      result.reason =
+        `restore pod${one ? '' : 's'} ${pods} ${one ? 'runs' : 'run'} from it; ` +
+        `--keep-artifacts deletes only its Job${item.dynamoCheckpoints.length > 0 ? ' and DynamoCheckpoint' : ''} and leaves ${one ? 'that pod' : 'those pods'} and the artifact alone (it stays listed and restorable), ` +
+        `--force deletes ${one ? 'that pod' : 'those pods'} and the artifact too`;
       continue;
     }
     try {
       deps.reporter.phase(`deleting checkpoint "${item.id}"`);
-      for (const pod of [...item.runningRestorePods, ...item.finishedRestorePods]) {
+      // With --keep-artifacts restore pods are left alone: the checkpoint they came from stays.
+      const restorePods = opts.keepArtifacts && !opts.force ? [] : [...item.runningRestorePods, ...item.finishedRestorePods];
+      for (const pod of restorePods) {
         if (await deleteAndWait(client, RESOURCES.pods, item.namespace, pod, 'Background', budget, deps.signal)) result.deleted.push(`pod/${pod.name}`);
       }
       for (const d of item.dynamoCheckpoints) {
@@ -264,7 +295,7 @@ export async function run(opts: DeleteOptions, p: DeletePlan, deps: CommandDeps)
       for (const job of item.jobs) {
         if (await deleteAndWait(client, RESOURCES.jobs, item.namespace, job, 'Foreground', budget, deps.signal)) result.deleted.push(`job.batch/${job.name}`);
       }
-      if (opts.artifacts) {
+      if (item.removeArtifact) {
         if (!storage) throw new Error(`artifacts not removed: ${storageError ?? 'checkpoint storage unknown'}`);
         const dir = `${storage.storage.basePath.replace(/\/+$/, '')}/${item.id}`;
         deps.reporter.phase(`removing ${dir} through a short-lived pod`);

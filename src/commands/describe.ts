@@ -193,12 +193,20 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
   const client = budget.client;
   const looking = `looking for checkpoint "${opts.id}" in namespace "${opts.namespace}"`;
   deps.reporter.phase(looking);
-  const objs = await budget.guard(looking, (look) => collectCatalogue(look, opts.namespace, undefined));
+  let objs = await budget.guard(looking, (look) => collectCatalogue(look, opts.namespace, undefined));
   budget.check(looking);
-  const entry = buildCatalogue(objs).find((e) => e.id === opts.id || e.dynamoCheckpoint === opts.id);
+  const find = () => buildCatalogue(objs).find((e) => e.id === opts.id || e.dynamoCheckpoint === opts.id);
+  let entry = find();
+  if (!entry && opts.readArtifact) {
+    // Nothing on the cluster has the ID: its Job may be gone while its artifact stays.
+    const scan = { image: opts.helperImage, timeoutMs: timeoutOrNoLimit(budget.remainingMs()), deps };
+    objs = await budget.guard(looking, (look) => collectCatalogue(look, opts.namespace, undefined, undefined, scan));
+    budget.check(looking);
+    entry = find();
+  }
   if (!entry) {
     throw new OperationFailed(
-      `no checkpoint "${opts.id}" in namespace "${opts.namespace}" (no Job labelled ${LABEL_CHECKPOINT_ID}=${opts.id}, no DynamoCheckpoint, no restore pod)`,
+      `no checkpoint "${opts.id}" in namespace "${opts.namespace}" (no Job labelled ${LABEL_CHECKPOINT_ID}=${opts.id}, no DynamoCheckpoint, no restore pod${opts.readArtifact ? ', no artifact on the checkpoint volume' : ''})`,
       `\`snapshotctl list -n ${opts.namespace}\` shows the checkpoints there; \`snapshotctl list -A\` looks in every namespace`,
     );
   }

@@ -73,9 +73,9 @@ export function readerCommand(path: string): string[] {
   return ['cp', path, TERMINATION_MESSAGE_PATH];
 }
 
-/** `rm -rf -- <dir>`. */
-export function removerCommand(path: string): string[] {
-  return ['rm', '-rf', '--', path];
+/** `rm -rf -- <dir>...`. */
+export function removerCommand(...paths: string[]): string[] {
+  return ['rm', '-rf', '--', ...paths];
 }
 
 export interface HelperOutcome {
@@ -115,7 +115,15 @@ function terminatedOf(pod: Pod | undefined): TerminatedState | undefined {
 export async function runHelperPod(
   client: KubeClient,
   pod: Pod,
-  opts: { signal: AbortSignal; timeoutMs: number; reporter: Reporter; leftovers?: Leftovers; pollIntervalMs?: number },
+  opts: {
+    signal: AbortSignal;
+    timeoutMs: number;
+    reporter: Reporter;
+    leftovers?: Leftovers;
+    pollIntervalMs?: number;
+    /** Runs once the pod has finished, before it is deleted (to read its log). */
+    beforeDelete?: (name: string) => Promise<void>;
+  },
 ): Promise<HelperOutcome> {
   const ns = pod.metadata.namespace ?? 'default';
   let created: Pod;
@@ -145,6 +153,7 @@ export async function runHelperPod(
       return { succeeded: false, exitCode: null, message: `its container cannot start (${stuck}); pass an image the nodes have with --helper-image`, node: done.spec.nodeName ?? null, pod: name };
     }
     const t = terminatedOf(done);
+    await opts.beforeDelete?.(name);
     const failedReason = done.status?.reason ?? t?.reason;
     return {
       succeeded: done.status?.phase === 'Succeeded' || t?.exitCode === 0,

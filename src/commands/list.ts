@@ -4,7 +4,8 @@ import { buildCatalogue, collectCatalogue, type CheckpointEntry } from './catalo
 import { resolveNamespace } from './common-options.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { parseDuration } from './duration.js';
-import { startBudget, type BudgetOptions } from './operation.js';
+import { DEFAULT_HELPER_IMAGE } from './helper-pod.js';
+import { startBudget, timeoutOrNoLimit, type BudgetOptions } from './operation.js';
 
 export type ListOutput = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 const OUTPUTS: readonly ListOutput[] = ['table', 'wide', 'json', 'yaml', 'name'];
@@ -15,6 +16,9 @@ export interface RawListOptions {
   selector?: string;
   output?: string;
   timeout?: string;
+  /** false with --no-storage: do not list the checkpoint volume. */
+  storage?: boolean;
+  helperImage?: string;
   kubeconfig?: string;
   kubeContext?: string;
   context?: string;
@@ -27,6 +31,9 @@ export interface ListOptions extends KubeTarget {
   output: ListOutput;
   /** The whole command's limit, ms; 0: none. */
   timeoutMs: number;
+  /** List the checkpoint volume too (one short-lived reader pod per namespace). */
+  storage: boolean;
+  helperImage: string;
 }
 
 /** Default `--timeout` of list and describe. */
@@ -72,7 +79,15 @@ export async function complete(raw: RawListOptions, deps: Pick<CommandDeps, 'con
   }
   let namespace: string | undefined;
   if (raw.allNamespaces !== true) namespace = resolveNamespace(raw.namespace, undefined, raw.namespace ? undefined : await deps.contextNamespace(target));
-  return { ...target, namespace, output, timeoutMs, ...(raw.selector !== undefined ? { selector: raw.selector } : {}) };
+  return {
+    ...target,
+    namespace,
+    output,
+    timeoutMs,
+    storage: raw.storage !== false,
+    helperImage: raw.helperImage ?? DEFAULT_HELPER_IMAGE,
+    ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
+  };
 }
 
 /** Pure checks: output format and selector syntax. */
@@ -87,7 +102,8 @@ export async function run(opts: ListOptions, deps: CommandDeps): Promise<ListRes
   const budget = startBudget(client, deps, opts.timeoutMs, LOOKUP_BUDGET);
   const what = `listing checkpoints ${opts.namespace === undefined ? 'in every namespace' : `in namespace "${opts.namespace}"`}`;
   deps.reporter.phase(what);
-  const objs = await budget.guard(what, (look) => collectCatalogue(look, opts.namespace, opts.selector));
+  const scan = opts.storage ? { image: opts.helperImage, timeoutMs: timeoutOrNoLimit(budget.remainingMs()), deps } : undefined;
+  const objs = await budget.guard(what, (look) => collectCatalogue(look, opts.namespace, opts.selector, undefined, scan));
   // Storage discovery inside is best effort and swallows errors: an expired budget must still fail.
   budget.check(what);
   return { namespace: opts.namespace, items: buildCatalogue(objs) };

@@ -25,6 +25,7 @@ import type {
   WatchOptions,
   WriteOptions,
 } from './types.js';
+import { RESOURCES } from './types.js';
 import type { KubeObject } from '../protocol/types.js';
 
 /** How failed calls are retried. All fields have defaults; tests inject `sleep`/`random`. */
@@ -164,6 +165,8 @@ interface CallSpec {
   signal?: AbortSignal | undefined;
   /** Tries in all; default the retry policy's. */
   attempts?: number | undefined;
+  /** The body is text (pods/log), returned as it is. */
+  text?: boolean;
   /** Limit for the answer to one try, ms; default the client's. */
   timeoutMs?: number | undefined;
 }
@@ -307,6 +310,14 @@ class HttpKubeClient implements KubeClient {
     );
   }
 
+  async log(namespace: string, pod: string, opts: RequestOptions & { container?: string } = {}): Promise<string> {
+    const body = await this.call(
+      { verb: 'get', method: 'GET', res: RESOURCES.pods, namespace, name: pod, subresource: 'log', query: { container: opts.container, limitBytes: String(LOG_LIMIT_BYTES) }, text: true, ...perCall(opts) },
+      'read',
+    );
+    return typeof body === 'string' ? body : '';
+  }
+
   async *watch<T extends KubeObject = KubeObject>(
     res: ResourceType,
     namespace: string | undefined,
@@ -377,6 +388,7 @@ class HttpKubeClient implements KubeClient {
         throw this.transportError(spec, timedOut ? noAnswerError(limitMs) : err);
       })
       .finally(() => clearTimeout(timer));
+    if (spec.text) return text ?? '';
     if (!text) return undefined;
     try {
       return JSON.parse(text) as unknown;
@@ -542,6 +554,9 @@ function parseWatchEvent<T>(line: string): WatchEvent<T> {
 }
 
 /** The whole body; an abort (the request carries the signal) makes the iteration throw. */
+/** The most of a pod's log one read takes (the API server cuts it there). */
+const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
+
 async function readBody(res: http.IncomingMessage): Promise<string> {
   res.setEncoding('utf8');
   let text = '';

@@ -139,6 +139,11 @@ export interface KubeClient {
   ): Promise<T>;
   delete(res: ResourceType, namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<void>;
   /**
+   * A pod's log (`pods/log`) as text; a fake may leave it out, and callers then do
+   * without. `container` is needed only for pods of several containers.
+   */
+  log?(namespace: string, pod: string, opts?: RequestOptions & { container?: string }): Promise<string>;
+  /**
    * One watch stream. Yields events until the server closes the stream (the iterator
    * then ends), the signal aborts (ends quietly), or the connection fails (throws).
    * An HTTP error at the start throws `ApiError`; an ERROR event is yielded as is.

@@ -93,21 +93,23 @@ describe('catalogue: list, describe, delete', () => {
     expect(leftovers(c).filter((n) => n.includes('snapshotctl-'))).toEqual([]);
   }, 120_000);
 
-  it('delete removes only what it should: running restores block without --force; --artifacts removes only that directory', async () => {
+  it('delete removes only what it should: running restores block without --force or --keep-artifacts; the artifact directory goes with its checkpoint', async () => {
     const c = cluster();
     await twoCheckpointsThreeRestores(c);
     const before = leftovers(c);
 
     const refused = await runCli(['delete', 'ck-two', '--yes'], { cluster: c });
     expect(refused.code).toBe(1);
-    expect(refused.stdout).toBe('checkpoint "ck-two" not deleted: restore pod r3 still running from it; pass --force to delete it too\n');
+    expect(refused.stdout).toBe(
+      'checkpoint "ck-two" not deleted: restore pod r3 runs from it; --keep-artifacts deletes only its Job and leaves that pod and the artifact alone (it stays listed and restorable), --force deletes that pod and the artifact too\n',
+    );
     expect(leftovers(c)).toEqual(before);
 
     const noYes = await runCli(['delete', 'ck-one'], { cluster: c });
     expect(noYes.code).toBe(2);
     expect(leftovers(c)).toEqual(before);
 
-    const del = await runCli(['delete', 'ck-one', '--yes', '--force', '--artifacts', '-o', 'json'], { cluster: c });
+    const del = await runCli(['delete', 'ck-one', '--yes', '--force', '-o', 'json'], { cluster: c });
     expect(del.code, del.stderr).toBe(0);
     const result = JSON.parse(del.stdout) as { items: Array<{ id: string; status: string; deleted: string[] }> };
     expect(result.items).toEqual([

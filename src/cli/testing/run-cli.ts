@@ -1,6 +1,7 @@
 /** Test helpers for command tests: run the real program on a fake cluster. */
 import { FakeKubeClient } from '../../commands/testing/fake-client.js';
 import { RESOURCES } from '../../kube/types.js';
+import { STORAGE_SCAN_MARKER } from '../../commands/storage-scan.js';
 import type { KubeObject } from '../../protocol/index.js';
 import { main } from '../main.js';
 
@@ -134,4 +135,49 @@ export function seedRestore(client: FakeKubeClient, id: string, name: string, o:
     spec: { nodeName: o.node ?? 'node-1', containers: [{ name: 'main' }] },
     status: { phase: o.phase ?? 'Running' },
   });
+}
+
+/** One artifact version directory for `answerStorageScans` (fields as the scan prints them). */
+export interface FakeArtifact {
+  id: string;
+  version?: string;
+  kib?: number;
+  minutesAgo?: number;
+  ns?: string;
+  pod?: string;
+  node?: string;
+  engine?: string;
+  /** false: a directory without manifest.yaml. */
+  manifest?: boolean;
+}
+
+/** What the storage scan script prints for these directories (its format, see storage-scan.ts). */
+export function storageListing(artifacts: FakeArtifact[]): string {
+  const lines = artifacts.map((a) => {
+    const at = ago(a.minutesAgo ?? 10);
+    const m = a.manifest !== false;
+    return ['A', a.id, a.version ?? '1', String(a.kib ?? 4), String(Math.floor(Date.parse(at) / 1000)), m ? '1' : '0', m ? (a.ns ?? 'default') : '', m ? (a.pod ?? `${a.id}-checkpoint-abcde`) : '', m ? (a.node ?? 'node-1') : '', m ? at : '', m ? (a.engine ?? 'criu') : '', m ? 'false' : ''].join('\t');
+  });
+  return [...lines, `END\t${artifacts.length}`, ''].join('\n');
+}
+
+/**
+ * Answer the storage scan's reader pods as a kubelet running the script would: the
+ * listing of `artifacts` (per namespace: `byNamespace`) as the termination message.
+ * Keeps any `onWrite` hook set before for other pods.
+ */
+export function answerStorageScans(client: FakeKubeClient, artifacts: FakeArtifact[] = []): void {
+  const previous = client.onWrite;
+  client.onWrite = (verb, res, obj) => {
+    const command = (obj as { spec?: { containers?: Array<{ command?: string[] }> } }).spec?.containers?.[0]?.command;
+    if (verb === 'create' && res.plural === 'pods' && command?.[0] === 'sh' && command[2]?.startsWith(STORAGE_SCAN_MARKER)) {
+      const ns = obj.metadata?.namespace ?? 'default';
+      const message = storageListing(artifacts.filter((a) => (a.ns ?? 'default') === ns));
+      client.update(RESOURCES.pods, ns, obj.metadata?.name ?? '', (p) => {
+        p['status'] = { phase: 'Succeeded', containerStatuses: [{ name: 'reader', state: { terminated: { exitCode: 0, message } } }] };
+      });
+      return;
+    }
+    previous?.(verb, res, obj);
+  };
 }

@@ -3,9 +3,12 @@
  * into the container and the image's `cp`, `cat` or `rm` runs on it; the dev cluster has
  * no mounts, so a pod whose container mounts a PVC the cluster backs with a local
  * directory (see `Nodes.setVolumeResolver`) and whose command is one of
- *   `cp SRC DST`, `cat PATH`, `rm -rf [--] PATH`
+ *   `cp SRC DST`, `cat PATH`, `rm -rf [--] PATH...`
  * runs that command here, in-process, with the mount paths translated to the local
- * directory. The agents and these tools run as the user who started the cluster
+ * directory. The CLI's storage scan (`sh -c <script> storage-scan BASE OUT`, its first
+ * line STORAGE_SCAN_MARKER) runs as the real script through this machine's `sh`, with
+ * BASE translated the same way and OUT a temporary file that becomes the termination
+ * message; only the mount is emulated. The agents and these tools run as the user who started the cluster
  * (often root), so every path is resolved beneath the volume's directory one component
  * at a time with lstat: a `..` element or a symbolic link anywhere on the way (the
  * `subPath` included) is refused, never followed, and files are opened with
@@ -15,7 +18,9 @@
  * output becomes the message. Any other command runs in the node's normal runtime.
  */
 import { constants } from 'node:fs';
-import { lstat, open, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { OneShotContainer, type ContainerLaunch } from './runtime.js';
 
@@ -33,6 +38,13 @@ interface LocalMount {
 }
 
 const DEFAULT_TERMINATION_PATH = '/dev/termination-log';
+/**
+ * First line of the CLI's storage scan script: a copy of STORAGE_SCAN_MARKER in
+ * src/commands/storage-scan.ts (the dev API server imports nothing from the CLI).
+ */
+export const STORAGE_SCAN_MARKER = '# snapshotctl storage scan v1';
+
+type ToolOp = 'cp' | 'cat' | 'rm' | 'scan';
 /** The real kubelet's limit per container. */
 const MESSAGE_LIMIT = 4096;
 
@@ -75,14 +87,15 @@ async function beneath(root: string, parts: readonly string[], shown: string, la
 }
 
 /** Is this a command the file tools run? */
-function toolOf(argv: string[]): { op: 'cp' | 'cat' | 'rm'; args: string[] } | undefined {
+function toolOf(argv: string[]): { op: ToolOp; args: string[] } | undefined {
   const [cmd, ...rest] = argv;
   const base = cmd?.split('/').pop();
+  if (base === 'sh' && rest[0] === '-c' && rest.length === 5 && rest[1]?.startsWith(`${STORAGE_SCAN_MARKER}\n`)) return { op: 'scan', args: rest.slice(1) };
   if (base === 'cp' && rest.length === 2) return { op: 'cp', args: rest };
   if (base === 'cat' && rest.length === 1) return { op: 'cat', args: rest };
   if (base === 'rm') {
     const paths = rest.filter((a) => a !== '--' && !/^-[rRf]+$/.test(a));
-    if (paths.length === 1 && rest.some((a) => /^-[rRf]*[rR][rRf]*$/.test(a))) return { op: 'rm', args: paths };
+    if (paths.length >= 1 && rest.some((a) => /^-[rRf]*[rR][rRf]*$/.test(a))) return { op: 'rm', args: paths };
   }
   return undefined;
 }
@@ -111,7 +124,7 @@ export class FileToolContainer extends OneShotContainer {
   constructor(
     l: ContainerLaunch,
     private readonly mounts: LocalMount[],
-    private readonly tool: { op: 'cp' | 'cat' | 'rm'; args: string[] },
+    private readonly tool: { op: ToolOp; args: string[] },
     private readonly terminationPath: string,
     private readonly fallbackToLogs: boolean,
   ) {
@@ -139,7 +152,8 @@ export class FileToolContainer extends OneShotContainer {
     return { local, readOnly: m.readOnly, mount: m };
   }
 
-  private async execute(tool: { op: 'cp' | 'cat' | 'rm'; args: string[] }): Promise<void> {
+  private async execute(tool: { op: ToolOp; args: string[] }): Promise<void> {
+    if (tool.op === 'scan') return this.scan(tool.args as [string, string, string, string]);
     if (tool.op === 'cat') {
       this.output += (await this.read(tool.args[0]!)).toString('utf8');
       return;
@@ -158,13 +172,34 @@ export class FileToolContainer extends OneShotContainer {
       await this.write(to.local, data, dst);
       return;
     }
-    const target = await this.resolve(tool.args[0]!, true);
-    if (target.readOnly) throw new Error(`can't remove '${tool.args[0]}': Read-only file system`);
-    for (const m of this.mounts) {
-      if ((await beneath(m.root, m.subPath, m.mountPath).catch(() => undefined)) === target.local) throw new Error(`refusing to remove the mount point ${tool.args[0]}`);
+    for (const path of tool.args) {
+      const target = await this.resolve(path, true);
+      if (target.readOnly) throw new Error(`can't remove '${path}': Read-only file system`);
+      for (const m of this.mounts) {
+        if ((await beneath(m.root, m.subPath, m.mountPath).catch(() => undefined)) === target.local) throw new Error(`refusing to remove the mount point ${path}`);
+      }
+      // rm never follows links: a link is removed itself, a directory's links are unlinked.
+      await rm(target.local, { recursive: true, force: true });
     }
-    // rm never follows links: a link is removed itself, a directory's links are unlinked.
-    await rm(target.local, { recursive: true, force: true });
+  }
+
+  /** The storage scan script itself, on the volume's local directory (see the file comment). */
+  private async scan([script, name, base, out]: [string, string, string, string]): Promise<void> {
+    const { local } = await this.resolve(base);
+    const tmp = await mkdtemp(join(tmpdir(), 'snapshotctl-scan-'));
+    try {
+      const file = join(tmp, 'out');
+      const stdout = await new Promise<string>((resolve, reject) => {
+        execFile('sh', ['-c', script, name, local, file], { maxBuffer: 64 * 1024 * 1024 }, (err, so, se) => {
+          if (err) reject(new Error(String(se).trim() || err.message));
+          else resolve(String(so));
+        });
+      });
+      this.output += stdout;
+      if (posix.normalize(out) === this.terminationPath) this.terminationMessage = (await readFile(file, 'utf8')).slice(0, MESSAGE_LIMIT);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   }
 
   /** The file's bytes, opened with O_NOFOLLOW (a link swapped in after the checks is refused too). */
