@@ -58,7 +58,7 @@ export interface ValidateSummary {
   skipped: number;
 }
 
-/** The result object (`-o json` prints it as is; README documents it). */
+/** The result object (`-o json` prints it as is; docs/validation.md documents it). */
 export interface ValidateResult {
   for: ValidateFor;
   strict: boolean;
