@@ -202,7 +202,7 @@ export async function run(opts: ValidateOptions, deps: ValidateDeps): Promise<Va
   };
 }
 
-/** 0 clean, 1 warnings under --strict, 2 any error (cli.md "validate (CI)"). */
+/** 0 clean, 1 warnings under --strict, 2 any error (docs/cli.md "validate (CI)"). */
 export function exitCodeFor(result: ValidateResult): number {
   if (result.summary.errors > 0) return EXIT.usage;
   if (result.strict && result.summary.warnings > 0) return EXIT.failed;
