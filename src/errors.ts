@@ -1,9 +1,9 @@
 /**
  * Typed errors. Everything below `src/cli` throws one of these; only the CLI entry
- * maps them to exit codes (cli.md "Exit codes") and prints them.
+ * maps them to exit codes (docs/cli.md "Exit codes") and prints them.
  */
 
-/** Exit codes documented in the README and cli.md. */
+/** Exit codes documented in the README and docs/cli.md. */
 export const EXIT = {
   ok: 0,
   failed: 1,

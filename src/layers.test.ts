@@ -1,5 +1,5 @@
 /**
- * The layer picture of the README's Architecture section, enforced: every relative
+ * The layer picture of docs/architecture.md, enforced: every relative
  * import (static, `export ... from`, `import type`, dynamic `import('...')`) of every
  * non-test file under src/ is checked against the rules below, so an upward import
  * fails here instead of surfacing later as a cycle or a CLI module in the agent image.

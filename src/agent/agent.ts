@@ -1,5 +1,5 @@
 /**
- * Our snapshot agent (protocol.md §7): one per node, talking to the API only through a
+ * Our snapshot agent (docs/protocol.md §7): one per node, talking to the API only through a
  * `KubeClient`, so it behaves like a real node agent against a real cluster or the dev
  * cluster. It watches checkpoint-source and restore-target pods on its node, writes
  * verdict annotations and events, and delegates the actual save/restore to an engine.

@@ -31,7 +31,7 @@ function show(value: string): string {
 
 /**
  * Why a checkpoint ID cannot name an artifact, or undefined when it can. The same rules
- * as the CLI's `--checkpoint-id` (a label value and a path segment, protocol.md §9),
+ * as the CLI's `--checkpoint-id` (a label value and a path segment, docs/protocol.md §9),
  * whether the ID came from a label, an annotation or a directory name.
  */
 export function unsafeIdReason(id: string): string | undefined {

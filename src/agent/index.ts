@@ -1,5 +1,5 @@
 /**
- * Our snapshot agent (protocol.md §7) and its engines. Importing starts nothing;
+ * Our snapshot agent (docs/protocol.md §7) and its engines. Importing starts nothing;
  * `startAgent` does.
  */
 export { startAgent, DEFAULT_TIMING } from './agent.js';

@@ -62,7 +62,7 @@ function agentAnswers(client: FakeKubeClient, verdict: 'completed' | 'failed' | 
 const OFFLINE = ['--pvc', 'snapshot-pvc', '--base-path', '/checkpoints'];
 
 describe('checkpoint --dry-run without a cluster', () => {
-  it('prints a v1 List holding exactly the Job of protocol.md §4 and sends nothing', async () => {
+  it('prints a v1 List holding exactly the Job of docs/protocol.md §4 and sends nothing', async () => {
     const r = await run(['checkpoint', '--manifest', 'worker.yaml', '--dry-run', '-o', 'json', ...OFFLINE, '--checkpoint-id', 'ck-1']);
     expect(r.code).toBe(0);
     expect(r.kubeCalls).toBe(0);
@@ -115,7 +115,7 @@ describe('checkpoint --dry-run without a cluster', () => {
 });
 
 describe('restore --manifest --dry-run without a cluster', () => {
-  it('prints the exact restore Pod of protocol.md §5', async () => {
+  it('prints the exact restore Pod of docs/protocol.md §5', async () => {
     const r = await run(['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1', '--dry-run', '-o', 'json', ...OFFLINE]);
     expect(r.code).toBe(0);
     expect(r.kubeCalls).toBe(0);

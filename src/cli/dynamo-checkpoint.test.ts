@@ -10,7 +10,7 @@ import { RESOURCES } from '../kube/types.js';
 import type { KubeObject } from '../protocol/index.js';
 import { runCli, seedAgent } from './testing/run-cli.js';
 
-const HASH = '96429b2725761a09'; // protocol.md §8, first vector
+const HASH = '96429b2725761a09'; // docs/protocol.md §8, first vector
 const JOB = `checkpoint-job-${HASH}-1`;
 const FLAGS = ['--model', 'meta-llama/Llama-2-7b-hf', '--backend-framework', 'vllm'];
 

@@ -1,6 +1,6 @@
 /**
  * The one place that formats results for stdout (style.md item 8): `kv` (v1.0.x's
- * key=value lines, protocol.md §10), `json`, `yaml`, `name`, and dry-run listings.
+ * key=value lines, docs/protocol.md §10), `json`, `yaml`, `name`, and dry-run listings.
  */
 import { stringify } from 'yaml';
 import type { DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';

@@ -83,7 +83,7 @@ export interface RestoreRecord {
   createdAt: string | null;
 }
 
-/** One catalogue row (the `list -o json` item shape; documented in the README). */
+/** One catalogue row (the `list -o json` item shape; documented in docs/commands.md). */
 export interface CheckpointEntry {
   id: string;
   namespace: string;

@@ -1,5 +1,5 @@
 /**
- * `snapshotctl checkpoint`: create the checkpoint Job of protocol.md §4 from a worker
+ * `snapshotctl checkpoint`: create the checkpoint Job of docs/protocol.md §4 from a worker
  * Pod manifest and wait for the agent's verdict on it.
  */
 import { ClusterError, UsageError } from '../errors.js';
@@ -102,7 +102,7 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
   let job = jobOf(opts);
   if (opts.dryRun === 'client' && opts.pvc !== undefined) {
     // Offline: nothing from the cluster is needed to print the exact Job, and without
-    // the cluster there is no agent placement to add (protocol.md §11).
+    // the cluster there is no agent placement to add (docs/protocol.md §11).
     return { dryRun: 'client', objects: [job as unknown as Record<string, unknown>] };
   }
   const client = await deps.kube(opts, deps.logger);

@@ -1,5 +1,5 @@
 /**
- * Cluster look-ups shared by checkpoint and restore: storage discovery (protocol.md §2)
+ * Cluster look-ups shared by checkpoint and restore: storage discovery (docs/protocol.md §2)
  * and the nodes where a snapshot agent is Ready (§11).
  */
 import { ClusterError } from '../errors.js';

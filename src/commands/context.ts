@@ -9,7 +9,7 @@ import type { Leftovers } from './leftovers.js';
 export type OutputFormat = 'kv' | 'json' | 'yaml' | 'name';
 export type DryRunMode = 'none' | 'client' | 'server';
 
-/** Flags shared by checkpoint and restore (cli.md "Common flags"). */
+/** Flags shared by checkpoint and restore (docs/cli.md "Common flags"). */
 export interface CommonOptions {
   kubeconfig?: string;
   context?: string;

@@ -1,6 +1,6 @@
 /**
  * `snapshotctl checkpoint --identity FILE|flags`: checkpoint through a `DynamoCheckpoint`
- * (protocol.md §8) instead of a bare Job. The identity hash names the checkpoint: a
+ * (docs/protocol.md §8) instead of a bare Job. The identity hash names the checkpoint: a
  * `Ready` object with the same hash is reused at once, an unfinished one is waited on,
  * otherwise one is created and its `status.phase` awaited (Ready → 0, Failed → 1).
  */

@@ -1,5 +1,5 @@
 /**
- * `snapshotctl hash`: the DynamoCheckpoint identity hash (protocol.md §8) from flags or
+ * `snapshotctl hash`: the DynamoCheckpoint identity hash (docs/protocol.md §8) from flags or
  * from a DynamoCheckpoint / DynamoGraphDeployment file. Offline: no cluster.
  */
 import { UsageError, ValidationError, type Finding } from '../errors.js';

@@ -1,7 +1,7 @@
 /**
  * The part checkpoint and restore share after the first write: wait for the agent's
  * verdict, build the result, and on failure, timeout or interrupt delete what this run
- * created (cli.md "Cleanup"), never anything else.
+ * created (docs/cli.md "Cleanup"), never anything else.
  */
 import { deadlineSignal } from '../kube/deadline.js';
 import { ClusterError, Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
@@ -388,7 +388,7 @@ function isServerLost(err: SnapshotError): boolean {
   return err instanceof ClusterError && err.code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'].includes(err.code);
 }
 
-/** Event reasons under which the agent explains a failure (protocol.md §7). */
+/** Event reasons under which the agent explains a failure (docs/protocol.md §7). */
 const AGENT_FAILURE_REASONS = new Set([EVENT_CHECKPOINT_FAILED, EVENT_RESTORE_FAILED]);
 
 /**

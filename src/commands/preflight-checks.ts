@@ -150,7 +150,7 @@ export async function checkPermissions(client: KubeClient, namespace: string, si
   };
 }
 
-/** Storage discovery as checkpoint and restore do it (protocol.md §2). */
+/** Storage discovery as checkpoint and restore do it (docs/protocol.md §2). */
 export async function checkStorage(
   client: KubeClient,
   namespace: string,

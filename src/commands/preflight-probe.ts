@@ -1,6 +1,6 @@
 /**
  * The preflight probe: a short-lived pod with the worker manifest's image on an agent
- * node that reports which placeholder-image tools the image has (protocol.md §3:
+ * node that reports which placeholder-image tools the image has (docs/protocol.md §3:
  * `criu`, `cuda-checkpoint` and whether it knows `--launch-job`, `nsrestore` at
  * `/usr/local/bin/nsrestore`, `sleep`). The script writes one line of `key=0|1` pairs
  * to its termination message, so only pod create/get/delete are needed (no `pods/log`).

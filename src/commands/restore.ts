@@ -1,5 +1,5 @@
 /**
- * `snapshotctl restore`: a new restore Pod from a manifest (protocol.md §5), or an
+ * `snapshotctl restore`: a new restore Pod from a manifest (docs/protocol.md §5), or an
  * existing placeholder Pod turned into a restore target in place (§6); then wait for
  * the agent's verdict on the pod.
  */

@@ -58,7 +58,7 @@ export interface ValidateSummary {
   skipped: number;
 }
 
-/** The result object (`-o json` prints it as is; README documents it). */
+/** The result object (`-o json` prints it as is; docs/validation.md documents it). */
 export interface ValidateResult {
   for: ValidateFor;
   strict: boolean;
@@ -202,7 +202,7 @@ export async function run(opts: ValidateOptions, deps: ValidateDeps): Promise<Va
   };
 }
 
-/** 0 clean, 1 warnings under --strict, 2 any error (cli.md "validate (CI)"). */
+/** 0 clean, 1 warnings under --strict, 2 any error (docs/cli.md "validate (CI)"). */
 export function exitCodeFor(result: ValidateResult): number {
   if (result.summary.errors > 0) return EXIT.usage;
   if (result.strict && result.summary.warnings > 0) return EXIT.failed;

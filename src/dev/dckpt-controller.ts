@@ -1,6 +1,6 @@
 /**
  * A small stand-in for the part of Dynamo's operator that drives `DynamoCheckpoint`
- * objects (protocol.md §8), for the dev cluster: for each object it computes the
+ * objects (docs/protocol.md §8), for the dev cluster: for each object it computes the
  * identity hash, moves `status.phase` Pending → Creating, creates the checkpoint Job
  * `checkpoint-job-<hash>-1` (§4's Job with checkpoint ID = the hash, owned by the
  * DynamoCheckpoint), and turns the agent's verdict annotation on that Job into

@@ -1,5 +1,5 @@
 /**
- * The `DynamoCheckpoint` CustomResourceDefinition the dev cluster serves (protocol.md
+ * The `DynamoCheckpoint` CustomResourceDefinition the dev cluster serves (docs/protocol.md
  * §8), built in code so it ships inside `dist/` with the controller that drives it.
  * Not in `manifests/` itself: users apply that folder to clusters that may already run
  * Dynamo's operator, which owns this CRD there. `manifests/crds/dynamocheckpoint.yaml`

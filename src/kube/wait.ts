@@ -2,7 +2,7 @@
  * Waiting for one object to reach a state: list, then watch from the list's
  * resourceVersion; resume a dropped stream from the last version seen; re-list on
  * `410 Gone`; poll with `get` where RBAC forbids `watch` or the watch keeps failing
- * (cli.md "Behaviour a user can rely on"). Every round that gets nothing backs off, so
+ * (docs/cli.md "Behaviour a user can rely on"). Every round that gets nothing backs off, so
  * no server answer can make it spin. Ends by the condition, the timeout (after one last
  * read), a server that stopped answering, or the caller's signal.
  */

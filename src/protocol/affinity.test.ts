@@ -1,5 +1,5 @@
 /**
- * Placement on agent nodes (protocol.md §11): which agent pods count as ready, and the
+ * Placement on agent nodes (docs/protocol.md §11): which agent pods count as ready, and the
  * required node affinity added to checkpoint and restore pods.
  */
 import { describe, expect, it } from 'vitest';

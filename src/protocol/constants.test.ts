@@ -1,5 +1,5 @@
 /**
- * Every wire constant against the literal text of protocol.md. The expected strings are
+ * Every wire constant against the literal text of docs/protocol.md. The expected strings are
  * typed out here on purpose (copied from the spec, not imported), so a typo in
  * constants.ts fails a test instead of silently changing what a v1.0.x agent sees.
  */
@@ -9,7 +9,7 @@ import * as protocol from './index.js';
 
 type ConstantName = keyof typeof C;
 
-/** [constant, expected value, clause of protocol.md it comes from] */
+/** [constant, expected value, clause of docs/protocol.md it comes from] */
 const EXPECTED: Array<[ConstantName, unknown, string]> = [
   // §1 labels and annotations
   ['LABEL_CHECKPOINT_ID', 'nvidia.com/snapshot-checkpoint-id', '§1'],
@@ -63,16 +63,16 @@ const EXPECTED: Array<[ConstantName, unknown, string]> = [
   ['EVENT_RESTORE_SUCCEEDED', 'RestoreSucceeded', '§7 events'],
   ['EVENT_RESTORE_FAILED', 'RestoreFailed', '§7 events'],
   ['CONTAINERD_ID_PREFIX', 'containerd://', '§1 restore-container-id'],
-  ['ARTIFACT_MANIFEST_FILE', 'manifest.yaml', '§7 artifact directory'],
-  // Not quoted in protocol.md; pinned so that a change is deliberate.
-  ['AGENT_EVENT_COMPONENT', 'snapshot-agent', 'not in protocol.md (chart DaemonSet name, §2)'],
-  ['EVENT_CHECKPOINT_REFUSED', 'CheckpointRefused', 'not in protocol.md (our extension: the agent trust boundary)'],
-  ['EVENT_RESTORE_NAMESPACE_UNVERIFIED', 'RestoreNamespaceUnverified', 'not in protocol.md (our extension: the agent trust boundary)'],
+  ['ARTIFACT_MANIFEST_FILE', 'manifest.yaml', '§12 artifact layout'],
+  // Not in the v1.0.x contract (ours; docs/protocol.md §7.4); pinned so that a change is deliberate.
+  ['AGENT_EVENT_COMPONENT', 'snapshot-agent', '§7.4 events, not in v1.0.x (chart DaemonSet name, §2)'],
+  ['EVENT_CHECKPOINT_REFUSED', 'CheckpointRefused', '§7.4 events, not in v1.0.x (our extension: the agent trust boundary)'],
+  ['EVENT_RESTORE_NAMESPACE_UNVERIFIED', 'RestoreNamespaceUnverified', '§7.4 events, not in v1.0.x (our extension: the agent trust boundary)'],
   // §11
   ['NODE_HOSTNAME_LABEL', 'kubernetes.io/hostname', '§11 placement'],
 ];
 
-describe('wire constants (byte-exact, protocol.md)', () => {
+describe('wire constants (byte-exact, docs/protocol.md)', () => {
   it.each(EXPECTED)('%s is %j (%s)', (name, expected) => {
     expect(C[name]).toStrictEqual(expected);
   });
@@ -81,7 +81,7 @@ describe('wire constants (byte-exact, protocol.md)', () => {
     expect((protocol as Record<string, unknown>)[name]).toBe(C[name]);
   });
 
-  // A new constant must be added to the table above with its protocol.md clause.
+  // A new constant must be added to the table above with its docs/protocol.md clause.
   it('every exported constant is covered by this table', () => {
     const covered = new Set<string>(EXPECTED.map(([name]) => name));
     const missing = Object.keys(C).filter((name) => !covered.has(name));

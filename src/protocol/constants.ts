@@ -1,5 +1,5 @@
 /**
- * Wire constants of the snapshot protocol (protocol.md §1–§6, §10). Byte-exact: a
+ * Wire constants of the snapshot protocol (docs/protocol.md §1–§6, §10). Byte-exact: a
  * Dynamo v1.0.x snapshot agent matches on these strings. Each says where it is used.
  */
 
@@ -101,5 +101,5 @@ export const EVENT_RESTORE_NAMESPACE_UNVERIFIED = 'RestoreNamespaceUnverified';
 export const AGENT_EVENT_COMPONENT = 'snapshot-agent';
 /** Prefix of `status.containerStatuses[].containerID` the agent strips for its annotation (§1). */
 export const CONTAINERD_ID_PREFIX = 'containerd://';
-/** File describing a checkpoint inside its artifact directory (§7). */
+/** File describing a checkpoint inside its artifact directory (§12). */
 export const ARTIFACT_MANIFEST_FILE = 'manifest.yaml';

@@ -1,5 +1,5 @@
 /**
- * The `DynamoCheckpoint` object (protocol.md §8) and the checkpoint Job a controller
+ * The `DynamoCheckpoint` object (docs/protocol.md §8) and the checkpoint Job a controller
  * makes from it. Pure builders, like `objects.ts`: they return new objects and never
  * modify their input, so `--dry-run` prints exactly what would be sent.
  */

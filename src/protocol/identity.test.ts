@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalIdentityJson, type CheckpointIdentity, goJsonString, identitiesInObject, identityHash, parseIdentity } from './identity.js';
 
-describe('identity hash (protocol.md §8)', () => {
+describe('identity hash (docs/protocol.md §8)', () => {
   it('reproduces vector 1 byte-exact', () => {
     const id = { model: 'meta-llama/Llama-2-7b-hf', backendFramework: 'vllm' };
     expect(canonicalIdentityJson(id)).toBe('{"model":"meta-llama/Llama-2-7b-hf","backendFramework":"vllm","tensorParallelSize":1,"pipelineParallelSize":1}');

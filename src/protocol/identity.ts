@@ -1,5 +1,5 @@
 /**
- * The DynamoCheckpoint identity hash (protocol.md §8): the operator serialises the
+ * The DynamoCheckpoint identity hash (docs/protocol.md §8): the operator serialises the
  * identity with Go's `encoding/json` in a fixed field order and takes the first 16 hex
  * characters of its SHA-256. Byte-exactness matters: a different byte means a different
  * hash, and the operator would not find (or would re-create) the checkpoint.

@@ -1,5 +1,5 @@
 /**
- * Manifest rules (protocol.md §3) and the command rule of §4 ("an empty command with
+ * Manifest rules (docs/protocol.md §3) and the command rule of §4 ("an empty command with
  * wrapping on is an error"), on YAML/JSON text and fixtures.
  */
 import { readFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ describe('parsePodManifest: accepted manifests', () => {
     expect(result.pod).toBeDefined();
   });
 
-  // protocol.md §3: "kind empty or Pod". `kind:` with no value is an empty kind in YAML
+  // docs/protocol.md §3: "kind empty or Pod". `kind:` with no value is an empty kind in YAML
   // (null); a Go v1.0.x CLI decodes it to "" and accepts it.
   it('kind with an empty YAML value (`kind:`) is accepted as an empty kind', () => {
     const result = parsePodManifest(podYaml({ head: 'apiVersion: v1\nkind:\n' }));

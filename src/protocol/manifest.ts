@@ -10,7 +10,7 @@ import { checkDnsLabel } from './names.js';
 import { YamlLimitError, documentValue, parseYamlDocuments, yamlErrorMessage } from './yaml-input.js';
 import type { Pod } from './types.js';
 
-/** Stable rule IDs shared with `validate` (README lists them). */
+/** Stable rule IDs shared with `validate` (docs/validation.md lists them). */
 export const RULES = {
   containerCount: 'SNAP001',
   kind: 'SNAP002',

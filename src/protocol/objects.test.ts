@@ -1,5 +1,5 @@
 /**
- * The checkpoint Job (protocol.md §4) and the restore Pod (§5), compared field by field
+ * The checkpoint Job (docs/protocol.md §4) and the restore Pod (§5), compared field by field
  * with objects written out here from the spec. Exact `toEqual` on whole objects is what
  * proves "nothing else is injected" and "everything else as in the manifest".
  */

@@ -1,5 +1,5 @@
 /**
- * Restore in place (protocol.md §6): preconditions, the guarded metadata patch that
+ * Restore in place (docs/protocol.md §6): preconditions, the guarded metadata patch that
  * removes stale keys, and JSON merge patch semantics (RFC 7386) used to preview it.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Checkpoint storage discovery (protocol.md §2), on DaemonSet objects built here.
+ * Checkpoint storage discovery (docs/protocol.md §2), on DaemonSet objects built here.
  */
 import { describe, expect, it } from 'vitest';
 import { discoverStorage, describeAgentSelectors, type AgentDaemonSets } from './storage.js';

@@ -1,5 +1,5 @@
 /**
- * The agent's verdict on the checkpoint Job (protocol.md §4 "Waiting") and on the restore
+ * The agent's verdict on the checkpoint Job (docs/protocol.md §4 "Waiting") and on the restore
  * Pod (§5 "Waiting").
  */
 import { describe, expect, it } from 'vitest';

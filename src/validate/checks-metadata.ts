@@ -11,7 +11,7 @@ import {
 import type { RuleContext, RuleHit } from './types.js';
 import { keyPath, rec, show, type Obj } from './util.js';
 
-/** Service-mesh opt-outs that later Dynamo versions add to checkpoint pods (protocol.md §9). */
+/** Service-mesh opt-outs that later Dynamo versions add to checkpoint pods (docs/protocol.md §9). */
 export const ISTIO_INJECT = 'sidecar.istio.io/inject';
 export const LINKERD_INJECT = 'linkerd.io/inject';
 

@@ -1,4 +1,4 @@
-/** Rules for placeholder manifests restored in place (protocol.md §6): SNAP020, SNAP021. */
+/** Rules for placeholder manifests restored in place (docs/protocol.md §6): SNAP020, SNAP021. */
 import { RESTORE_COMMAND, RESTORE_VOLUME_NAME, SECCOMP_PROFILE, SECCOMP_TYPE } from '../protocol/constants.js';
 import type { RuleContext, RuleHit } from './types.js';
 import { arr, dig, rec, show, str, type Obj } from './util.js';

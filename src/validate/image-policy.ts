@@ -1,7 +1,7 @@
 /**
  * The placeholder-image policy: which images may run a checkpoint or restore. A
  * placeholder image is the runtime image plus criu, cuda-checkpoint, nsrestore and
- * sleep (protocol.md §3); v1.0.x never checks, and a raw runtime image only fails at
+ * sleep (docs/protocol.md §3); v1.0.x never checks, and a raw runtime image only fails at
  * restore time. Pure apart from `loadImagePolicy`, which reads through the caller's seam.
  */
 import { parseYamlValue } from '../protocol/yaml-input.js';

@@ -1,6 +1,6 @@
 /**
  * The rule registry: every check snapshotctl runs on a manifest, each with a stable ID,
- * a severity and a title (README "Validation rules"). `validate` runs them all;
+ * a severity and a title (docs/validation.md "Validation rules"). `validate` runs them all;
  * `checkpoint` and `restore --manifest` run all but the lint-only ones before any request.
  * The §3 rules (SNAP001-SNAP008) keep their implementation in src/protocol/manifest.ts,
  * which the commands used first; the registry gives them their metadata.

@@ -39,11 +39,11 @@ export interface RuleHit {
   message: string;
 }
 
-/** One entry of the registry (README "Validation rules" lists them all). */
+/** One entry of the registry (docs/validation.md "Validation rules" lists them all). */
 export interface Rule {
   id: string;
   severity: Severity;
-  /** One line, shown in SARIF rule metadata and the README. */
+  /** One line, shown in SARIF rule metadata and docs/validation.md. */
   title: string;
   /** What to do about it, in general terms (SARIF `help`). */
   fix: string;

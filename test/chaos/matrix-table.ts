@@ -1,5 +1,5 @@
 /**
- * The chaos matrix: flow × step × fault → the outcome the CLI must reach (cli.md
+ * The chaos matrix: flow × step × fault → the outcome the CLI must reach (docs/cli.md
  * "Exit codes", "Cleanup", "Behaviour a user can rely on"). The same step × fault table
  * holds for the three flows; they differ only in what "cleanup" means: checkpoint and
  * restore --manifest delete the Job / pod they created, restore --pod never deletes its
@@ -78,7 +78,7 @@ export type Outcome =
   | 'interrupted at the verdict'
   | 'completed or interrupted';
 
-/** Exit codes each outcome allows (cli.md "Exit codes"). */
+/** Exit codes each outcome allows (docs/cli.md "Exit codes"). */
 export const EXIT_CODES: Record<Outcome, readonly number[]> = {
   completed: [0],
   'completed, polling': [0],

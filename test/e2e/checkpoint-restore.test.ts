@@ -10,7 +10,7 @@ import { createPlaceholder, kvLines, leftovers, runCli, useCluster, WORKER_MANIF
 
 const ID = 'e2e-ckpt-1';
 
-/** The six v1.0.x lines of a completed checkpoint (protocol.md §10). */
+/** The six v1.0.x lines of a completed checkpoint (docs/protocol.md §10). */
 function checkpointLines(id: string): string[] {
   return [
     'status=completed',

@@ -1,7 +1,7 @@
 /**
  * Runs that do not end well, through the built binary: the agent's `failed` verdict,
  * a timeout, Ctrl-C and SIGTERM, a Job that already exists, and a placeholder carrying
- * a stale verdict. Each must exit with its documented code (cli.md), say why on
+ * a stale verdict. Each must exit with its documented code (docs/cli.md), say why on
  * stderr, and delete exactly what it created, never anything else.
  */
 import type { StoreEvent } from '../../src/dev/api/index.js';

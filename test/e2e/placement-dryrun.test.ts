@@ -1,5 +1,5 @@
 /**
- * Where the checkpoint pods go when only some nodes run the agent (protocol.md §11),
+ * Where the checkpoint pods go when only some nodes run the agent (docs/protocol.md §11),
  * and the dry-run modes: `--dry-run=server` persists nothing; offline `--dry-run` with
  * `--pvc`/`--base-path` contacts no cluster at all.
  */
@@ -117,7 +117,7 @@ describe('offline --dry-run with --pvc and --base-path', () => {
       expect(job[0]?.kind).toBe('Job');
       expect(job[0]?.metadata.name).toBe('vllm-worker-checkpoint');
       expect(job[0]?.spec.template.spec.containers[0].command).toEqual(['cuda-checkpoint']);
-      // Offline: no agent placement added (protocol.md §11).
+      // Offline: no agent placement added (docs/protocol.md §11).
       expect(job[0]?.spec.template.spec.affinity).toBeUndefined();
 
       const rs = await runCli(['restore', '--manifest', WORKER_MANIFEST, '--checkpoint-id', 'off-1', '--dry-run', '-o', 'json', ...storage], { kubeconfig });

@@ -4,7 +4,7 @@
  * is `sim` (SIMULATED: it saves no process state); the objects, the wire contract, the
  * scheduling, the probes and the containers are real.
  *
- * Wire keys are spelt out here as protocol.md writes them, not taken from src/protocol,
+ * Wire keys are spelt out here as docs/protocol.md writes them, not taken from src/protocol,
  * so a broken constant fails this lane even though the CLI and the agent would agree.
  */
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * `checkpoint --identity` (a DynamoCheckpoint, protocol.md §8) against a real API server
+ * `checkpoint --identity` (a DynamoCheckpoint, docs/protocol.md §8) against a real API server
  * with the CRD of manifests/crds/dynamocheckpoint.yaml installed, whose schema the real
  * server enforces (validation, pruning, defaults, the status subresource).
  *
@@ -23,7 +23,7 @@ const NS = `rt-identity-${process.pid}`;
 const CRD = 'dynamocheckpoints.nvidia.com';
 const CRD_FILE = join(ROOT, 'manifests/crds/dynamocheckpoint.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-identity-'));
-// protocol.md §8's vectors, spelt out so a broken hash fails this lane too.
+// docs/protocol.md §8's vectors, spelt out so a broken hash fails this lane too.
 const HASH = '96429b2725761a09';
 const IDENTITY = ['--model', 'meta-llama/Llama-2-7b-hf', '--backend-framework', 'vllm'];
 const HASH2 = 'f4ba65bccbb8e4fb';

@@ -5,7 +5,7 @@
  *
  * Dump: `nsenter -t <source init> -m -p -n -i -u -- criu dump -t <worker> --leave-stopped
  * --tcp-close`, with criu taken from the container's own filesystem (placeholder images
- * carry it, protocol.md §3). The images go straight to the checkpoint volume although
+ * carry it, docs/protocol.md §3). The images go straight to the checkpoint volume although
  * the source container does not mount it: the agent opens the staging directory and
  * hands it to criu as fd 3, and criu is given `-D /proc/self/fd/3/criu` (a /proc fd
  * link leads to the agent's directory from any mount namespace). `--leave-stopped`
