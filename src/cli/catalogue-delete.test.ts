@@ -26,7 +26,7 @@ function cluster(): FakeKubeClient {
 }
 
 /** What was deleted, the short-lived helper pods aside. */
-const names = (c: FakeKubeClient) => c.writes().filter((w) => w.verb === 'delete' && !w.name.startsWith('snapshotctl-')).map((w) => `${w.resource}/${w.name}`);
+const names = (c: FakeKubeClient) => c.writes().filter((w) => w.verb === 'delete' && !(w.name ?? '').startsWith('snapshotctl-')).map((w) => `${w.resource}/${w.name}`);
 /** The command of each remover pod created. */
 const removers = (c: FakeKubeClient) => c.calls.filter((x) => x.verb === 'create' && x.name?.startsWith('snapshotctl-remover-')).map((x) => (x.body as Pod).spec.containers[0]?.command);
 
