@@ -267,13 +267,21 @@ function describeExistingJob(job: Job | undefined, now: number): string {
  */
 async function jobExistsError(client: KubeClient, opts: CheckpointOptions, jobName: string, deps: CommandDeps): Promise<ClusterError> {
   const existing = await client.get<Job>(RESOURCES.jobs, opts.namespace, jobName).catch(() => undefined);
-  const pending = existing !== undefined && jobVerdict(existing).state === 'pending';
+  const verdict = existing !== undefined ? jobVerdict(existing).state : undefined;
   const ns = opts.namespace;
   const resume = `snapshotctl checkpoint --manifest ${opts.manifestSource} -n ${ns} --resume`;
   const remove = `kubectl delete job ${jobName} -n ${ns} --cascade=foreground`;
+  const oldId = existing?.metadata.labels?.[LABEL_CHECKPOINT_ID];
+  // A finished checkpoint keeps its artifact when only its Job goes (restored pods are not touched).
+  const hint =
+    verdict === 'pending'
+      ? `wait for it: \`${resume}\`, or delete it and start again: \`${remove}\``
+      : verdict === 'completed' && oldId
+        ? `its checkpoint stays on the volume (listed and restorable) when only the Job goes: \`snapshotctl delete ${oldId} --keep-artifacts -y -n ${ns}\`, then checkpoint again`
+        : `delete it to checkpoint again: \`${remove}\``;
   return new ClusterError(
     `job.batch "${jobName}" already exists in namespace "${ns}"${describeExistingJob(existing, deps.now())}; an earlier checkpoint of pod "${opts.pod.metadata.name}" ran or was interrupted`,
-    pending ? `wait for it: \`${resume}\`, or delete it and start again: \`${remove}\`` : `delete it to checkpoint again: \`${remove}\``,
+    hint,
     409,
   );
 }
