@@ -367,6 +367,30 @@ function findArtifact(storage, id) {
   return undefined;
 }
 
+/**
+ * The CRIU root for a variant. criu itself runs through the bundle's own loader, but the
+ * dev nodes run the no-io-uring launcher (seccomp for checkpoint and placeholder pods)
+ * directly, on this host's glibc; where that cannot run it (the bundle is built on
+ * trixie: GLIBC_2.34), a copy of the root gets a launcher that goes through the loader.
+ */
+function criuRootFor(variant, root) {
+  const launcher = join(root, 'snapshotctl/no-io-uring');
+  const t = sh(launcher, ['true']);
+  if (t.code === 0 && !process.env['CLI_FLOW_LOADER_LAUNCHER']) return root; // (set: test the fallback)
+  say(`  the bundle's no-io-uring launcher does not run on this host (exit ${t.code}: ${t.out.slice(0, 200)}); using a copy of ${root} whose launcher runs through the bundle's loader`);
+  const copy = join(work, `criu-root-${variant}`);
+  rmSync(copy, { recursive: true, force: true });
+  const c = sh('cp', ['-a', `${root}/.`, copy]);
+  if (c.code !== 0) fail(`cp -a ${root} ${copy}: ${c.out}`);
+  const bin = join(copy, 'snapshotctl/no-io-uring.bin');
+  sh('mv', [join(copy, 'snapshotctl/no-io-uring'), bin]);
+  const libs = ['usr/lib/x86_64-linux-gnu', 'lib/x86_64-linux-gnu'].map((d) => join(copy, d)).join(':');
+  writeFileSync(join(copy, 'snapshotctl/no-io-uring'), `#!/bin/sh\nexec '${join(copy, 'lib64/ld-linux-x86-64.so.2')}' --library-path '${libs}' '${bin}' "$@"\n`, { mode: 0o755 });
+  const again = sh(join(copy, 'snapshotctl/no-io-uring'), ['true']);
+  if (again.code !== 0) fail(`the no-io-uring launcher does not run here, even through the bundle's loader: ${again.out.slice(0, 300)}`);
+  return copy;
+}
+
 // ---------------------------------------------------------------- one CRIU variant
 
 async function runVariant(variant, criuRoot, python) {
@@ -489,6 +513,10 @@ async function runVariant(variant, criuRoot, python) {
             row.coldSeconds = rowBase.coldSeconds = first.warmupSeconds;
             row.gib = rowBase.gib = r3((first.mb ?? 0) / 1024);
           }
+          try {
+            // 2: the restored worker still has the block-iouring seccomp filter it was checkpointed with
+            row.seccomp = Number(/Seccomp:\s+(\d+)/.exec(readFileSync(`/proc/${meta.root}/status`, 'utf8'))?.[1]);
+          } catch {}
           Object.assign(row, await compare(cold, port, meta.root));
           say(`  restored worker answered ${row.restoreSeconds} s after the CLI started (CLI ${row.restoreCliSeconds} s); output equal: ${row.outputEqual}${row.httpTokens ? ` (HTTP tokens ${JSON.stringify(row.httpTokens.slice(0, 8))}..., cold ${JSON.stringify(row.coldTokens.slice(0, 8))}...)` : ''}`);
           if (row.outputEqual !== true) fail(`the restored worker (${how}) does not answer like the cold one: ${JSON.stringify({ httpEqual: row.httpEqual, answerEqual: row.answerEqual, weightsEqual: row.weightsEqual })}`);
@@ -563,6 +591,13 @@ try {
     say(`  ${results.gen.said} (${results.gen.seconds} s)`);
   }
 
+  // Disk: the images of one checkpoint (the 8B: 22 GiB) live in the dev cluster's state
+  // directory until its dev down; the weights stay in --data.
+  const needGiB = kind === 'llm' ? (preset === 'qwen3-8b' ? 24 : 7) : 1;
+  const freeGiB = Number(sh('df', ['-Pk', work]).out.split('\n').at(-1)?.split(/\s+/)[3]) / 2 ** 20;
+  results.machine.workFreeGiB = r3(freeGiB);
+  if (freeGiB < needGiB) say(`WARNING: ${work} has ${freeGiB.toFixed(1)} GiB free and one checkpoint of ${preset} takes about ${needGiB} GiB of images`);
+
   if (a.thp !== 'asis') {
     thpFound = thpNow();
     if (!setThp(a.thp)) fail(`--thp ${a.thp}: cannot write /sys/kernel/mm/transparent_hugepage/enabled`);
@@ -586,7 +621,7 @@ try {
       continue;
     }
     const t = performance.now();
-    await runVariant(variant, root, python);
+    await runVariant(variant, criuRootFor(variant, root), python);
     lastSeconds = secs(t);
     say(`--- [${variant}] done in ${lastSeconds.toFixed(1)} s`);
   }
@@ -597,6 +632,11 @@ try {
   say(`FAILED: ${results.error}`);
 } finally {
   if (thpFound && thpNow() !== thpFound) setThp(thpFound);
+  const apps = sh('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader']);
+  if (apps.code === 0) {
+    results.gpuProcessesAfter = apps.out ? apps.out.split('\n') : [];
+    say(`GPU processes after teardown: ${apps.out || 'none'}`);
+  }
   results.seconds = r3(secs());
   results.finishedAt = new Date().toISOString();
   save();
