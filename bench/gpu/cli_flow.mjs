@@ -289,10 +289,30 @@ function sampleManifests(port, python) {
   set('--port', String(port));
   c.args = args;
   // The process runtime gives containers the pod's environment (plus PATH and HOME).
-  for (const name of ['PYTHONPATH', 'LD_LIBRARY_PATH', 'CUDA_HOME']) {
+  for (const name of ['LD_LIBRARY_PATH', 'CUDA_HOME']) {
     if (process.env[name]) c.env.push({ name, value: process.env[name] });
   }
+  if (workerPythonPath) c.env.push({ name: 'PYTHONPATH', value: workerPythonPath });
   return { worker: w, placeholder: load('llm-placeholder.yaml') };
+}
+
+/**
+ * PYTHONPATH for the worker, when its imports need one: a process container has only the
+ * pod's environment, PATH and HOME=its working directory, so a torch installed with `pip
+ * install --user` (under the real HOME) or found through PYTHONPATH is not found there.
+ */
+let workerPythonPath = process.env['PYTHONPATH'] || '';
+function checkWorkerImports(python) {
+  const mods = kind === 'llm' ? 'torch, transformers, safetensors' : 'json';
+  const asContainer = (extra) => spawnSync(python, ['-c', `import ${mods}`], { encoding: 'utf8', cwd: work, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work, ...(extra ? { PYTHONPATH: extra } : {}) } });
+  let r = asContainer(workerPythonPath);
+  if (r.status === 0) return;
+  const here = spawnSync(python, ['-c', `import os, ${mods}; print(os.pathsep.join(sorted({os.path.dirname(m.__path__[0] if hasattr(m, "__path__") else m.__file__) for m in (${mods},)})))`], { encoding: 'utf8' });
+  if (here.status !== 0) fail(`${python} cannot import ${mods}: ${`${here.stderr}`.trim().split('\n').at(-1)}`);
+  workerPythonPath = [here.stdout.trim(), workerPythonPath].filter(Boolean).join(':');
+  r = asContainer(workerPythonPath);
+  if (r.status !== 0) fail(`${python} imports ${mods} here but not with a container's environment, even with PYTHONPATH=${workerPythonPath}: ${`${r.stderr}`.trim().split('\n').at(-1)}`);
+  say(`  the worker's imports need PYTHONPATH=${workerPythonPath} in a container's environment (HOME is its working directory there); the manifest gets it`);
 }
 
 // ---------------------------------------------------------------- machine
@@ -579,8 +599,13 @@ try {
   results.machine = machine();
   say(`machine: ${JSON.stringify(results.machine)}`);
   save();
-  const python = kind === 'cpu' ? a.python : sh('sh', ['-c', `command -v ${a.python}`]).out || a.python;
+  // The interpreter itself (not a pyenv shim, which needs the real HOME): sys.executable.
+  const exe = sh(a.python, ['-c', 'import sys; print(sys.executable)']);
+  if (kind !== 'cpu' && (exe.code !== 0 || !exe.out)) fail(`${a.python} does not run: ${exe.out.slice(0, 200)}`);
+  const python = kind === 'cpu' ? a.python : exe.out.split('\n').at(-1);
+  if (kind !== 'cpu') say(`python: ${python} (${results.machine.python})`);
 
+  if (kind !== 'cpu') checkWorkerImports(python);
   if (kind === 'llm') {
     say(`--- weights: ${a.python} llm_worker.py gen --data ${data} --preset ${preset} (once; not part of any timing)`);
     const t = performance.now();
