@@ -36,7 +36,7 @@ if [ -z "$node" ] || [ -z "$app" ]; then
     (cd "$carry" && sha256sum -c --quiet SHA256SUMS) || { say "error: .gpu-carry does not match its SHA256SUMS (incomplete copy?)" >&2; exit 1; }
   fi
   t0=$(date +%s.%N)
-  "$carry/unpack.sh" "$work/carry"
+  sh "$carry/unpack.sh" "$work/carry"
   node=$work/carry/node
   app=$work/carry/app
   say "unpacked in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s: node $("$node" --version), $app"
