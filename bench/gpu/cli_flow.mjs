@@ -448,6 +448,16 @@ async function runVariant(variant, criuRoot, python) {
     if (serverLogCopied || !existsSync(join(stateDir, 'server.log'))) return;
     copyFileSync(join(stateDir, 'server.log'), join(out, `server-${variant}.log`));
     serverLogCopied = true;
+    // Each container's stdout/stderr (a worker that failed to start says why there).
+    const dest = join(out, `containers-${variant}`);
+    for (const d of readdirSync(stateDir)) {
+      const log = join(stateDir, d, 'container.log');
+      if (!d.startsWith('snapshotctl-') || !existsSync(log)) continue;
+      mkdirSync(dest, { recursive: true });
+      copyFileSync(log, join(dest, `${d}.log`));
+      const wlog = join(stateDir, d, 'work', 'worker.log');
+      if (existsSync(wlog)) copyFileSync(wlog, join(dest, `${d}.worker.log`));
+    }
   };
   const common = () => ['--kubeconfig', kubeconfig, '-n', ns, '--timeout', cliTimeout, '--no-color'];
   const rowBase = {};
