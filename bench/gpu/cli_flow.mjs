@@ -395,6 +395,10 @@ function findArtifact(storage, id) {
  */
 function criuRootFor(variant, root) {
   const launcher = join(root, 'snapshotctl/no-io-uring');
+  if (!existsSync(launcher)) {
+    say(`  ${root} has no snapshotctl/no-io-uring: checkpoint and placeholder pods run without the block-iouring seccomp filter`);
+    return root;
+  }
   const t = sh(launcher, ['true']);
   if (t.code === 0 && !process.env['CLI_FLOW_LOADER_LAUNCHER']) return root; // (set: test the fallback)
   say(`  the bundle's no-io-uring launcher does not run on this host (exit ${t.code}: ${t.out.slice(0, 200)}); using a copy of ${root} whose launcher runs through the bundle's loader`);
@@ -591,6 +595,7 @@ async function runVariant(variant, criuRoot, python) {
     }
     run.leftovers = left;
     run.stateDirRemoved = !existsSync(stateDir);
+    if (criuRoot.startsWith(`${work}/`)) rmSync(criuRoot, { recursive: true, force: true });
     if (!run.stateDirRemoved) say(`  LEFT OVER: ${stateDir} still exists`);
     save();
   }
