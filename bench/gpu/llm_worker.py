@@ -39,7 +39,8 @@ Serving, single-threaded, on 127.0.0.1:--port:
 and, as bench/gpu/worker.py, SIGUSR2: the fixed prompts are answered and `--out` is
 written (JSON, atomic rename): the greedy tokens, `forwardSha256` (of the tokens),
 `logitsSha256` (of the last step's logits) and `weightsSha256` (of per-tensor sums of
-the GPU-resident weights). SIGTERM ends it. After the ready file it holds no regular
+the GPU-resident weights). SIGTERM and SIGUSR1 (the snapshot agent's
+"checkpointed, exit") end it with exit 0. After the ready file it holds no regular
 file open (stdio is /dev/null, the log is opened per line), no mapping of the shards,
 one listening socket and one pipe (the signal wake-up fd), so CRIU can dump and
 restore it any number of times.
@@ -511,6 +512,9 @@ def cmd_serve(a) -> int:
     os.set_blocking(wfd, False)
     signal.signal(signal.SIGUSR2, lambda s, f: None)
     signal.signal(signal.SIGTERM, lambda s, f: None)
+    # SIGUSR1: the snapshot agent's "checkpointed, exit" (protocol §4): exit 0, so the
+    # checkpoint Job completes instead of failing on a death by signal
+    signal.signal(signal.SIGUSR1, lambda s, f: None)
     signal.set_wakeup_fd(wfd)
     t: dict = {}
     torch, cfg, model, eng, dev = load(a, t)
@@ -608,8 +612,8 @@ def cmd_serve(a) -> int:
             except BlockingIOError:
                 pass
         for sig in sigs:
-            if sig == signal.SIGTERM:
-                log(a.log, "SIGTERM: exiting")
+            if sig in (signal.SIGTERM, signal.SIGUSR1):
+                log(a.log, f"{signal.Signals(sig).name}: exiting")
                 os._exit(0)
             if sig != signal.SIGUSR2:
                 continue

@@ -88,6 +88,8 @@ describe('manifests/', () => {
       'samples/cpu-placeholder.yaml',
       'samples/cpu-worker-real.yaml',
       'samples/cpu-worker.yaml',
+      'samples/llm-placeholder.yaml',
+      'samples/llm-worker.yaml',
       'samples/placeholder.yaml',
       'samples/worker.yaml',
       'seccomp-installer.yaml',
@@ -251,6 +253,34 @@ describe('manifests/', () => {
     expect(pod.spec.containers[0]?.image).toBe(c.image);
     expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
     expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual(c.readinessProbe?.['exec']);
+  });
+});
+
+describe('samples/llm-worker.yaml and llm-placeholder.yaml (the GPU LLM sample, bench/gpu/cli_flow.mjs)', () => {
+  const worker = parsePodManifest(readFileSync(join(root, 'samples/llm-worker.yaml'), 'utf8'));
+  const ph = parsePodManifest(readFileSync(join(root, 'samples/llm-placeholder.yaml'), 'utf8'));
+  const c = (worker.pod as Pod).spec.containers[0]!;
+
+  it('the worker runs bench/gpu/llm_worker.py serve with a relative ready file its probe reads, and the arguments cli_flow.mjs sets', () => {
+    expect(worker.findings).toEqual([]);
+    expect(c.command).toEqual(['python3', '/opt/snapshotctl/bench/gpu/llm_worker.py', 'serve']);
+    expect(existsSync(join(root, '../bench/gpu/llm_worker.py'))).toBe(true);
+    expect(c['env']).toContainEqual({ name: READY_FOR_CHECKPOINT_ENV, value: 'ready-for-checkpoint' });
+    expect(c.readinessProbe?.['exec']).toEqual({ command: ['cat', 'ready-for-checkpoint'] });
+    const args = c.args ?? [];
+    expect(args[args.indexOf('--ready') + 1]).toBe('ready-for-checkpoint');
+    for (const flag of ['--data', '--preset', '--port', '--out']) expect(args.indexOf(flag)).toBeGreaterThanOrEqual(0);
+    expect((c.resources as { limits?: unknown } | undefined)?.limits).toEqual({ 'nvidia.com/gpu': '1' });
+  });
+
+  it('the placeholder passes the restore-in-place preconditions with the worker image, one GPU and the same probe', () => {
+    expect(ph.findings).toEqual([]);
+    const pod = ph.pod as Pod;
+    expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
+    expect(pod.spec.containers[0]?.image).toBe(c.image);
+    expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
+    expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual(c.readinessProbe?.['exec']);
+    expect((pod.spec.containers[0]?.resources as { limits?: unknown } | undefined)?.limits).toEqual({ 'nvidia.com/gpu': '1' });
   });
 });
 
