@@ -387,6 +387,8 @@ export async function collectCatalogue(
       const nodes = await findAgentNodes(client, ns, found.daemonSet).catch(() => undefined);
       const listing = await scanStorage(client, { namespace: ns, storage: found.storage, nodes, image: scan.image, timeoutMs: scan.timeoutMs }, scan.deps);
       storage.set(ns, listing);
+      const odd = listing.problems.filter((p) => p.startsWith('directory'));
+      if (odd.length > 0) scan.deps.reporter.warn(`pvc/${found.storage.pvcName} in namespace "${ns}" holds ${odd.length === 1 ? 'a directory' : `${odd.length} directories`} that snapshotctl does not show: ${odd.slice(0, 3).join('; ')}${odd.length > 3 ? '; …' : ''}`);
       if (!listing.complete) {
         scan.deps.reporter.warn(
           `the listing of pvc/${found.storage.pvcName} in namespace "${ns}" is incomplete (${listing.problems[0] ?? (listing.via === 'message' ? 'it came back through the 4 KiB termination message; allow `get pods/log` to see all' : 'it was cut short')}); ${listing.artifacts.length} artifacts shown`,

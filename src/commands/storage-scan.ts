@@ -85,7 +85,7 @@ export interface StoredArtifact {
 
 export interface StorageListing {
   artifacts: StoredArtifact[];
-  /** False when the listing was cut (the 4 KiB termination message) or unreadable lines were left out. */
+  /** False when the listing was cut (the 4 KiB termination message) or a line could not be read. */
   complete: boolean;
   /** How it came back. */
   via: 'log' | 'message';
