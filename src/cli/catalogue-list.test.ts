@@ -178,3 +178,22 @@ describe('list', () => {
     expect(r.stderr).toContain('label selector');
   });
 });
+
+describe('-l: the worker manifest labels of a checkpoint', () => {
+  it.each([
+    ['team=ml', ['ck-x']],
+    ['team==ml', ['ck-x']],
+    ['team!=ml', ['ck-y']],
+    ['team', ['ck-x']],
+    ['!team', ['ck-y']],
+    ['team=ml,tier=gold', []],
+    ['app=shared', ['ck-x', 'ck-y']],
+  ])('-l %s', async (selector, ids) => {
+    const c = new FakeKubeClient('default');
+    seedCheckpoint(c, 'ck-x', { pod: 'x', verdict: 'completed', minutesAgo: 5, labels: { team: 'ml', app: 'shared' } });
+    seedCheckpoint(c, 'ck-y', { pod: 'y', verdict: 'completed', minutesAgo: 6, labels: { app: 'shared' } });
+    const r = await runCli(['list', '-l', selector, '-o', 'name'], { client: c });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(ids.map((id) => `checkpoint/${id}\n`).join(''));
+  });
+});

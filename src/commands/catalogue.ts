@@ -329,11 +329,21 @@ export function restoreHistory(pods: Pod[], namespace: string, id: string): Rest
     .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.pod.localeCompare(a.pod));
 }
 
-/** AND two label selectors (either may be empty). */
-export function andSelectors(...parts: Array<string | undefined>): string | undefined {
-  const s = parts.filter((p) => p !== undefined && p !== '').join(',');
-  return s === '' ? undefined : s;
+/**
+ * Does `labels` match a selector that passed `checkSelector` (terms AND-ed: `k=v`,
+ * `k==v`, `k!=v`, `k`, `!k`), as the API server would.
+ */
+export function matchesSelector(labels: Record<string, string>, selector: string): boolean {
+  return selector.split(',').every((raw) => {
+    const t = raw.trim();
+    if (t === '') return true;
+    const m = /^([^=!\s]+)\s*(==?|!=)\s*(.*)$/.exec(t);
+    if (!m) return t.startsWith('!') ? !(t.slice(1) in labels) : t in labels;
+    const [, key = '', op, value = ''] = m;
+    return op === '!=' ? labels[key] !== value : labels[key] === value;
+  });
 }
+
 
 /**
  * List everything the catalogue joins, in `namespace` (undefined: all namespaces).
@@ -354,7 +364,11 @@ export async function collectCatalogue(
       throw toClusterError(err, `list ${what} ${where}`);
     }
   };
-  const jobs = await list<Job>(RESOURCES.jobs, andSelectors(LABEL_CHECKPOINT_ID, selector), 'jobs.batch');
+  // A checkpoint Job's own labels are exactly the checkpoint ID (docs/protocol.md §4); the
+  // worker's labels are on its pod template. -l matches either, so it is applied here.
+  const jobs = (await list<Job>(RESOURCES.jobs, LABEL_CHECKPOINT_ID, 'jobs.batch')).filter(
+    (j) => selector === undefined || matchesSelector({ ...(j.spec?.template?.metadata?.labels ?? {}), ...(j.metadata.labels ?? {}) }, selector),
+  );
   const checkpointPods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}`, 'pods');
   // Restore pods rarely carry the Job's labels: count them for the matched IDs whatever the selector.
   const restorePods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_RESTORE_TARGET}=${LABEL_TRUE}`, 'pods');

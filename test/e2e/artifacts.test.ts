@@ -128,5 +128,8 @@ describe('artifacts outlive their Jobs', () => {
     const rows = await listRows(c);
     expect(rows.find((x) => x.id === 'gen-1')).toMatchObject({ source: 'restore', artifact: { state: 'present' }, restores: { total: 1 } });
     expect(rows.find((x) => x.id === 'gen-2')).toMatchObject({ source: 'job', status: 'completed', artifact: { state: 'present' } });
+    // -l selects by the worker manifest's labels (on the Job's pod template); gen-1 has no Job now.
+    expect((await runCli(['list', '-l', 'app=vllm-worker', '-o', 'name'], { cluster: c })).stdout).toBe('checkpoint/gen-2\n');
+    expect((await runCli(['list', '-l', 'app=other', '-o', 'name'], { cluster: c })).stdout).toBe('');
   }, 60_000);
 });

@@ -91,6 +91,7 @@ export function seedAgent(client: FakeKubeClient, ns = 'default', nodes = ['node
 }
 
 /** A checkpoint Job with its pod on `node`; `verdict` goes into the agent's annotation. */
+/** `labels`: the worker manifest's, which the CLI puts on the Job's pod template. */
 export function seedCheckpoint(client: FakeKubeClient, id: string, o: { ns?: string; pod?: string; verdict?: 'completed' | 'failed'; node?: string; minutesAgo: number; labels?: Record<string, string> }): void {
   const ns = o.ns ?? 'default';
   const job = `${o.pod ?? id}-checkpoint`;
@@ -101,10 +102,11 @@ export function seedCheckpoint(client: FakeKubeClient, id: string, o: { ns?: str
       name: job,
       namespace: ns,
       creationTimestamp: ago(o.minutesAgo),
-      labels: { 'nvidia.com/snapshot-checkpoint-id': id, ...(o.labels ?? {}) },
+      labels: { 'nvidia.com/snapshot-checkpoint-id': id },
       ...(o.verdict ? { annotations: { 'nvidia.com/snapshot-checkpoint-status': o.verdict } } : {}),
     },
-    spec: { template: { spec: { containers: [{ name: 'main' }] } } },
+    // The worker's labels are on the pod template, as the CLI builds the Job (docs/protocol.md §4).
+    spec: { template: { metadata: { labels: { ...(o.labels ?? {}), 'nvidia.com/snapshot-checkpoint-id': id } }, spec: { containers: [{ name: 'main' }] } } },
   });
   client.seed(RESOURCES.pods, {
     apiVersion: 'v1',
