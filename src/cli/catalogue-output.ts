@@ -209,7 +209,7 @@ export function formatDescribe(r: DescribeResult, format: DescribeOutput, now: n
   const c = e.restores;
   lines.push(`Restores:         ${c.total}${c.total > 0 ? ` (${c.completed} completed, ${c.failed} failed, ${c.inProgress} in progress)` : ''}`);
   if (r.restores.length > 0) {
-    lines.push(indent(formatTable(['POD', 'STATUS', 'NODE', 'PHASE', 'AGE'], r.restores.map((x) => [x.pod, x.status, none(x.node), none(x.phase), formatAge(x.createdAt, now)])), '  '));
+    lines.push(indent(formatTable(['POD', 'STATUS', 'NODE', 'PHASE', 'AGE'], r.restores.map((x) => [x.pod, x.status, none(x.node), x.fromEvent ? '<gone: from its event>' : none(x.phase), formatAge(x.createdAt, now)])), '  '));
   }
   if (r.events.length > 0) {
     lines.push('Events:');

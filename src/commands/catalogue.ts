@@ -81,6 +81,8 @@ export interface RestoreRecord {
   node: string | null;
   phase: string | null;
   createdAt: string | null;
+  /** `describe` only: the pod is gone (or no longer labelled); the agent's event recorded it. */
+  fromEvent?: true;
 }
 
 /** One catalogue row (the `list -o json` item shape; documented in docs/commands.md). */

@@ -7,6 +7,8 @@ import { OperationFailed, UsageError } from '../errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import {
   ARTIFACT_MANIFEST_FILE,
+  EVENT_RESTORE_FAILED,
+  EVENT_RESTORE_SUCCEEDED,
   LABEL_CHECKPOINT_ID,
   LABEL_JOB_NAME,
   checkCheckpointId,
@@ -134,6 +136,33 @@ async function eventsAbout(client: KubeClient, namespace: string, objects: Array
   return out.sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''));
 }
 
+/**
+ * Restores the agent recorded for `id` in its verdict events (RestoreSucceeded,
+ * RestoreFailed on the restore pod), newest event per pod. Best effort: RBAC may hide
+ * events, and the API server keeps them about an hour.
+ */
+async function restoreEvents(client: KubeClient, namespace: string, id: string): Promise<RestoreRecord[]> {
+  const out = new Map<string, RestoreRecord>();
+  const kinds: Array<[string, RestoreRecord['status'], string]> = [
+    [EVENT_RESTORE_SUCCEEDED, 'completed', `checkpoint ${id} restored into pod `],
+    [EVENT_RESTORE_FAILED, 'failed', `restore of checkpoint ${id} failed`],
+  ];
+  for (const [reason, status, prefix] of kinds) {
+    const items = await client.list(RESOURCES.events, namespace, { fieldSelector: `reason=${reason}` }).then((l) => l.items).catch(() => []);
+    for (const e of items) {
+      const involved = (e['involvedObject'] ?? {}) as { kind?: string; name?: string };
+      const message = String(e['message'] ?? '');
+      if (involved.kind !== 'Pod' || !involved.name || !message.startsWith(prefix)) continue;
+      const time = String(e['lastTimestamp'] ?? e['eventTime'] ?? e['firstTimestamp'] ?? e.metadata?.creationTimestamp ?? '') || null;
+      const known = out.get(involved.name);
+      if (known && (known.createdAt ?? '') >= (time ?? '')) continue;
+      const host = (e['source'] as { host?: string } | undefined)?.host;
+      out.set(involved.name, { pod: involved.name, status, node: host ?? null, phase: null, createdAt: time, fromEvent: true });
+    }
+  }
+  return [...out.values()];
+}
+
 /** What to run next, given the checkpoint's state. */
 export function nextCommands(entry: CheckpointEntry, agentLog?: string): string[] {
   const ns = `-n ${entry.namespace}`;
@@ -250,6 +279,9 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
     ...restores.map((r) => ({ kind: 'Pod', name: r.pod })),
   ];
   const events = await eventsAbout(client, opts.namespace, named);
+  // Restores of pods deleted (or relabelled) since: the agent's verdict events remain a while.
+  for (const r of await restoreEvents(client, opts.namespace, id)) if (!restores.some((x) => x.pod === r.pod)) restores.push(r);
+  restores.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.pod.localeCompare(a.pod));
   // Events are best effort and swallow errors: a budget that ran out meanwhile must still fail.
   budget.check(`reading the events of checkpoint "${id}"`);
   return {

@@ -131,5 +131,14 @@ describe('artifacts outlive their Jobs', () => {
     // -l selects by the worker manifest's labels (on the Job's pod template); gen-1 has no Job now.
     expect((await runCli(['list', '-l', 'app=vllm-worker', '-o', 'name'], { cluster: c })).stdout).toBe('checkpoint/gen-2\n');
     expect((await runCli(['list', '-l', 'app=other', '-o', 'name'], { cluster: c })).stdout).toBe('');
+
+    // The restored pod goes away: describe still tells of that restore, from the agent's event.
+    c.api.store.delete('pods', 'default', name);
+    await waitFor('the restored pod gone', () => c.api.store.get('pods', 'default', name) === undefined);
+    const d = await runCli(['describe', 'gen-1', '-o', 'json'], { cluster: c });
+    expect(d.code, d.stderr).toBe(0);
+    const described = JSON.parse(d.stdout) as { checkpoint: Row; restores: Array<Record<string, unknown>> };
+    expect(described.checkpoint).toMatchObject({ source: 'orphan', artifact: { state: 'present' } });
+    expect(described.restores).toEqual([expect.objectContaining({ pod: name, status: 'completed', fromEvent: true, node: 'node-1' })]);
   }, 60_000);
 });
