@@ -124,7 +124,7 @@ describe('on a real cluster with our agent as a DaemonSet', () => {
   it('delete refuses while a restored pod runs from the checkpoint, then removes it', async () => {
     const refused = await cli(['delete', 'real-1', '-n', NS, '-y']);
     expect(refused.code, await explain(refused)).toBe(1);
-    expect(refused.stdout).toMatch(/ph1 still running/);
+    expect(refused.stdout).toMatch(/ph1 runs from it; --keep-artifacts deletes only its Job/);
     await kubectlOk(['delete', 'pod', 'ph1', '-n', NS, '--wait=true']);
     const run = await cli(['delete', 'real-1', '-n', NS, '-y', '--artifacts', '--helper-image', TEST_IMAGE]);
     expect(run.code, await explain(run)).toBe(0);
