@@ -14,7 +14,12 @@
  *
  *   node cli_flow.mjs --app DIR --repo DIR --out DIR [--smoke] [--preset P] [--criu parallel,stock]
  *        [--thp always|madvise|asis] [--budget S] [--data DIR] [--work DIR]
- *        [--worker llm|fake-llm|cpu] [--engine cuda|criu]
+ *        [--worker llm|fake-llm|cpu] [--engine cuda|criu] [--cold-cache]
+ *
+ * --cold-cache: after the in-place restore, one more `restore --manifest` with the page
+ * cache dropped first (`sync; echo 3 > /proc/sys/vm/drop_caches`; root on the GPU
+ * machine), for the first CRIU of --criu only: the restore as a node that has not read
+ * the images since they were written sees it.
  *
  * Stops at the first failure, tears down, and still writes $OUT/cli-results.json (rows
  * so far, the error) and $OUT/cli-flow.log. Exit 0 only when every step passed and every
@@ -44,6 +49,7 @@ const { values: a } = parseArgs({
     engine: { type: 'string' },
     python: { type: 'string', default: 'python3' },
     timeout: { type: 'string' },
+    'cold-cache': { type: 'boolean', default: false },
   },
 });
 if (!a.app || !a.repo) {
@@ -578,6 +584,17 @@ async function runVariant(variant, criuRoot, python) {
       await client.delete(RESOURCES.pods, ns, m.placeholder.metadata.name, { gracePeriodSeconds: 0 });
       await waitFor(() => meta.tids.every((t) => !present(t)), 60_000, 'the restored worker to exit');
     });
+
+    if (a['cold-cache'] && variant === a.criu.split(',')[0]) {
+      await step('drop the page cache (sync; echo 3 > /proc/sys/vm/drop_caches)', async () => {
+        execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches']);
+      });
+      await restoreStep('manifest-cold-cache', ['restore', '--manifest', workerFile, '--checkpoint-id', id, ...common()]);
+      await step('delete the restored pod', async () => {
+        await client.delete(RESOURCES.pods, ns, m.worker.metadata.name, { gracePeriodSeconds: 0 });
+        await waitFor(() => meta.tids.every((t) => !present(t)), 60_000, 'the restored worker to exit');
+      });
+    }
     run.ok = true;
   } finally {
     copyLogs();
