@@ -358,28 +358,27 @@ export async function collectCatalogue(
   signal?: AbortSignal,
   scan?: StorageScanRequest,
 ): Promise<CatalogueObjects> {
-  const where = namespace === undefined ? 'in any namespace' : `in namespace "${namespace}"`;
-  const list = async <T extends KubeObject>(res: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector: string | undefined, what: string) => {
+  const list = async <T extends KubeObject>(res: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector: string | undefined) => {
     try {
       return (await client.list<T>(res, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(signal ? { signal } : {}) })).items;
     } catch (err) {
-      throw toClusterError(err, `list ${what} ${where}`);
+      throw toClusterError(err);
     }
   };
   // A checkpoint Job's own labels are exactly the checkpoint ID (docs/protocol.md §4); the
   // worker's labels are on its pod template. -l matches either, so it is applied here.
-  const jobs = (await list<Job>(RESOURCES.jobs, LABEL_CHECKPOINT_ID, 'jobs.batch')).filter(
+  const jobs = (await list<Job>(RESOURCES.jobs, LABEL_CHECKPOINT_ID)).filter(
     (j) => selector === undefined || matchesSelector({ ...(j.spec?.template?.metadata?.labels ?? {}), ...(j.metadata.labels ?? {}) }, selector),
   );
-  const checkpointPods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}`, 'pods');
+  const checkpointPods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}`);
   // Restore pods rarely carry the Job's labels: count them for the matched IDs whatever the selector.
-  const restorePods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_RESTORE_TARGET}=${LABEL_TRUE}`, 'pods');
+  const restorePods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_RESTORE_TARGET}=${LABEL_TRUE}`);
   let dynamoCheckpoints: DynamoCheckpoint[] = [];
   try {
     dynamoCheckpoints = (await client.list<DynamoCheckpoint>(RESOURCES.dynamocheckpoints, namespace, selector ? { labelSelector: selector } : {})).items;
   } catch (err) {
     // No CRD (404) or no permission on it (403): the catalogue still shows Jobs and pods.
-    if (!isApiStatus(err, 404, 403)) throw toClusterError(err, `list dynamocheckpoints.nvidia.com ${where}`);
+    if (!isApiStatus(err, 404, 403)) throw toClusterError(err);
   }
   const namespaces = new Set<string>();
   for (const o of [...jobs, ...(selector ? [] : restorePods), ...dynamoCheckpoints]) namespaces.add(o.metadata?.namespace ?? '');

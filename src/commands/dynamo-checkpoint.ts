@@ -202,7 +202,7 @@ export async function run(opts: DynamoCheckpointOptions, deps: CommandDeps): Pro
     existing = (await client.list<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, ns, { signal: deps.signal })).items.filter((d) => hashOf(d) === opts.hash);
   } catch (err) {
     if (isApiStatus(err, 404)) throw noCrdError(opts);
-    throw toClusterError(err, `list dynamocheckpoints.nvidia.com in namespace "${ns}"`);
+    throw toClusterError(err);
   }
   const ready = existing.find((d) => d.status?.phase === 'Ready');
   const unfinished = existing.find((d) => !terminal(d));
@@ -268,7 +268,7 @@ export async function run(opts: DynamoCheckpointOptions, deps: CommandDeps): Pro
         409,
       );
     }
-    throw toClusterError(err, `create dynamocheckpoint.nvidia.com "${name}" in namespace "${ns}"`);
+    throw toClusterError(err);
   }
   if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
   if (!opts.wait) return { ...createdResult(base(created, false), startedMs, deps) };

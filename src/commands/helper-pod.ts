@@ -130,7 +130,7 @@ export async function runHelperPod(
   try {
     created = await client.create<Pod>(RESOURCES.pods, ns, pod);
   } catch (err) {
-    throw toClusterError(err, `create a short-lived helper pod in namespace "${ns}"`);
+    throw toClusterError(err);
   }
   const name = created.metadata.name ?? '';
   const mine = { kind: 'Pod' as const, namespace: ns, name };

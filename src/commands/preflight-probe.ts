@@ -171,7 +171,7 @@ export async function runProbePod(
   try {
     created = await client.create<Pod>(RESOURCES.pods, ns, pod, { signal: opts.signal });
   } catch (err) {
-    throw toClusterError(err, `create the preflight probe pod in namespace "${ns}"`);
+    throw toClusterError(err);
   }
   const name = created.metadata.name ?? '';
   let last: Pod | undefined = created;

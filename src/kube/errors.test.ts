@@ -99,7 +99,12 @@ describe('toClusterError', () => {
     expect(c.hint).toBe('Grant it with the Role in manifests/rbac-cli.yaml: kubectl apply -f manifests/rbac-cli.yaml');
   });
 
-  it('prefixes what it was doing when the error names no object', () => {
+  it('does not prefix a list error either: its sentence names the call', () => {
+    const c = toClusterError(err({ verb: 'list', resource: RESOURCES.daemonsets, namespace: 'default', name: undefined, status: 403, message: 'daemonsets.apps is forbidden: no' }), 'waiting for the storage');
+    expect(c.message).toBe('cannot list daemonsets.apps in namespace "default": forbidden (no)');
+  });
+
+  it('prefixes what it was doing when the error is no API error', () => {
     const c = toClusterError(new Error('socket hang up'), 'waiting for the checkpoint Job');
     expect(c.message).toMatch(/^waiting for the checkpoint Job: socket hang up/);
   });

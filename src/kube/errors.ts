@@ -212,16 +212,18 @@ export function describeApiError(err: unknown): string {
 }
 
 /**
- * The error to throw from a command when an API call failed (exit 3). `what` says what
- * we were doing (e.g. `waiting for the checkpoint Job`); it is prefixed to the message.
- * A `ClusterError` passes through unchanged (it already says what went wrong).
+ * The error to throw from a command when an API call failed (exit 3). The sentence is
+ * the translator's alone: an `ApiError`'s already names the call and the object
+ * (`cannot list daemonsets.apps in namespace "ml": ...`), so callers pass nothing that
+ * restates it. `context` (e.g. `waiting for the checkpoint Job`) is prefixed only to
+ * an error that is not an `ApiError`, whose message names no call. A `ClusterError`
+ * passes through unchanged (it already says what went wrong).
  */
-export function toClusterError(err: unknown, what?: string): ClusterError {
+export function toClusterError(err: unknown, context?: string): ClusterError {
   if (err instanceof ClusterError) return err;
   const { message, hint } = explainApiError(err);
   const status = err instanceof ApiError && err.status > 0 ? err.status : undefined;
-  // An API error's sentence already names the call and the object; `what` would repeat it.
-  const prefix = what && !(err instanceof ApiError && err.objectName !== undefined);
+  const prefix = context && !(err instanceof ApiError);
   const code = err instanceof ApiError && err.status === 0 ? err.code : errorCode(err);
-  return new ClusterError(prefix ? `${what}: ${message}` : message, hint, status, code);
+  return new ClusterError(prefix ? `${context}: ${message}` : message, hint, status, code);
 }
