@@ -128,4 +128,16 @@ describe('isTransient', () => {
   ])('%i %s → %s', (status, code, want) => {
     expect(isTransient(err({ status, code, message: '' }))).toBe(want);
   });
+
+  it.each<[number, string | undefined, boolean]>([
+    [429, undefined, true],
+    [503, undefined, true],
+    [500, undefined, false],
+    [504, undefined, false],
+    [0, 'ECONNREFUSED', true],
+    [0, 'ECONNRESET', false],
+    [0, 'ETIMEDOUT', false],
+  ])('a write: %i %s → %s (only what surely did not reach the server)', (status, code, want) => {
+    expect(isTransient(err({ status, code, message: '' }), 'write')).toBe(want);
+  });
 });
