@@ -2,24 +2,15 @@
  * A failed API call reads as one sentence through the real program: the translator in
  * src/kube/errors.ts names the call and the object once, and no caller repeats it.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FakeKubeClient } from '../commands/testing/fake-client.js';
 import { ApiError, type Verb } from '../kube/errors.js';
 import { RESOURCES, type ResourceType } from '../kube/types.js';
 import { runCli, seedAgent } from './testing/run-cli.js';
 
-const WORKER = `apiVersion: v1
-kind: Pod
-metadata:
-  name: worker
-spec:
-  containers:
-    - name: main
-      image: registry.example.com/vllm-placeholder:1.0.0
-      command: [python3, -m, worker]
-      readinessProbe:
-        exec: {command: [cat, /tmp/ready-for-checkpoint]}
-`;
+/** The smallest worker manifest of the fixtures (no namespace: the context's, "default"). */
+const WORKER = readFileSync(new URL('../../test/fixtures/manifests/minimal-pod.json', import.meta.url), 'utf8');
 
 /** A 403 on `verb` of `resource`, named as the real client names it (the object of a create, say). */
 function forbidden(verb: Verb, resource: ResourceType, plural: string): (call: { verb: Verb; resource: string; name?: string }) => ApiError | undefined {
@@ -35,12 +26,17 @@ function count(stderr: string, needle: string): number {
   return line.split(needle).length - 1;
 }
 
+/** `checkpoint --manifest worker.json` on a cluster with the agent, `fail` making one call fail. */
+function checkpointFailing(fail: FakeKubeClient['failWith']) {
+  const client = new FakeKubeClient();
+  seedAgent(client);
+  client.failWith = fail;
+  return runCli(['checkpoint', '--manifest', 'worker.json', '--checkpoint-id', 'ck-1'], { client, files: { 'worker.json': WORKER } });
+}
+
 describe('API error sentences are said once', () => {
   it('a 403 on listing daemonsets (checkpoint looking for the storage) names the call once', async () => {
-    const client = new FakeKubeClient();
-    seedAgent(client);
-    client.failWith = forbidden('list', RESOURCES.daemonsets, 'daemonsets');
-    const r = await runCli(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client, files: { 'worker.yaml': WORKER } });
+    const r = await checkpointFailing(forbidden('list', RESOURCES.daemonsets, 'daemonsets'));
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('error: cannot list daemonsets.apps in namespace "default": forbidden (User "ci" cannot list resource "daemonsets")\n');
     expect(count(r.stderr, 'daemonsets.apps in namespace "default"')).toBe(1);
@@ -56,10 +52,7 @@ describe('API error sentences are said once', () => {
   });
 
   it('a 403 on creating the checkpoint Job names the call once', async () => {
-    const client = new FakeKubeClient();
-    seedAgent(client);
-    client.failWith = forbidden('create', RESOURCES.jobs, 'jobs');
-    const r = await runCli(['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'ck-1'], { client, files: { 'worker.yaml': WORKER } });
+    const r = await checkpointFailing(forbidden('create', RESOURCES.jobs, 'jobs'));
     expect(r.code).toBe(3);
     expect(count(r.stderr, 'in namespace "default"')).toBe(1);
     expect(r.stderr).toMatch(/^error: cannot create jobs\.batch "[^"]+" in namespace "default": forbidden/m);
