@@ -197,3 +197,32 @@ describe('-l: the worker manifest labels of a checkpoint', () => {
     expect(r.stdout).toBe(ids.map((id) => `checkpoint/${id}\n`).join(''));
   });
 });
+
+describe('a DynamoCheckpoint is listed under the identity hash that checkpoint --identity finds it by', () => {
+  // Pending (no status yet), labelled with its hash by snapshotctl, with an identity this
+  // version cannot hash (a field it does not know): the label is the one thing that says
+  // the hash. The catalogue used to skip the label and list it under its name.
+  const hash = '0123456789abcdef';
+  function pendingLabelled(): FakeKubeClient {
+    const c = new FakeKubeClient();
+    c.seed(RESOURCES.dynamocheckpoints, {
+      apiVersion: 'nvidia.com/v1alpha1',
+      kind: 'DynamoCheckpoint',
+      metadata: { name: 'qwen3-checkpoint', namespace: 'default', labels: { 'nvidia.com/snapshot-identity-hash': hash }, creationTimestamp: '2026-11-23T11:00:00Z' },
+      spec: { identity: { model: 'Qwen/Qwen3-8B', backendFramework: 'vllm', quantization: 'fp8' }, job: { podTemplateSpec: { spec: { containers: [{ name: 'main' }] } } } },
+    });
+    return c;
+  }
+
+  it('list -o name names it by the label\'s hash, not by its name', async () => {
+    const r = await runCli(['list', '-o', 'name'], { client: pendingLabelled() });
+    expect(r).toMatchObject({ code: 0, stdout: `checkpoint/${hash}\n` });
+  });
+
+  it('list -o json gives the hash as ID and identity hash', async () => {
+    const r = await runCli(['list', '-o', 'json'], { client: pendingLabelled() });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { items: Array<Record<string, unknown>> };
+    expect(out.items[0]).toMatchObject({ id: hash, identityHash: hash, dynamoCheckpoint: 'qwen3-checkpoint' });
+  });
+});

@@ -20,13 +20,12 @@ import {
   RESTORE_STATUS_IN_PROGRESS,
   checkCheckpointId,
   checkpointLocation,
-  identityHash,
   jobVerdict,
-  parseIdentity,
   type Job,
   type KubeObject,
   type Pod,
 } from '../protocol/index.js';
+import { dynamoCheckpointHash, type DynamoCheckpointObject } from '../protocol/dynamo-checkpoint.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps } from './context.js';
 import { scanStorage, type StorageListing, type StoredArtifact } from './storage-scan.js';
@@ -70,11 +69,6 @@ export interface ArtifactSummary {
 /** Status of one restore pod. */
 export type RestoreStatus = 'completed' | 'failed' | 'in_progress' | 'pending';
 
-export interface DynamoCheckpoint extends KubeObject {
-  spec?: { identity?: unknown; job?: { podTemplateSpec?: unknown; activeDeadlineSeconds?: number }; [key: string]: unknown };
-  status?: { phase?: string; identityHash?: string; jobName?: string; createdAt?: string; message?: string; [key: string]: unknown };
-}
-
 export interface RestoreRecord {
   pod: string;
   status: RestoreStatus;
@@ -117,7 +111,7 @@ export interface CatalogueObjects {
   jobs: Job[];
   /** Checkpoint pods (label is-checkpoint-source=true). */
   checkpointPods: Pod[];
-  dynamoCheckpoints: DynamoCheckpoint[];
+  dynamoCheckpoints: DynamoCheckpointObject[];
   restorePods: Pod[];
   /** Base path of the checkpoint storage by namespace, when discovered. */
   basePaths: Map<string, string>;
@@ -131,11 +125,9 @@ function labelOf(obj: KubeObject, key: string): string | undefined {
   return obj.metadata?.labels?.[key];
 }
 
-/** The checkpoint ID a DynamoCheckpoint stands for: its identity hash. */
-export function dynamoCheckpointId(d: DynamoCheckpoint): string {
-  if (d.status?.identityHash) return d.status.identityHash;
-  const parsed = parseIdentity(d.spec?.identity);
-  return parsed.identity ? identityHash(parsed.identity) : (d.metadata?.name ?? '');
+/** The checkpoint ID a DynamoCheckpoint stands for: its identity hash, else (none can be told) its name. */
+export function dynamoCheckpointId(d: DynamoCheckpointObject): string {
+  return dynamoCheckpointHash(d) ?? d.metadata?.name ?? '';
 }
 
 /** `Ready` → completed, `Failed` → failed, anything else in progress. */
@@ -229,7 +221,7 @@ export function buildCatalogue(objs: CatalogueObjects): CheckpointEntry[] {
     const e = entry(d.metadata?.namespace ?? '', id);
     e.source = 'dckpt';
     e.dynamoCheckpoint = d.metadata?.name ?? null;
-    e.identityHash = d.status?.identityHash ?? id;
+    e.identityHash = id;
     e.phase = d.status?.phase ?? 'Pending';
     // The DynamoCheckpoint's phase is the operator's verdict; a Job's annotation is the agent's.
     if (e.job === null || e.status === 'in_progress') e.status = phaseStatus(d.status?.phase);
@@ -358,28 +350,27 @@ export async function collectCatalogue(
   signal?: AbortSignal,
   scan?: StorageScanRequest,
 ): Promise<CatalogueObjects> {
-  const where = namespace === undefined ? 'in any namespace' : `in namespace "${namespace}"`;
-  const list = async <T extends KubeObject>(res: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector: string | undefined, what: string) => {
+  const list = async <T extends KubeObject>(res: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector: string | undefined) => {
     try {
       return (await client.list<T>(res, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(signal ? { signal } : {}) })).items;
     } catch (err) {
-      throw toClusterError(err, `list ${what} ${where}`);
+      throw toClusterError(err);
     }
   };
   // A checkpoint Job's own labels are exactly the checkpoint ID (docs/protocol.md §4); the
   // worker's labels are on its pod template. -l matches either, so it is applied here.
-  const jobs = (await list<Job>(RESOURCES.jobs, LABEL_CHECKPOINT_ID, 'jobs.batch')).filter(
+  const jobs = (await list<Job>(RESOURCES.jobs, LABEL_CHECKPOINT_ID)).filter(
     (j) => selector === undefined || matchesSelector({ ...(j.spec?.template?.metadata?.labels ?? {}), ...(j.metadata.labels ?? {}) }, selector),
   );
-  const checkpointPods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}`, 'pods');
+  const checkpointPods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}`);
   // Restore pods rarely carry the Job's labels: count them for the matched IDs whatever the selector.
-  const restorePods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_RESTORE_TARGET}=${LABEL_TRUE}`, 'pods');
-  let dynamoCheckpoints: DynamoCheckpoint[] = [];
+  const restorePods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_RESTORE_TARGET}=${LABEL_TRUE}`);
+  let dynamoCheckpoints: DynamoCheckpointObject[] = [];
   try {
-    dynamoCheckpoints = (await client.list<DynamoCheckpoint>(RESOURCES.dynamocheckpoints, namespace, selector ? { labelSelector: selector } : {})).items;
+    dynamoCheckpoints = (await client.list<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, namespace, selector ? { labelSelector: selector } : {})).items;
   } catch (err) {
     // No CRD (404) or no permission on it (403): the catalogue still shows Jobs and pods.
-    if (!isApiStatus(err, 404, 403)) throw toClusterError(err, `list dynamocheckpoints.nvidia.com ${where}`);
+    if (!isApiStatus(err, 404, 403)) throw toClusterError(err);
   }
   const namespaces = new Set<string>();
   for (const o of [...jobs, ...(selector ? [] : restorePods), ...dynamoCheckpoints]) namespaces.add(o.metadata?.namespace ?? '');

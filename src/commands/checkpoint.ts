@@ -134,7 +134,7 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
     created = await client.create<Job>(RESOURCES.jobs, opts.namespace, job, { dryRun: opts.dryRun === 'server' });
   } catch (err) {
     if (isApiStatus(err, 409)) throw await jobExistsError(client, opts, jobName, deps);
-    throw toClusterError(err, `create job.batch "${jobName}" in namespace "${opts.namespace}"`);
+    throw toClusterError(err);
   }
   if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
 
@@ -237,7 +237,7 @@ async function idTakenError(client: KubeClient, opts: CheckpointOptions, jobName
     jobs = (await client.list<Job>(RESOURCES.jobs, opts.namespace, { labelSelector: `${LABEL_CHECKPOINT_ID}=${opts.checkpointId}` })).items;
   } catch (err) {
     if (isApiStatus(err, 403)) return undefined;
-    throw toClusterError(err, `list the checkpoint Jobs of ID "${opts.checkpointId}" in namespace "${opts.namespace}"`);
+    throw toClusterError(err);
   }
   const other = jobs.find((j) => j.metadata.name !== jobName && jobVerdict(j).state !== 'failed');
   if (!other) return undefined;

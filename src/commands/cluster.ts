@@ -30,7 +30,7 @@ export async function findStorage(
     try {
       return (await client.list<DaemonSet>(RESOURCES.daemonsets, namespace, { labelSelector: selector })).items;
     } catch (err) {
-      throw toClusterError(err, `list daemonsets.apps in namespace "${namespace}"`);
+      throw toClusterError(err);
     }
   };
   const byComponent = await list(AGENT_SELECTOR_COMPONENT);
@@ -81,7 +81,7 @@ export async function findAgentNodes(client: KubeClient, namespace: string, ds: 
     return readyAgentNodes(pods.items);
   } catch (err) {
     if (isApiStatus(err, 403)) return undefined;
-    throw toClusterError(err, `list the snapshot agent's pods in namespace "${namespace}"`);
+    throw toClusterError(err);
   }
 }
 

@@ -20,7 +20,8 @@ import {
   type KubeObject,
   type Pod,
 } from '../protocol/index.js';
-import { buildCatalogue, collectCatalogue, idFromArgument, objectsOfId, restoreHistory, type CheckpointEntry, type DynamoCheckpoint, type RestoreRecord } from './catalogue.js';
+import type { DynamoCheckpointObject } from '../protocol/dynamo-checkpoint.js';
+import { buildCatalogue, collectCatalogue, idFromArgument, objectsOfId, restoreHistory, type CheckpointEntry, type RestoreRecord } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
@@ -243,7 +244,7 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
   const jobs = objs.jobs.filter((j) => j.metadata.labels?.[LABEL_CHECKPOINT_ID] === id);
   const job: Job | undefined = jobs.find((j) => j.metadata.name === entry.job) ?? jobs[0];
   const pods = objs.checkpointPods.filter((p) => job !== undefined && p.metadata.labels?.[LABEL_JOB_NAME] === job.metadata.name);
-  const dckpt: DynamoCheckpoint | undefined = objs.dynamoCheckpoints.find((d) => d.metadata?.name === entry.dynamoCheckpoint);
+  const dckpt: DynamoCheckpointObject | undefined = objs.dynamoCheckpoints.find((d) => d.metadata?.name === entry.dynamoCheckpoint);
   const restores = restoreHistory(objs.restorePods, opts.namespace, id);
 
   let storage: CheckpointStorage | undefined;

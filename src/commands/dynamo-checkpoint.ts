@@ -12,8 +12,8 @@ import { waitForObject } from '../kube/wait.js';
 import {
   buildDynamoCheckpoint,
   defaultDynamoCheckpointName,
+  dynamoCheckpointHash,
   dynamoCheckpointJobName,
-  LABEL_IDENTITY_HASH,
   podTemplateFromPod,
   type DynamoCheckpointObject,
   type PodTemplateSpec,
@@ -22,7 +22,6 @@ import {
   checkForCheckpoint,
   checkpointLocation,
   identityHash,
-  parseIdentity,
   parseYamlValue,
   LABEL_JOB_NAME,
   type CheckpointIdentity,
@@ -169,15 +168,6 @@ export async function complete(raw: RawDynamoCheckpointOptions, deps: CommandDep
 /** Nothing left to check across options. */
 export function validate(_opts: DynamoCheckpointOptions): void {}
 
-/** The identity hash an existing object stands for: status, our label, or its spec. */
-export function hashOf(d: DynamoCheckpointObject): string | undefined {
-  if (d.status?.identityHash) return d.status.identityHash;
-  const label = d.metadata?.labels?.[LABEL_IDENTITY_HASH];
-  if (label) return label;
-  const parsed = parseIdentity(d.spec?.identity);
-  return parsed.identity ? identityHash(parsed.identity) : undefined;
-}
-
 const terminal = (d: DynamoCheckpointObject | undefined): boolean => d?.status?.phase === 'Ready' || d?.status?.phase === 'Failed';
 
 function noCrdError(opts: DynamoCheckpointOptions): ClusterError {
@@ -199,10 +189,10 @@ export async function run(opts: DynamoCheckpointOptions, deps: CommandDeps): Pro
   deps.reporter.phase(`looking for a DynamoCheckpoint with identity hash ${opts.hash} in namespace "${ns}"`);
   let existing: DynamoCheckpointObject[];
   try {
-    existing = (await client.list<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, ns, { signal: deps.signal })).items.filter((d) => hashOf(d) === opts.hash);
+    existing = (await client.list<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, ns, { signal: deps.signal })).items.filter((d) => dynamoCheckpointHash(d) === opts.hash);
   } catch (err) {
     if (isApiStatus(err, 404)) throw noCrdError(opts);
-    throw toClusterError(err, `list dynamocheckpoints.nvidia.com in namespace "${ns}"`);
+    throw toClusterError(err);
   }
   const ready = existing.find((d) => d.status?.phase === 'Ready');
   const unfinished = existing.find((d) => !terminal(d));
@@ -261,14 +251,14 @@ export async function run(opts: DynamoCheckpointOptions, deps: CommandDeps): Pro
     if (isApiStatus(err, 404)) throw noCrdError(opts);
     if (isApiStatus(err, 409)) {
       const other = await client.get<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, ns, name).catch(() => undefined);
-      const otherHash = other ? hashOf(other) : undefined;
+      const otherHash = other ? dynamoCheckpointHash(other) : undefined;
       throw new ClusterError(
         `dynamocheckpoint.nvidia.com "${name}" already exists in namespace "${ns}"${otherHash ? ` with identity hash ${otherHash}, not ${opts.hash}` : ''}`,
         `give the DynamoCheckpoint another metadata.name in the --identity file, or delete the old one: \`kubectl delete dckpt ${name} -n ${ns}\``,
         409,
       );
     }
-    throw toClusterError(err, `create dynamocheckpoint.nvidia.com "${name}" in namespace "${ns}"`);
+    throw toClusterError(err);
   }
   if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
   if (!opts.wait) return { ...createdResult(base(created, false), startedMs, deps) };

@@ -5,7 +5,7 @@
  * termination message, which the kubelet puts in the pod status (at most 4 KiB; a
  * manifest is far smaller). Each pod is deleted afterwards, whatever happened.
  */
-import { ClusterError } from '../errors.js';
+import { ClusterError, TimeoutError } from '../errors.js';
 import { explainApiError, isApiStatus, toClusterError } from '../kube/errors.js';
 import { RESOURCES, type KubeClient } from '../kube/types.js';
 import { waitForObject } from '../kube/wait.js';
@@ -108,6 +108,78 @@ function terminatedOf(pod: Pod | undefined): TerminatedState | undefined {
   return cs?.state?.terminated;
 }
 
+/** How one run of a one-shot pod goes; `R` is what its caller makes of the finished pod. */
+export interface OneShotPodOptions<R> {
+  signal: AbortSignal;
+  timeoutMs: number;
+  reporter: Reporter;
+  leftovers?: Leftovers;
+  pollIntervalMs?: number;
+  /** What the pod is in messages: `helper`, `probe`. */
+  noun: string;
+  /** More words for the "waiting for" progress line, e.g. ` (image x)`. */
+  waitingDetail?: string;
+  /** The pod has done what it will do: it ran, or it cannot start. */
+  finished: (pod: Pod) => boolean;
+  /** The finished pod's outcome; runs before the pod is deleted (so it may read its log). */
+  outcome: (done: Pod, name: string) => Promise<R> | R;
+  /** The outcome of a pod that did not finish by `timeoutMs`, from the last state seen; without it the `TimeoutError` is thrown. */
+  onTimeout?: (last: Pod | undefined, name: string) => R;
+}
+
+/**
+ * The one runner of short-lived pods (helpers, the preflight probe): create the pod,
+ * wait until `finished`, make the outcome, and delete it, also on timeout, error and
+ * interrupt. The create is not aborted by the signal (a create cut off after the
+ * server took it would leave a pod nobody deletes); an interrupt during it ends the
+ * wait at once, and the pod is deleted. Until it is, it is in `leftovers`.
+ */
+export async function runOneShotPod<R>(client: KubeClient, pod: Pod, opts: OneShotPodOptions<R>): Promise<R> {
+  const ns = pod.metadata.namespace ?? 'default';
+  let created: Pod;
+  try {
+    created = await client.create<Pod>(RESOURCES.pods, ns, pod);
+  } catch (err) {
+    throw toClusterError(err);
+  }
+  const name = created.metadata.name ?? '';
+  const mine = { kind: 'Pod' as const, namespace: ns, name };
+  opts.leftovers?.add(mine);
+  let last: Pod | undefined = created;
+  try {
+    opts.reporter.phase(`waiting for ${opts.noun} pod/${name}${opts.waitingDetail ?? ` in namespace "${ns}"`}`);
+    let done: Pod | undefined;
+    try {
+      done = await waitForObject<Pod>(client, {
+        resource: RESOURCES.pods,
+        namespace: ns,
+        name,
+        until: (p) => p === undefined || opts.finished(p),
+        onProgress: (p) => {
+          if (p) last = p;
+        },
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
+        ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
+        description: `${opts.noun} pod/${name} to finish`,
+      });
+    } catch (err) {
+      if (err instanceof TimeoutError && opts.onTimeout) return opts.onTimeout(last, name);
+      throw err;
+    }
+    if (!done) throw new ClusterError(`${opts.noun} pod/${name} in namespace "${ns}" was deleted before it finished`);
+    return await opts.outcome(done, name);
+  } finally {
+    try {
+      await client.delete(RESOURCES.pods, ns, name, { propagationPolicy: 'Background', gracePeriodSeconds: 0, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) });
+      opts.leftovers?.remove(mine);
+    } catch (err) {
+      if (isApiStatus(err, 404)) opts.leftovers?.remove(mine);
+      else opts.reporter.warn(`could not delete ${opts.noun} pod/${name}: ${explainApiError(err).message}; delete it with: ${deleteCommand(mine)}`);
+    }
+  }
+}
+
 /**
  * Create the helper pod, wait until it has run, return its termination message, and
  * delete it (also on timeout, error and interrupt).
@@ -125,50 +197,26 @@ export async function runHelperPod(
     beforeDelete?: (name: string) => Promise<void>;
   },
 ): Promise<HelperOutcome> {
-  const ns = pod.metadata.namespace ?? 'default';
-  let created: Pod;
-  try {
-    created = await client.create<Pod>(RESOURCES.pods, ns, pod);
-  } catch (err) {
-    throw toClusterError(err, `create a short-lived helper pod in namespace "${ns}"`);
-  }
-  const name = created.metadata.name ?? '';
-  const mine = { kind: 'Pod' as const, namespace: ns, name };
-  opts.leftovers?.add(mine);
-  try {
-    opts.reporter.phase(`waiting for helper pod/${name} in namespace "${ns}"`);
-    const done = await waitForObject<Pod>(client, {
-      resource: RESOURCES.pods,
-      namespace: ns,
-      name,
-      until: (p) => p === undefined || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || terminatedOf(p) !== undefined || stuckOf(p) !== undefined,
-      signal: opts.signal,
-      timeoutMs: opts.timeoutMs,
-      ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
-      description: `helper pod/${name} to finish`,
-    });
-    if (!done) throw new ClusterError(`helper pod/${name} in namespace "${ns}" was deleted before it finished`);
-    const stuck = stuckOf(done);
-    if (stuck && terminatedOf(done) === undefined) {
-      return { succeeded: false, exitCode: null, message: `its container cannot start (${stuck}); pass an image the nodes have with --helper-image`, node: done.spec.nodeName ?? null, pod: name };
-    }
-    const t = terminatedOf(done);
-    await opts.beforeDelete?.(name);
-    const failedReason = done.status?.reason ?? t?.reason;
-    return {
-      succeeded: done.status?.phase === 'Succeeded' || t?.exitCode === 0,
-      exitCode: t?.exitCode ?? null,
-      message: t?.message ?? (failedReason ? String(failedReason) : ''),
-      node: done.spec.nodeName ?? null,
-      pod: name,
-    };
-  } finally {
-    try {
-      await client.delete(RESOURCES.pods, ns, name, { propagationPolicy: 'Background', gracePeriodSeconds: 0, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) });
-      opts.leftovers?.remove(mine);
-    } catch (err) {
-      if (isApiStatus(err, 404)) opts.leftovers?.remove(mine);
-      else opts.reporter.warn(`could not delete helper pod/${name}: ${explainApiError(err).message}; delete it with: ${deleteCommand(mine)}`);
-    }
-  }
+  const { beforeDelete, ...run } = opts;
+  return runOneShotPod(client, pod, {
+    ...run,
+    noun: 'helper',
+    finished: (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || terminatedOf(p) !== undefined || stuckOf(p) !== undefined,
+    outcome: async (done, name) => {
+      const stuck = stuckOf(done);
+      if (stuck && terminatedOf(done) === undefined) {
+        return { succeeded: false, exitCode: null, message: `its container cannot start (${stuck}); pass an image the nodes have with --helper-image`, node: done.spec.nodeName ?? null, pod: name };
+      }
+      const t = terminatedOf(done);
+      await beforeDelete?.(name);
+      const failedReason = done.status?.reason ?? t?.reason;
+      return {
+        succeeded: done.status?.phase === 'Succeeded' || t?.exitCode === 0,
+        exitCode: t?.exitCode ?? null,
+        message: t?.message ?? (failedReason ? String(failedReason) : ''),
+        node: done.spec.nodeName ?? null,
+        pod: name,
+      };
+    },
+  });
 }

@@ -1,8 +1,10 @@
 /** Cleanup after a failed, timed-out or interrupted run: what it deletes, and what it never does. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createKubeClient, DEFAULT_RETRY } from '../kube/client.js';
+import { startScriptedServer, statusBody, writeKubeconfig, type ScriptedServer, type Step } from '../kube/testing/scripted-server.js';
 import { RESOURCES } from '../kube/types.js';
 import { Leftovers } from './leftovers.js';
-import { cleanupCreated } from './operation.js';
+import { agentFailureMessage, cleanupCreated } from './operation.js';
 import { FakeKubeClient } from './testing/fake-client.js';
 
 const STATUS = 'nvidia.com/snapshot-checkpoint-status';
@@ -76,5 +78,42 @@ describe('cleanupCreated', () => {
       'warn: could not delete job.batch/w-checkpoint in namespace "default": connect ECONNREFUSED 127.0.0.1:6443; delete it with: kubectl delete job w-checkpoint -n default --cascade=foreground',
     ]);
     expect(deps.leftovers.list()).toEqual([{ kind: 'Job', namespace: 'default', name: 'w-checkpoint' }]);
+  });
+});
+
+describe('one retry policy: the look for the agent\'s failure event', () => {
+  let server: ScriptedServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  async function realClient(steps: Step[]) {
+    server = await startScriptedServer(steps);
+    const sleeps: number[] = [];
+    const client = await createKubeClient({
+      kubeconfig: writeKubeconfig({ server: server.url, token: 't', namespace: 'ml' }),
+      env: {},
+      retry: { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 },
+    });
+    return { client, sleeps };
+  }
+
+  const events: Step['expect'] = { method: 'GET', path: '/api/v1/namespaces/ml/events', query: { fieldSelector: 'involvedObject.name=w-checkpoint' } };
+  const busy: Step = { expect: events, respond: { status: 503, body: statusBody(503, 'ServiceUnavailable', 'busy') } };
+
+  it('a 503 that persists is tried DEFAULT_RETRY.maxAttempts times in all, not that many times each look', async () => {
+    const steps = Array.from({ length: DEFAULT_RETRY.maxAttempts * 4 }, () => busy);
+    const { client, sleeps } = await realClient(steps);
+    expect(await agentFailureMessage(client, 'ml', ['w-checkpoint'])).toBeUndefined();
+    expect(server!.requests).toHaveLength(DEFAULT_RETRY.maxAttempts);
+    expect(sleeps).toHaveLength(DEFAULT_RETRY.maxAttempts - 1);
+  });
+
+  it('a 503 once is retried by the client, and the event it then lists is the answer', async () => {
+    const failed = { metadata: { name: 'e1', resourceVersion: '7' }, type: 'Warning', reason: 'CheckpointFailed', message: 'criu dump failed', lastTimestamp: '2026-01-01T00:00:00Z' };
+    const { client } = await realClient([busy, { expect: events, respond: { status: 200, body: { kind: 'EventList', metadata: { resourceVersion: '9' }, items: [failed] } } }]);
+    expect(await agentFailureMessage(client, 'ml', ['w-checkpoint'])).toBe('criu dump failed');
+    expect(server!.requests).toHaveLength(2);
   });
 });

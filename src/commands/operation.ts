@@ -5,7 +5,7 @@
  */
 import { deadlineSignal } from '../kube/deadline.js';
 import { ClusterError, Interrupted, OperationFailed, SnapshotError, TimeoutError } from '../errors.js';
-import { explainApiError, isApiStatus, toClusterError } from '../kube/errors.js';
+import { explainApiError, isApiStatus, isTransientCode, toClusterError } from '../kube/errors.js';
 import { waitForObject } from '../kube/wait.js';
 import { RESOURCES, type KubeClient, type ListOptions, type RequestOptions, type ResourceType } from '../kube/types.js';
 import {
@@ -154,7 +154,13 @@ export async function cleanupCreated(
 
 /** Events about the named objects, oldest first; best effort (never fails the run). */
 export async function collectEvents(client: KubeClient, namespace: string, names: string[]): Promise<EventSummary[]> {
+  return (await readEvents(client, namespace, names)).events;
+}
+
+/** The events of `names`, and whether a list failed (after the client's own retries). */
+async function readEvents(client: KubeClient, namespace: string, names: string[]): Promise<{ events: EventSummary[]; failed: boolean }> {
   const events: Array<EventSummary & { sort: string; rv: number }> = [];
+  let failed = false;
   for (const name of names) {
     try {
       const list = await client.list(RESOURCES.events, namespace, { fieldSelector: `involvedObject.name=${name}` });
@@ -172,9 +178,10 @@ export async function collectEvents(client: KubeClient, namespace: string, names
       }
     } catch {
       // Events are a nicety; a cluster that refuses them still gets its result.
+      failed = true;
     }
   }
-  return events.sort((a, b) => a.sort.localeCompare(b.sort) || a.rv - b.rv).map(({ sort: _sort, rv: _rv, ...e }) => e);
+  return { events: events.sort((a, b) => a.sort.localeCompare(b.sort) || a.rv - b.rv).map(({ sort: _sort, rv: _rv, ...e }) => e), failed };
 }
 
 /**
@@ -385,22 +392,30 @@ export async function superviseWait(args: SuperviseArgs): Promise<OperationResul
 
 /** The wait ended because the API server stopped answering: cleanup tries each call once. */
 function isServerLost(err: SnapshotError): boolean {
-  return err instanceof ClusterError && err.code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'].includes(err.code);
+  return err instanceof ClusterError && isTransientCode(err.code);
 }
 
 /** Event reasons under which the agent explains a failure (docs/protocol.md §7). */
 const AGENT_FAILURE_REASONS = new Set([EVENT_CHECKPOINT_FAILED, EVENT_RESTORE_FAILED]);
 
+/** Looks for the agent's failure event, which can trail its verdict: this often, this far apart. */
+const AGENT_EVENT_LOOKS = 4;
+const AGENT_EVENT_PAUSE_MS = 250;
+
 /**
  * The agent's own words for a failure, from its newest *Failed event. The agent kills
- * the worker before it annotates, so the event can trail the verdict: look briefly.
+ * the worker before it annotates, so the event can trail the verdict: look again
+ * briefly while the lists answer. A list that failed has had the client's retries
+ * (the one retry policy); it is not tried again here, so a failing events API costs
+ * `DEFAULT_RETRY.maxAttempts` requests a name, not that many times the looks.
  */
-async function agentFailureMessage(client: KubeClient, namespace: string, names: string[]): Promise<string | undefined> {
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const events = await collectEvents(client, namespace, names);
-    const failed = events.filter((e) => AGENT_FAILURE_REASONS.has(e.reason)).at(-1);
-    if (failed) return failed.message;
-    await new Promise((r) => setTimeout(r, 250));
+export async function agentFailureMessage(client: KubeClient, namespace: string, names: string[]): Promise<string | undefined> {
+  for (let look = 1; look <= AGENT_EVENT_LOOKS; look++) {
+    const { events, failed } = await readEvents(client, namespace, names);
+    const found = events.filter((e) => AGENT_FAILURE_REASONS.has(e.reason)).at(-1);
+    if (found) return found.message;
+    if (failed || look === AGENT_EVENT_LOOKS) return undefined;
+    await new Promise((r) => setTimeout(r, AGENT_EVENT_PAUSE_MS));
   }
   return undefined;
 }

@@ -1,10 +1,15 @@
-/** The probe script run by a real `sh` on fake tools, and its output parser. */
+/** The probe script run by a real `sh` on fake tools, its output parser, and the run of its pod. */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseProbeOutput, probeScript, PROBE_MARKER } from './preflight-probe.js';
+import { Interrupted } from '../errors.js';
+import { RESOURCES, type ResourceType, type WriteOptions } from '../kube/types.js';
+import type { KubeObject } from '../protocol/index.js';
+import { Leftovers } from './leftovers.js';
+import { buildProbePod, parseProbeOutput, probeScript, runProbePod, PROBE_MARKER } from './preflight-probe.js';
+import { FakeKubeClient } from './testing/fake-client.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -56,5 +61,35 @@ describe('parseProbeOutput', () => {
     ['', undefined],
   ])('%j', (text, want) => {
     expect(parseProbeOutput(text)).toEqual(want);
+  });
+});
+
+describe('runProbePod: one runner with the helper pods', () => {
+  /**
+   * The API server takes the create, and Ctrl-C comes while its answer is on the way:
+   * a create that carried the signal loses the answer, as the real client's does.
+   */
+  class CtrlCDuringCreate extends FakeKubeClient {
+    constructor(private readonly ctrl: AbortController) {
+      super('default');
+    }
+    override async create<T extends KubeObject = KubeObject>(res: ResourceType, ns: string | undefined, body: KubeObject, opts: WriteOptions = {}): Promise<T> {
+      const made = await super.create<T>(res, ns, body, opts);
+      this.ctrl.abort();
+      if (opts.signal?.aborted) throw new Error('the operation was aborted');
+      return made;
+    }
+  }
+
+  it('Ctrl-C while the probe pod is being created still deletes the pod (the create is not aborted)', async () => {
+    const ctrl = new AbortController();
+    const client = new CtrlCDuringCreate(ctrl);
+    const leftovers = new Leftovers();
+    const reporter = { phase: () => undefined, info: () => undefined, warn: () => undefined };
+    const err = await runProbePod(client, buildProbePod({ namespace: 'default', image: 'registry.example.com/w:1' }), { signal: ctrl.signal, timeoutMs: 5_000, reporter, leftovers }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Interrupted);
+    expect((await client.list(RESOURCES.pods, 'default')).items).toEqual([]);
+    expect(client.writes().map((c) => c.verb)).toEqual(['create', 'delete']);
+    expect(leftovers.list()).toEqual([]);
   });
 });

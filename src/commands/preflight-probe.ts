@@ -7,10 +7,7 @@
  * The pod carries the checkpoint pods' Localhost seccomp profile: a node without the
  * profile refuses to start it, which the probe reports as such. It is always deleted.
  */
-import { ClusterError, TimeoutError } from '../errors.js';
-import { isApiStatus, toClusterError } from '../kube/errors.js';
-import { RESOURCES, type KubeClient } from '../kube/types.js';
-import { waitForObject } from '../kube/wait.js';
+import type { KubeClient } from '../kube/types.js';
 import {
   CUDA_CHECKPOINT_BINARY,
   CUDA_CHECKPOINT_LAUNCH_FLAG,
@@ -22,7 +19,8 @@ import {
   type Pod,
 } from '../protocol/index.js';
 import type { Reporter } from './context.js';
-import { TERMINATION_MESSAGE_PATH } from './helper-pod.js';
+import { runOneShotPod, TERMINATION_MESSAGE_PATH } from './helper-pod.js';
+import type { Leftovers } from './leftovers.js';
 
 /**
  * First line of the probe script. The dev cluster's kubelet recognises the probe by it
@@ -150,72 +148,48 @@ function pendingReason(pod: Pod | undefined): { reason: string; message: string 
   return undefined;
 }
 
-function finished(pod: Pod | undefined): boolean {
-  if (pod === undefined) return true;
+function finished(pod: Pod): boolean {
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed' || stateOf(pod)?.terminated !== undefined) return true;
   return FATAL_WAITING_REASONS.has(stateOf(pod)?.waiting?.reason ?? '');
 }
 
+/** What the finished probe pod says. */
+function probeOutcome(done: Pod, name: string): ProbeOutcome {
+  const node = done.spec.nodeName ?? null;
+  const state = stateOf(done);
+  if (state?.terminated) {
+    const message = state.terminated.message ?? '';
+    const tools = parseProbeOutput(message);
+    if (tools && state.terminated.exitCode === 0) return { state: 'ran', pod: name, node, tools };
+    // A runtime that could not start the process reports it as a terminated state too.
+    if (state.terminated.reason === 'StartError' || state.terminated.reason === 'ContainerCannotRun') {
+      return { state: 'not-started', pod: name, node, reason: state.terminated.reason, message: message.trim() };
+    }
+    return { state: 'bad-output', pod: name, node, exitCode: state.terminated.exitCode ?? null, message: message.trim() };
+  }
+  const why = pendingReason(done) ?? { reason: done.status?.phase ?? 'Failed', message: '' };
+  return { state: 'not-started', pod: name, node, ...why };
+}
+
 /**
- * Create the probe pod, wait until it has run (or cannot), and delete it, also on
- * timeout, error and interrupt. A timeout is an outcome, not an error; an interrupt
- * throws `Interrupted` after the delete.
+ * Run the probe pod through the one-shot runner (create, wait until it has run or
+ * cannot, delete, also on timeout, error and interrupt). A timeout is an outcome, not
+ * an error; an interrupt throws `Interrupted` after the delete.
  */
 export async function runProbePod(
   client: KubeClient,
   pod: Pod,
-  opts: { signal: AbortSignal; timeoutMs: number; reporter: Reporter },
+  opts: { signal: AbortSignal; timeoutMs: number; reporter: Reporter; leftovers?: Leftovers },
 ): Promise<ProbeOutcome> {
-  const ns = pod.metadata.namespace ?? 'default';
-  let created: Pod;
-  try {
-    created = await client.create<Pod>(RESOURCES.pods, ns, pod, { signal: opts.signal });
-  } catch (err) {
-    throw toClusterError(err, `create the preflight probe pod in namespace "${ns}"`);
-  }
-  const name = created.metadata.name ?? '';
-  let last: Pod | undefined = created;
-  try {
-    opts.reporter.phase(`waiting for probe pod/${name} (image ${pod.spec.containers[0]?.image ?? ''})`);
-    let done: Pod | undefined;
-    try {
-      done = await waitForObject<Pod>(client, {
-        resource: RESOURCES.pods,
-        namespace: ns,
-        name,
-        until: finished,
-        onProgress: (p) => {
-          if (p) last = p;
-        },
-        signal: opts.signal,
-        timeoutMs: opts.timeoutMs,
-        description: `probe pod/${name} to finish`,
-      });
-    } catch (err) {
-      if (!(err instanceof TimeoutError)) throw err;
+  return runOneShotPod(client, pod, {
+    ...opts,
+    noun: 'probe',
+    waitingDetail: ` (image ${pod.spec.containers[0]?.image ?? ''})`,
+    finished,
+    outcome: probeOutcome,
+    onTimeout: (last, name) => {
       const why = pendingReason(last) ?? { reason: last?.status?.phase ?? 'Pending', message: '' };
       return { state: 'timeout', pod: name, node: last?.spec.nodeName ?? null, ...why };
-    }
-    if (!done) throw new ClusterError(`probe pod/${name} in namespace "${ns}" was deleted before it finished`);
-    const node = done.spec.nodeName ?? null;
-    const state = stateOf(done);
-    if (state?.terminated) {
-      const message = state.terminated.message ?? '';
-      const tools = parseProbeOutput(message);
-      if (tools && state.terminated.exitCode === 0) return { state: 'ran', pod: name, node, tools };
-      // A runtime that could not start the process reports it as a terminated state too.
-      if (state.terminated.reason === 'StartError' || state.terminated.reason === 'ContainerCannotRun') {
-        return { state: 'not-started', pod: name, node, reason: state.terminated.reason, message: message.trim() };
-      }
-      return { state: 'bad-output', pod: name, node, exitCode: state.terminated.exitCode ?? null, message: message.trim() };
-    }
-    const why = pendingReason(done) ?? { reason: done.status?.phase ?? 'Failed', message: '' };
-    return { state: 'not-started', pod: name, node, ...why };
-  } finally {
-    try {
-      await client.delete(RESOURCES.pods, ns, name, { propagationPolicy: 'Background', gracePeriodSeconds: 0, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) });
-    } catch (err) {
-      if (!isApiStatus(err, 404)) opts.reporter.warn(`could not delete probe pod/${name}: ${(err as Error).message}; delete it with: kubectl delete pod ${name} -n ${ns}`);
-    }
-  }
+    },
+  });
 }

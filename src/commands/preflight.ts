@@ -329,7 +329,7 @@ export async function run(opts: PreflightOptions, deps: CommandDeps): Promise<Pr
     });
     let outcome: ProbeOutcome | undefined;
     try {
-      outcome = await runProbePod(client, pod, { signal: deps.signal, timeoutMs: opts.timeoutMs, reporter: deps.reporter });
+      outcome = await runProbePod(client, pod, { signal: deps.signal, timeoutMs: opts.timeoutMs, reporter: deps.reporter, ...(deps.leftovers ? { leftovers: deps.leftovers } : {}) });
     } catch (err) {
       if (err instanceof Interrupted) throw err;
       throwIfInterrupted(deps.signal);

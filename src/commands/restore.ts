@@ -192,7 +192,7 @@ async function restoreFromManifest(
         409,
       );
     }
-    throw toClusterError(err, `create pod "${name}" in namespace "${opts.namespace}"`);
+    throw toClusterError(err);
   }
   if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
 
@@ -240,7 +240,7 @@ async function restoreInPlace(
           404,
         );
       }
-      throw toClusterError(err, `get pod "${opts.podName}" in namespace "${opts.namespace}"`);
+      throw toClusterError(err);
     }
     const { storage, daemonSet } = await storageFor(look, opts, deps, opts.agentAffinity);
     assertRestorableInPlace(pod, storage, opts);
@@ -353,7 +353,7 @@ async function patchRestoreTarget(
       const patched = await client.patch<Pod>(RESOURCES.pods, opts.namespace, opts.podName, patch, 'merge', { dryRun: opts.dryRun === 'server' });
       return { patched, patch, read };
     } catch (err) {
-      if (!isApiStatus(err, 409)) throw toClusterError(err, `patch ${where}`);
+      if (!isApiStatus(err, 409)) throw toClusterError(err);
     }
     if (attempt >= RESTORE_PATCH_ATTEMPTS) {
       throw new ClusterError(
@@ -370,7 +370,7 @@ async function patchRestoreTarget(
       if (isApiStatus(err, 404)) {
         throw new ClusterError(`${where} was deleted while snapshotctl was preparing the restore; nothing was patched`, 'create the placeholder pod again, or use --manifest', 404);
       }
-      throw toClusterError(err, `get ${where}`);
+      throw toClusterError(err);
     }
     const changed = materialChanges(first, current);
     if (changed.length > 0) {

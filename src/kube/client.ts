@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LoadedKubeConfig } from './config.js';
 import { loadKubeConfig } from './config.js';
-import { ApiError, errorCode, type ApiErrorInit, type Verb } from './errors.js';
+import { ApiError, errorCode, isTransient, type ApiErrorInit, type Idempotency, type Verb } from './errors.js';
 import { DEFAULT_RATE_LIMIT, TokenBucket, type RateLimit } from './rate-limit.js';
 import type {
   DeleteOptions,
@@ -136,18 +136,6 @@ function abortError(signal: AbortSignal | undefined): Error {
   (err as Error & { cause?: unknown }).cause = signal?.reason;
   return err;
 }
-
-/**
- * Retry class of a call. Reads may be repeated freely; writes only when the server
- * certainly did not process them (429, 503, or the connection was refused), because a
- * create repeated after a lost answer could run twice.
- */
-type Idempotency = 'read' | 'write';
-
-const READ_RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
-const WRITE_RETRY_STATUSES = new Set([429, 503]);
-const READ_RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
-const WRITE_RETRY_CODES = new Set(['ECONNREFUSED']);
 
 interface CallSpec {
   verb: Verb;
@@ -402,8 +390,6 @@ class HttpKubeClient implements KubeClient {
    * Error responses are read, closed and turned into `ApiError`.
    */
   private async withRetries(spec: CallSpec, idem: Idempotency): Promise<Opened> {
-    const statuses = idem === 'read' ? READ_RETRY_STATUSES : WRITE_RETRY_STATUSES;
-    const codes = idem === 'read' ? READ_RETRY_CODES : WRITE_RETRY_CODES;
     const maxAttempts = Math.max(1, spec.attempts ?? this.retry.maxAttempts);
     for (let attempt = 1; ; attempt++) {
       let retryAfterMs: number | undefined;
@@ -413,13 +399,13 @@ class HttpKubeClient implements KubeClient {
         const status = opened.res.statusCode ?? 0;
         if (status < 400) return opened;
         failure = await this.statusError(spec, opened);
-        if (!statuses.has(status) || attempt >= maxAttempts) throw failure;
+        if (!isTransient(failure, idem) || attempt >= maxAttempts) throw failure;
         retryAfterMs = parseRetryAfter(opened.res.headers['retry-after']);
       } catch (err) {
         if (spec.signal?.aborted) throw err;
         if (err instanceof ApiError) throw err;
         failure = this.transportError(spec, err);
-        if (!failure.code || !codes.has(failure.code) || attempt >= maxAttempts) throw failure;
+        if (!isTransient(failure, idem) || attempt >= maxAttempts) throw failure;
       }
       const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
       // Half fixed, half jitter, so many clients hitting one throttled server spread out.

@@ -99,7 +99,12 @@ describe('toClusterError', () => {
     expect(c.hint).toBe('Grant it with the Role in manifests/rbac-cli.yaml: kubectl apply -f manifests/rbac-cli.yaml');
   });
 
-  it('prefixes what it was doing when the error names no object', () => {
+  it('does not prefix a list error either: its sentence names the call', () => {
+    const c = toClusterError(err({ verb: 'list', resource: RESOURCES.daemonsets, namespace: 'default', name: undefined, status: 403, message: 'daemonsets.apps is forbidden: no' }), 'waiting for the storage');
+    expect(c.message).toBe('cannot list daemonsets.apps in namespace "default": forbidden (no)');
+  });
+
+  it('prefixes what it was doing when the error is no API error', () => {
     const c = toClusterError(new Error('socket hang up'), 'waiting for the checkpoint Job');
     expect(c.message).toMatch(/^waiting for the checkpoint Job: socket hang up/);
   });
@@ -122,5 +127,17 @@ describe('isTransient', () => {
     [0, 'ENOTFOUND', false],
   ])('%i %s → %s', (status, code, want) => {
     expect(isTransient(err({ status, code, message: '' }))).toBe(want);
+  });
+
+  it.each<[number, string | undefined, boolean]>([
+    [429, undefined, true],
+    [503, undefined, true],
+    [500, undefined, false],
+    [504, undefined, false],
+    [0, 'ECONNREFUSED', true],
+    [0, 'ECONNRESET', false],
+    [0, 'ETIMEDOUT', false],
+  ])('a write: %i %s → %s (only what surely did not reach the server)', (status, code, want) => {
+    expect(isTransient(err({ status, code, message: '' }), 'write')).toBe(want);
   });
 });

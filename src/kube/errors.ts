@@ -68,17 +68,39 @@ export function isApiStatus(err: unknown, ...statuses: number[]): err is ApiErro
   return err instanceof ApiError && statuses.includes(err.status);
 }
 
-/** Transport failures worth retrying on an idempotent call. */
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']);
+/**
+ * Retry class of a call. Reads may be repeated freely; writes only when the server
+ * certainly did not process them (429, 503, or the connection was refused), because a
+ * create repeated after a lost answer could run twice.
+ */
+export type Idempotency = 'read' | 'write';
 
-/** Whether waiting and trying again may help: throttling, server trouble, a dropped connection. */
-export function isTransient(err: unknown): boolean {
-  if (err instanceof ApiError) {
-    if (err.status === 0) return err.code !== undefined && RETRYABLE_CODES.has(err.code);
-    return err.status === 429 || err.status >= 500;
-  }
-  const code = errorCode(err);
-  return code !== undefined && RETRYABLE_CODES.has(code);
+/**
+ * The one retry policy's lists: the statuses and Node error codes after which waiting
+ * and trying again may help. The client's retries and the waits' loops both ask
+ * `isTransient`; nothing else keeps a list.
+ */
+const RETRY_STATUSES: Record<Idempotency, ReadonlySet<number>> = {
+  read: new Set([429, 500, 502, 503, 504]),
+  write: new Set([429, 503]),
+};
+const RETRY_CODES: Record<Idempotency, ReadonlySet<string>> = {
+  read: new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE']),
+  write: new Set(['ECONNREFUSED']),
+};
+
+/** Whether a Node error code is one a call of this class is tried again after. */
+export function isTransientCode(code: string | undefined, idem: Idempotency = 'read'): boolean {
+  return code !== undefined && RETRY_CODES[idem].has(code);
+}
+
+/**
+ * Whether waiting and trying again may help: throttling, server trouble, a dropped
+ * connection; for a write, only what certainly did not reach the server.
+ */
+export function isTransient(err: unknown, idem: Idempotency = 'read'): boolean {
+  if (err instanceof ApiError) return err.status === 0 ? isTransientCode(err.code, idem) : RETRY_STATUSES[idem].has(err.status);
+  return isTransientCode(errorCode(err), idem);
 }
 
 /** The Node error code of an error, if any. */
@@ -212,16 +234,18 @@ export function describeApiError(err: unknown): string {
 }
 
 /**
- * The error to throw from a command when an API call failed (exit 3). `what` says what
- * we were doing (e.g. `waiting for the checkpoint Job`); it is prefixed to the message.
- * A `ClusterError` passes through unchanged (it already says what went wrong).
+ * The error to throw from a command when an API call failed (exit 3). The sentence is
+ * the translator's alone: an `ApiError`'s already names the call and the object
+ * (`cannot list daemonsets.apps in namespace "ml": ...`), so callers pass nothing that
+ * restates it. `context` (e.g. `waiting for the checkpoint Job`) is prefixed only to
+ * an error that is not an `ApiError`, whose message names no call. A `ClusterError`
+ * passes through unchanged (it already says what went wrong).
  */
-export function toClusterError(err: unknown, what?: string): ClusterError {
+export function toClusterError(err: unknown, context?: string): ClusterError {
   if (err instanceof ClusterError) return err;
   const { message, hint } = explainApiError(err);
   const status = err instanceof ApiError && err.status > 0 ? err.status : undefined;
-  // An API error's sentence already names the call and the object; `what` would repeat it.
-  const prefix = what && !(err instanceof ApiError && err.objectName !== undefined);
+  const prefix = context && !(err instanceof ApiError);
   const code = err instanceof ApiError && err.status === 0 ? err.code : errorCode(err);
-  return new ClusterError(prefix ? `${what}: ${message}` : message, hint, status, code);
+  return new ClusterError(prefix ? `${context}: ${message}` : message, hint, status, code);
 }

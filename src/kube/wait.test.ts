@@ -323,6 +323,6 @@ describe('waitForObject', () => {
     expect(err).toBeInstanceOf(ClusterError);
     expect((err as ClusterError).exitCode).toBe(3);
     expect((err as ClusterError).status).toBe(401);
-    expect((err as ClusterError).message).toMatch(/^waiting for jobs\.batch "w" in namespace "ml": cannot list jobs\.batch in namespace "ml": unauthorized/);
+    expect((err as ClusterError).message).toMatch(/^cannot list jobs\.batch in namespace "ml": unauthorized/);
   });
 });

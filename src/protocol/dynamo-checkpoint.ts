@@ -4,7 +4,7 @@
  * modify their input, so `--dry-run` prints exactly what would be sent.
  */
 import { buildCheckpointJob } from './objects.js';
-import { canonicalIdentityJson, identityHash, type CheckpointIdentity } from './identity.js';
+import { canonicalIdentityJson, identityHash, parseIdentity, type CheckpointIdentity } from './identity.js';
 import type { Job, KubeObject, ObjectMeta, Pod, PodSpec, StringMap } from './types.js';
 
 export const DYNAMO_CHECKPOINT_API_VERSION = 'nvidia.com/v1alpha1';
@@ -45,6 +45,21 @@ export interface DynamoCheckpointObject extends KubeObject {
   metadata: ObjectMeta;
   spec: DynamoCheckpointSpec;
   status?: DynamoCheckpointStatus;
+}
+
+/**
+ * The identity hash a DynamoCheckpoint read from the cluster stands for (its checkpoint
+ * ID): `status.identityHash`, which the operator writes; else our label, which
+ * snapshotctl writes at create, before any controller has run; else the hash of
+ * `spec.identity`. Undefined when none of them tells it. The one look-up: `checkpoint
+ * --identity` finds the object to reuse by it, and the catalogue lists it under it.
+ */
+export function dynamoCheckpointHash(d: Pick<DynamoCheckpointObject, 'status'> & { metadata?: ObjectMeta; spec?: { identity?: unknown } }): string | undefined {
+  if (d.status?.identityHash) return d.status.identityHash;
+  const label = d.metadata?.labels?.[LABEL_IDENTITY_HASH];
+  if (label) return label;
+  const parsed = parseIdentity(d.spec?.identity);
+  return parsed.identity ? identityHash(parsed.identity) : undefined;
 }
 
 /** The Job the operator runs for a hash: `checkpoint-job-<hash>-1` (single attempt). */
