@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentLog, CHECKPOINTS_DIR, TEST_IMAGE, cli, createPlaceholder, getJson, installNamespace, kubectlOk, kv, names, removeNamespace, waitFor, writeWorker } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `real-artifacts-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-'));
@@ -28,9 +29,7 @@ afterAll(async () => {
 
 const helper = ['--helper-image', TEST_IMAGE];
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run);
 
 interface Row {
   id: string;

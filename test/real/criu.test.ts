@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { agentLog, apply, CHECKPOINTS_DIR, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, sampleManifest, waitFor, WORKER_IMAGE } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `criu-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-criu-'));
@@ -41,10 +42,7 @@ async function ask(pod: string): Promise<Answer> {
   return JSON.parse(out.trim().split('\n').pop() ?? '') as Answer;
 }
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  const events = (await kubectl(['get', 'events', '-n', NS, '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}'])).stdout;
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nevents:\n${events}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run, true);
 
 let worker = '';
 let before: Answer | undefined;

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { agentLog, apply, CHECKPOINTS_DIR, cli, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, ROOT, sampleManifest, waitFor } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `cuda-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-cuda-'));
@@ -54,10 +55,7 @@ async function ask(pod: string): Promise<{ checksum: string; warmups: number; in
   return JSON.parse(out.trim().split('\n').pop() ?? '') as { checksum: string; warmups: number; instance: string };
 }
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  const events = (await kubectl(['get', 'events', '-n', NS, '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}'])).stdout;
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nevents:\n${events}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run, true);
 
 /** A cgroup line of a pod's container (cgroupfs keeps the UID's dashes, systemd makes them underscores). */
 function inPod(cgroup: string, uid: string): boolean {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { agentLog, CHECKPOINTS_DIR, TEST_IMAGE, cli, createPlaceholder, getJson, installNamespace, kubectl, kubectlOk, kv, names, removeNamespace, waitFor, writeWorker } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `real-flows-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-'));
@@ -31,9 +32,7 @@ afterAll(async () => {
 
 const common = ['-n', NS, '--disable-cuda-checkpoint-job-file'];
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run);
 
 describe('on a real cluster with our agent as a DaemonSet', () => {
   it('checkpoint: exit 0, the real Job carries the wire labels, the agent marked it completed, the artifact is on the node, the worker got SIGUSR1', async () => {

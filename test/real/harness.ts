@@ -232,3 +232,18 @@ export function adminCredentials(): { server: string; ca: Buffer; cert: Buffer; 
   };
   return { server: real.apiServer(KUBECONFIG), ca: field('certificate-authority'), cert: field('client-certificate'), key: field('client-key') };
 }
+
+/**
+ * What a failed CLI run said, for an assertion's message: exit code, stdout, stderr, the
+ * namespace's events when asked (`true`: reason and message of each, or a function of
+ * the test's own), and the agent's log.
+ */
+export async function explainRun(ns: string, run: { code: number | null; stdout: string; stderr: string }, events?: true | (() => Promise<string>)): Promise<string> {
+  const shown =
+    events === true
+      ? (await kubectl(['get', 'events', '-n', ns, '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}'])).stdout
+      : events
+        ? await events()
+        : undefined;
+  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\n${shown !== undefined ? `events:\n${shown}\n` : ''}agent log:\n${await agentLog(ns)}`;
+}

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT, agentLog, cli, getJson, installNamespace, kubectl, kubectlOk, kv, removeNamespace, waitFor, writeWorker } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `rt-identity-${process.pid}`;
 const CRD = 'dynamocheckpoints.nvidia.com';
@@ -45,9 +46,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 }, 180_000);
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run);
 
 const common = ['--manifest', '', '-n', NS, '--disable-cuda-checkpoint-job-file'];
 function args(identity: string[], ...rest: string[]): string[] {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentLog, cli, getJson, installNamespace, kubectl, kv, names, removeNamespace, waitFor, writeWorker } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `rt-interrupt-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-interrupt-'));
@@ -24,9 +25,7 @@ afterAll(async () => {
 
 const common = ['-n', NS, '--disable-cuda-checkpoint-job-file'];
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run);
 
 /** True once the Job's pod is Running on the real node (throttled: kubectl per call). */
 function jobPodRunning(job: string): () => Promise<boolean> {

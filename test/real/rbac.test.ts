@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentLog, apply, cli, getJson, installNamespace, kubectl, kubectlOk, kv, manifestDocs, names, removeNamespace, writeServiceAccountKubeconfig, writeWorker } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `rt-rbac-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-rbac-'));
@@ -59,9 +60,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 }, 180_000);
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run);
 
 describe('RBAC through a ServiceAccount token on a real server', () => {
   it('the tokens are who we think: the real authorizer lets the rbac-cli.yaml account create Jobs and refuses Secrets', async () => {

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentLog, apply, CHECKPOINTS_DIR, cli, CONTAINERD_SOCK, getJson, installNamespace, kubectl, kubectlOk, removeNamespace, sampleManifest, waitFor, workerPod, writeWorker } from './harness.js';
+import { explainRun } from './harness.js';
 
 const NS = `trust-real-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'snapshotctl-real-trust-'));
@@ -37,9 +38,7 @@ afterAll(async () => {
   rmSync(sentinel, { recursive: true, force: true });
 }, 180_000);
 
-async function explain(run: { code: number | null; stdout: string; stderr: string }): Promise<string> {
-  return `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nevents:\n${await eventLines()}\nagent log:\n${await agentLog(NS)}`;
-}
+const explain = (run: { code: number | null; stdout: string; stderr: string }): Promise<string> => explainRun(NS, run, eventLines);
 
 async function eventLines(name?: string): Promise<string> {
   const args = ['get', 'events', '-n', NS, ...(name ? ['--field-selector', `involvedObject.name=${name}`] : []), '-o', 'jsonpath={range .items[*]}{.type} {.reason}: {.message}{"\\n"}{end}'];
