@@ -265,30 +265,61 @@ def resume(drv: Driver, pid: int, pairs: list[tuple[str, str]] | None = None) ->
 
 
 def suspend_tree(drv: Driver, pids: list[int], timeout_ms: int = 0) -> list[dict]:
-    """Lock and checkpoint every CUDA process of `pids` (others are reported as skipped).
-    On a failure the ones already suspended are resumed before raising."""
-    done: list[dict] = []
+    """Lock every CUDA process of `pids`, then checkpoint each (others are reported as
+    skipped). All are locked before any is checkpointed: the processes of a
+    tensor-parallel worker wait on each other in collectives, so none may still be
+    running while another's GPU state is taken. On a failure the ones already suspended
+    (or locked) are resumed before raising."""
+    rows: list[dict] = []
+    cuda: list[dict] = []
     for pid in pids:
         try:
             st = drv.state(pid)
         except CudaError as e:
-            done.append({"pid": pid, "skipped": True, "why": str(e)})
+            rows.append({"pid": pid, "skipped": True, "why": str(e)})
             continue
+        row = {"ok": True, "pid": pid, "before": st, "initial": st, "lockSeconds": 0.0, "checkpointSeconds": 0.0}
+        rows.append(row)
+        cuda.append(row)
+    try:
+        for row in cuda:
+            t0 = time.perf_counter()
+            if drv.state(row["pid"]) == "running":
+                drv.lock(row["pid"], timeout_ms)
+            row["lockSeconds"] = time.perf_counter() - t0
+        for row in cuda:
+            t0 = time.perf_counter()
+            if drv.state(row["pid"]) == "locked":
+                drv.checkpoint(row["pid"])
+            row["checkpointSeconds"] = time.perf_counter() - t0
+            row["state"] = drv.state(row["pid"])
+    except Exception:
+        _give_back(drv, [r["pid"] for r in cuda])
+        raise
+    return rows
+
+
+def _give_back(drv: Driver, pids: list[int]) -> None:
+    """Best effort after a failed suspend: restore what was checkpointed, then unlock."""
+    for pid in pids:
         try:
-            done.append(suspend(drv, pid, timeout_ms) | {"initial": st})
-        except Exception:
-            for d in reversed(done):
-                if not d.get("skipped"):
-                    try:
-                        resume(drv, d["pid"])
-                    except Exception:  # noqa: BLE001
-                        pass
-            raise
-    return done
+            if drv.state(pid) == "checkpointed":
+                drv.restore(pid)
+        except Exception:  # noqa: BLE001
+            pass
+    for pid in pids:
+        try:
+            if drv.state(pid) == "locked":
+                drv.unlock(pid)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def resume_tree(drv: Driver, pids: list[int], pairs: list[tuple[str, str]] | None = None) -> list[dict]:
-    out = []
+    """Restore every checkpointed process of `pids`, then unlock each: none runs again
+    until all have their GPU state back (a collective would wait on one still restoring)."""
+    out: list[dict] = []
+    todo: list[dict] = []
     for pid in pids:
         try:
             st = drv.state(pid)
@@ -298,7 +329,20 @@ def resume_tree(drv: Driver, pids: list[int], pairs: list[tuple[str, str]] | Non
         if st == "running":
             out.append({"pid": pid, "skipped": True, "why": "already running"})
             continue
-        out.append(resume(drv, pid, pairs))
+        row = {"ok": True, "pid": pid, "before": st, "restoreSeconds": 0.0, "unlockSeconds": 0.0}
+        out.append(row)
+        todo.append(row)
+    for row in todo:
+        t0 = time.perf_counter()
+        if drv.state(row["pid"]) == "checkpointed":
+            drv.restore(row["pid"], pairs)
+        row["restoreSeconds"] = time.perf_counter() - t0
+    for row in todo:
+        t0 = time.perf_counter()
+        if drv.state(row["pid"]) == "locked":
+            drv.unlock(row["pid"])
+        row["unlockSeconds"] = time.perf_counter() - t0
+        row["state"] = drv.state(row["pid"])
     return out
 
 
