@@ -83,6 +83,29 @@ async function gone(pid, what) {
   }
 }
 
+/** The worker's process group (it is started detached: a multi-process worker's ranks share it), then wait until `pids` are gone. */
+async function killTree(pid, pids, what) {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  for (const p of new Set([pid, ...pids])) await gone(p, what);
+}
+
+/** The rank PIDs a multi-process worker (tp_worker.py) wrote into its ready file, else none. */
+const rankPids = () => {
+  try {
+    return JSON.parse(readFileSync(readyFile, 'utf8')).rankPids ?? [];
+  } catch {
+    return [];
+  }
+};
+
 // The node's container runtime, as the engine sees it: one container per name.
 const containers = new Map();
 const runtime = {
@@ -132,8 +155,8 @@ try {
   result.sourceOutputEqual = same(await ask(worker.pid), reference);
 
   // 3. the source goes, a placeholder comes, the engine restores into it
-  worker.kill('SIGKILL');
-  await gone(worker.pid, 'the checkpointed worker');
+  result.rankPids = rankPids();
+  await killTree(worker.pid, result.rankPids, 'the checkpointed worker');
   const placeholder = spawn('sleep', ['infinity'], { detached: true, stdio: 'ignore' });
   containers.set('placeholder', { pid: placeholder.pid });
   started = performance.now();
@@ -152,12 +175,16 @@ try {
 } finally {
   for (const { pid } of containers.values()) {
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
     } catch {
-      // gone already
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
     }
   }
-  if (restoredPid) await gone(restoredPid, 'the restored worker').catch(() => undefined);
+  if (restoredPid) await killTree(restoredPid, result.rankPids ?? [], 'the restored worker').catch(() => undefined);
 }
 writeFileSync(join(a.out, `engine-check-${a.engine}-${a.gib}g.json`), `${JSON.stringify(result, null, 1)}\n`);
 process.stdout.write(`${JSON.stringify(result)}\n`);
