@@ -126,8 +126,8 @@ describe('failed runs clean up after themselves', () => {
     expect(r.stderr).toMatch(
       new RegExp(`error: job\\.batch "${JOB}" already exists in namespace "default" \\(checkpoint ID "${ID}", completed, created \\d+m?s ago\\); an earlier checkpoint of pod "vllm-worker" ran or was interrupted\n`),
     );
-    // Completed: nothing to resume, so only deletion is offered.
-    expect(r.stderr).toContain(`hint: delete it to checkpoint again: \`kubectl delete job ${JOB} -n default --cascade=foreground\``);
+    // Completed: nothing to resume; the Job can go while its checkpoint stays on the volume.
+    expect(r.stderr).toContain(`hint: its checkpoint stays on the volume (listed and restorable) when only the Job goes: \`snapshotctl delete ${ID} --keep-artifacts -y -n default\`, then checkpoint again`);
     const after = c.api.store.mustGet('jobs', 'default', JOB);
     expect(after.metadata.uid).toBe(before.metadata.uid);
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
