@@ -21,7 +21,7 @@ import { tempDir } from '../testing/temp-dir.js';
 import { startAgent, type RunningAgent, type StartAgentOptions } from './agent.js';
 import type { CheckpointContext, SnapshotEngine } from './engine.js';
 import { createSimEngine } from './sim-engine.js';
-import { FakeKube } from './testing/fake-kube.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 
 const NS = 'ml';
 const NODE = 'node-a';
@@ -54,13 +54,13 @@ function slowEngine(ms: number): SnapshotEngine {
   };
 }
 
-let kube: FakeKube;
+let kube: FakeKubeClient;
 let root: string;
 let signals: string[];
 let agent: RunningAgent | undefined;
 
 beforeEach(() => {
-  kube = new FakeKube();
+  kube = new FakeKubeClient();
   root = tempDir('agent-stop-');
   signals = [];
   agent = undefined;

@@ -26,7 +26,7 @@ import { startAgent, type RunningAgent, type StartAgentOptions } from './agent.j
 import { artifactDir } from './artifact.js';
 import type { SnapshotEngine } from './engine.js';
 import { createSimEngine, SIM_STATE_FILE } from './sim-engine.js';
-import { FakeKube } from './testing/fake-kube.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 
 const NS = 'ml';
 const NODE = 'node-a';
@@ -52,14 +52,14 @@ function readyStatus(ready: boolean): Pod['status'] {
   };
 }
 
-let kube: FakeKube;
+let kube: FakeKubeClient;
 let root: string;
 let signals: Array<{ ns: string; pod: string; sig: string }>;
 let logs: string[];
 let agent: RunningAgent | undefined;
 
 beforeEach(async () => {
-  kube = new FakeKube();
+  kube = new FakeKubeClient();
   root = await mkdtemp(join(tmpdir(), 'agent-test-'));
   signals = [];
   logs = [];
@@ -140,7 +140,7 @@ function reasons(name: string): string[] {
 }
 
 function setReady(name: string, ready: boolean): void {
-  kube.mutate<Pod>(RESOURCES.pods, NS, name, (p) => {
+  kube.update<Pod>(RESOURCES.pods, NS, name, (p) => {
     p.status = readyStatus(ready);
   });
 }
@@ -453,7 +453,7 @@ describe('watching', () => {
     await waitFor(() => kube.calls.filter((c) => c.verb === 'watch').length >= 2, 'watches open');
     const selectors = kube.calls.filter((c) => c.verb === 'list').map((c) => c);
     expect(selectors).toHaveLength(2);
-    const watches = kube.calls.filter((c) => c.verb === 'watch').map((c) => c.body as Record<string, string>);
+    const watches = kube.calls.filter((c) => c.verb === 'watch').map((c) => c.options as Record<string, string>);
     expect(watches.map((w) => w['labelSelector']).sort()).toEqual([`${LABEL_IS_CHECKPOINT_SOURCE}=true`, `${LABEL_IS_RESTORE_TARGET}=true`]);
     for (const w of watches) expect(w['fieldSelector']).toBe(`spec.nodeName=${NODE}`);
   });

@@ -24,7 +24,7 @@ import type { Job, KubeObject, Pod } from '../protocol/types.js';
 import { RESOURCES } from '../kube/types.js';
 import { startAgent, type RunningAgent, type StartAgentOptions } from './agent.js';
 import { createSimEngine } from './sim-engine.js';
-import { FakeKube } from './testing/fake-kube.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 
 const NS = 'ml';
 const NODE = 'node-a';
@@ -49,7 +49,7 @@ function running(ready: boolean): Pod['status'] {
   };
 }
 
-let kube: FakeKube;
+let kube: FakeKubeClient;
 let work: string;
 let root: string;
 let signals: Array<{ ns: string; pod: string; sig: string }>;
@@ -57,7 +57,7 @@ let logs: string[];
 let agent: RunningAgent | undefined;
 
 beforeEach(async () => {
-  kube = new FakeKube();
+  kube = new FakeKubeClient();
   work = await mkdtemp(join(tmpdir(), 'agent-trust-'));
   root = join(work, 'checkpoints');
   await mkdir(root);
@@ -407,7 +407,7 @@ describe('(a) a checkpoint pod counts only when its Job owns it and it carries t
   /** The victim: a Job whose own pod is not Ready yet, so only an impostor could finish it. */
   async function victim() {
     const v = await createCheckpoint('victim-ck');
-    kube.mutate<Pod>(RESOURCES.pods, NS, v.podName, (p) => {
+    kube.update<Pod>(RESOURCES.pods, NS, v.podName, (p) => {
       p.status = running(false);
     });
     return v;
@@ -487,7 +487,7 @@ describe('(a) a checkpoint pod counts only when its Job owns it and it carries t
     await impostor('impostor', () => ({}), v);
     start();
     await waitFor(() => events('impostor').length > 0, 'refusal event');
-    kube.mutate<Pod>(RESOURCES.pods, NS, v.podName, (p) => {
+    kube.update<Pod>(RESOURCES.pods, NS, v.podName, (p) => {
       p.status = running(true);
     });
     await waitFor(() => jobStatus(v.jobName) === 'completed', 'completed');

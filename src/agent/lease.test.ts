@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { tryAcquireLease } from './lease.js';
-import { FakeKube } from './testing/fake-kube.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 
 describe('a held Lease', () => {
   it('counts as lost once no renewal got through for its duration (an API outage), not only on a 404 or 409', async () => {
-    const kube = new FakeKube();
+    const kube = new FakeKubeClient();
     let now = Date.parse('2026-12-03T12:00:00Z');
     const logs: string[] = [];
     const attempt = await tryAcquireLease({ client: kube, namespace: 'ml', name: 'w-checkpoint', holder: 'agent-a', durationMs: 3000, renewMs: 20, now: () => now, log: (m) => logs.push(m) });

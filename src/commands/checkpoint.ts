@@ -21,9 +21,9 @@ import {
 import { findStorage, placementNodes } from './cluster.js';
 import { formatDuration } from './duration.js';
 import { parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
-import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
+import type { CommandDeps, CommonOptions, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, sendPhase, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createAndSupervise, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit, type SuperviseArgs } from './operation.js';
 import { describePodProgress } from './progress.js';
 
 export interface RawCheckpointOptions extends RawCommonOptions {
@@ -128,38 +128,21 @@ export async function run(opts: CheckpointOptions, deps: CommandDeps): Promise<O
   throwIfInterrupted(deps.signal);
   const taken = await budget.guard(`looking for other checkpoints with ID "${opts.checkpointId}"`, (look) => idTakenError(look, opts, jobName, deps));
   if (taken) throw taken;
-  deps.reporter.phase(sendPhase(`creating job.batch/${jobName} in namespace "${opts.namespace}"`, `job.batch/${jobName}`, opts.namespace, opts.dryRun));
-  let created: Job;
-  try {
-    created = await client.create<Job>(RESOURCES.jobs, opts.namespace, job, { dryRun: opts.dryRun === 'server' });
-  } catch (err) {
-    if (isApiStatus(err, 409)) throw await jobExistsError(client, opts, jobName, deps);
-    throw toClusterError(err);
-  }
-  if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
-
-  const createdObjects: CreatedObject[] = [
-    { kind: 'Job', namespace: opts.namespace, name: jobName, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) },
-  ];
-  const base = {
-    kind: 'checkpoint' as const,
-    namespace: opts.namespace,
-    name: opts.pod.metadata.name ?? '',
-    checkpointJob: jobName,
-    checkpointId: opts.checkpointId,
-    checkpointLocation: location,
-    startedAt: new Date(startedMs).toISOString(),
-  };
-  if (!opts.wait) return createdResult(base, startedMs, deps);
-  return superviseWait({
+  return createAndSupervise({
     client,
     deps,
     opts,
-    base,
     startedMs,
-    created: createdObjects,
-    eventNames: [jobName],
-    wait: () => waitForJob(client, opts, jobName, created.metadata.uid, deps),
+    resource: RESOURCES.jobs,
+    kind: 'Job',
+    object: job,
+    display: `job.batch/${jobName}`,
+    createError: async (err) => (isApiStatus(err, 409) ? jobExistsError(client, opts, jobName, deps) : undefined),
+    supervise: (created) => ({
+      base: resultBase(opts, jobName, opts.checkpointId, location, startedMs),
+      eventNames: [jobName],
+      wait: () => waitForJob(client, opts, jobName, created.metadata.uid, deps),
+    }),
   });
 }
 
@@ -312,23 +295,26 @@ async function resumeJob(
     );
   }
   deps.reporter.info(`resuming the wait on job.batch/${jobName} (checkpoint ID "${id}"); it was not created by this run, so it is never deleted by it`);
-  const base = {
-    kind: 'checkpoint' as const,
-    namespace: opts.namespace,
-    name: opts.pod.metadata.name ?? '',
-    checkpointJob: jobName,
-    checkpointId: id,
-    checkpointLocation: checkpointLocation(basePath, id),
-    startedAt: new Date(startedMs).toISOString(),
-  };
   return superviseWait({
     client,
     deps,
     opts,
-    base,
+    base: resultBase(opts, jobName, id, checkpointLocation(basePath, id), startedMs),
     startedMs,
-    created: [],
     eventNames: [jobName],
     wait: () => waitForJob(client, opts, jobName, job.metadata.uid, deps),
   });
+}
+
+/** The result's identity fields, for a new Job and a resumed one alike. */
+function resultBase(opts: CheckpointOptions, jobName: string, checkpointId: string, location: string, startedMs: number): SuperviseArgs['base'] {
+  return {
+    kind: 'checkpoint',
+    namespace: opts.namespace,
+    name: opts.pod.metadata.name ?? '',
+    checkpointJob: jobName,
+    checkpointId,
+    checkpointLocation: location,
+    startedAt: new Date(startedMs).toISOString(),
+  };
 }

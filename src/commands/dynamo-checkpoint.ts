@@ -34,7 +34,7 @@ import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions
 import type { CommandDeps, CommonOptions, DryRunResult, OperationResult } from './context.js';
 import { complete as completeHash, type RawHashOptions } from './hash.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, sendPhase, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createAndSupervise, superviseWait, timeoutOrNoLimit } from './operation.js';
 
 export interface RawDynamoCheckpointOptions extends RawCommonOptions, Omit<RawHashOptions, 'file' | 'output'> {
   identity?: string;
@@ -231,7 +231,8 @@ export async function run(opts: DynamoCheckpointOptions, deps: CommandDeps): Pro
     deps.reporter.info(
       `waiting on the existing dynamocheckpoint.nvidia.com/${unfinished.metadata.name} (identity hash ${opts.hash}, phase ${unfinished.status?.phase ?? 'none yet'}); it was not created by this run, so it is never deleted by it`,
     );
-    return wait(client, opts, deps, base(unfinished, true), unfinished, startedMs, false);
+    const b = base(unfinished, true);
+    return superviseWait({ client, deps, opts, base: b, startedMs, eventNames: eventNames(b), wait: () => waitForReady(client, opts, deps, b, unfinished) });
   }
   if (failed && !ready && !unfinished && opts.dryRun === 'none') {
     const name = failed.metadata.name ?? '';
@@ -241,77 +242,73 @@ export async function run(opts: DynamoCheckpointOptions, deps: CommandDeps): Pro
     );
   }
 
-  throwIfInterrupted(deps.signal);
   const name = opts.object.metadata.name ?? '';
-  deps.reporter.phase(sendPhase(`creating dynamocheckpoint.nvidia.com/${name} in namespace "${ns}"`, `dynamocheckpoint.nvidia.com/${name}`, ns, opts.dryRun));
-  let created: DynamoCheckpointObject;
-  try {
-    created = await client.create<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, ns, opts.object, { dryRun: opts.dryRun === 'server' });
-  } catch (err) {
-    if (isApiStatus(err, 404)) throw noCrdError(opts);
-    if (isApiStatus(err, 409)) {
+  return createAndSupervise({
+    client,
+    deps,
+    opts,
+    startedMs,
+    resource: RESOURCES.dynamocheckpoints,
+    kind: 'DynamoCheckpoint',
+    object: opts.object,
+    display: `dynamocheckpoint.nvidia.com/${name}`,
+    createError: async (err) => {
+      if (isApiStatus(err, 404)) return noCrdError(opts);
+      if (!isApiStatus(err, 409)) return undefined;
       const other = await client.get<DynamoCheckpointObject>(RESOURCES.dynamocheckpoints, ns, name).catch(() => undefined);
       const otherHash = other ? dynamoCheckpointHash(other) : undefined;
-      throw new ClusterError(
+      return new ClusterError(
         `dynamocheckpoint.nvidia.com "${name}" already exists in namespace "${ns}"${otherHash ? ` with identity hash ${otherHash}, not ${opts.hash}` : ''}`,
         `give the DynamoCheckpoint another metadata.name in the --identity file, or delete the old one: \`kubectl delete dckpt ${name} -n ${ns}\``,
         409,
       );
-    }
-    throw toClusterError(err);
-  }
-  if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
-  if (!opts.wait) return { ...createdResult(base(created, false), startedMs, deps) };
-  return wait(client, opts, deps, base(created, false), created, startedMs, true);
+    },
+    supervise: (created) => {
+      const b = base(created, false);
+      return { base: b, eventNames: eventNames(b), wait: () => waitForReady(client, opts, deps, b, created) };
+    },
+  });
 }
 
 type Base = Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>;
 
-/** Wait on `status.phase` through superviseWait: cleanup of what this run created, results, events. */
-async function wait(
+/** The names whose events go into json/yaml output: the checkpoint Job's and the DynamoCheckpoint's. */
+function eventNames(base: Base): string[] {
+  return [base.checkpointJob ?? '', base.name];
+}
+
+/** Wait on `status.phase` of `target` (for superviseWait); notes the Job the controller made in `base`. */
+async function waitForReady(
   client: KubeClient,
   opts: DynamoCheckpointOptions,
   deps: CommandDeps,
   base: Base,
   target: DynamoCheckpointObject,
-  startedMs: number,
-  createdByUs: boolean,
-): Promise<OperationResult> {
+): Promise<{ verdict: Verdict; node?: string }> {
   const name = target.metadata.name ?? '';
   const uid = target.metadata.uid;
-  return superviseWait({
-    client,
-    deps,
-    opts,
-    base,
-    startedMs,
-    created: createdByUs ? [{ kind: 'DynamoCheckpoint', namespace: opts.namespace, name, ...(uid ? { uid } : {}) }] : [],
-    eventNames: [base.checkpointJob ?? '', name],
-    wait: async () => {
-      deps.reporter.phase(`waiting for dynamocheckpoint.nvidia.com/${name} to become Ready`);
-      const d = await waitForObject<DynamoCheckpointObject>(client, {
-        resource: RESOURCES.dynamocheckpoints,
-        namespace: opts.namespace,
-        name,
-        until: (o) => o === undefined || (uid !== undefined && o.metadata.uid !== uid) || terminal(o),
-        signal: deps.signal,
-        timeoutMs: timeoutOrNoLimit(opts.timeoutMs),
-        pollIntervalMs: opts.pollIntervalMs,
-        onProgress: (o) => {
-          if (o) deps.reporter.phase(`dynamocheckpoint.nvidia.com/${name}: ${o.status?.phase ?? 'waiting for its controller'}${o.status?.message ? `: ${o.status.message}` : ''}`);
-        },
-        onNotice: (msg) => deps.reporter.warn(msg),
-        description: `dynamocheckpoint.nvidia.com/${name} in namespace "${opts.namespace}" to become Ready`,
-      });
-      if (d?.status?.jobName) base.checkpointJob = d.status.jobName;
-      let verdict: Verdict;
-      if (!d || (uid !== undefined && d.metadata.uid !== uid)) verdict = { state: 'failed', reason: `dynamocheckpoint.nvidia.com/${name} was deleted while waiting` };
-      else if (d.status?.phase === 'Ready') verdict = { state: 'completed' };
-      else verdict = { state: 'failed', reason: d.status?.message || 'its phase is Failed' };
-      const node = await jobNode(client, opts.namespace, base.checkpointJob ?? '');
-      return { verdict, ...(node ? { node } : {}) };
+  deps.reporter.phase(`waiting for dynamocheckpoint.nvidia.com/${name} to become Ready`);
+  const d = await waitForObject<DynamoCheckpointObject>(client, {
+    resource: RESOURCES.dynamocheckpoints,
+    namespace: opts.namespace,
+    name,
+    until: (o) => o === undefined || (uid !== undefined && o.metadata.uid !== uid) || terminal(o),
+    signal: deps.signal,
+    timeoutMs: timeoutOrNoLimit(opts.timeoutMs),
+    pollIntervalMs: opts.pollIntervalMs,
+    onProgress: (o) => {
+      if (o) deps.reporter.phase(`dynamocheckpoint.nvidia.com/${name}: ${o.status?.phase ?? 'waiting for its controller'}${o.status?.message ? `: ${o.status.message}` : ''}`);
     },
+    onNotice: (msg) => deps.reporter.warn(msg),
+    description: `dynamocheckpoint.nvidia.com/${name} in namespace "${opts.namespace}" to become Ready`,
   });
+  if (d?.status?.jobName) base.checkpointJob = d.status.jobName;
+  let verdict: Verdict;
+  if (!d || (uid !== undefined && d.metadata.uid !== uid)) verdict = { state: 'failed', reason: `dynamocheckpoint.nvidia.com/${name} was deleted while waiting` };
+  else if (d.status?.phase === 'Ready') verdict = { state: 'completed' };
+  else verdict = { state: 'failed', reason: d.status?.message || 'its phase is Failed' };
+  const node = await jobNode(client, opts.namespace, base.checkpointJob ?? '');
+  return { verdict, ...(node ? { node } : {}) };
 }
 
 /** The checkpoint location, when the agent's storage can be found; '' otherwise (with a note). */

@@ -5,7 +5,7 @@ import { startScriptedServer, statusBody, writeKubeconfig, type ScriptedServer, 
 import { RESOURCES } from '../kube/types.js';
 import { Leftovers } from './leftovers.js';
 import { agentFailureMessage, cleanupCreated } from './operation.js';
-import { FakeKubeClient } from './testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 
 const STATUS = 'nvidia.com/snapshot-checkpoint-status';
 

@@ -19,7 +19,7 @@ import {
   type Pod,
   type Verdict,
 } from '../protocol/index.js';
-import type { CommandDeps, CommonOptions, CreatedObject, DryRunMode, EventSummary, OperationResult } from './context.js';
+import type { CommandDeps, CommonOptions, CreatedObject, DryRunMode, DryRunResult, EventSummary, OperationResult } from './context.js';
 import { deleteCommand, qualifiedName } from './leftovers.js';
 import { formatDuration } from './duration.js';
 
@@ -308,7 +308,8 @@ export interface SuperviseArgs {
   /** The result so far (identity fields); status and timing are filled in here. */
   base: Omit<OperationResult, 'status' | 'phase' | 'finishedAt' | 'durationSeconds' | 'events'>;
   startedMs: number;
-  created: CreatedObject[];
+  /** What this run created (createAndSupervise), deleted on failure; none when it waits on an object it found. */
+  created?: CreatedObject[];
   /** Names whose events go into json/yaml output. */
   eventNames: string[];
   /** Waits for the agent's verdict; returns it with the node the work ran on. */
@@ -325,9 +326,46 @@ export interface SuperviseArgs {
   };
 }
 
+export interface CreateArgs<T extends KubeObject> extends Pick<SuperviseArgs, 'client' | 'deps' | 'startedMs'> {
+  opts: SuperviseArgs['opts'] & { namespace: string; dryRun: DryRunMode; wait: boolean };
+  resource: ResourceType;
+  kind: CreatedObject['kind'];
+  object: T;
+  /** How progress lines name it: `job.batch/NAME`. */
+  display: string;
+  /** This command's own error for a failed create (a 409, say); undefined: the API error, translated. */
+  createError?: (err: unknown) => Promise<SnapshotError | undefined>;
+  /** Once `created` exists: the result so far, the names whose events count, and the wait. */
+  supervise: (created: T) => Pick<SuperviseArgs, 'base' | 'eventNames' | 'wait'>;
+}
+
+/**
+ * The tail checkpoint, restore and dynamo-checkpoint share: create the object (or send it
+ * with --dry-run=server), then with --no-wait say it was created, otherwise record it for
+ * cleanup and supervise the wait (superviseWait).
+ */
+export async function createAndSupervise<T extends KubeObject>(args: CreateArgs<T>): Promise<OperationResult | DryRunResult> {
+  const { client, deps, opts } = args;
+  const ns = opts.namespace;
+  throwIfInterrupted(deps.signal);
+  deps.reporter.phase(sendPhase(`creating ${args.display} in namespace "${ns}"`, args.display, ns, opts.dryRun));
+  let created: T;
+  try {
+    created = await client.create<T>(args.resource, ns, args.object, { dryRun: opts.dryRun === 'server' });
+  } catch (err) {
+    throw (await args.createError?.(err)) ?? toClusterError(err);
+  }
+  if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
+  const { base, eventNames, wait } = args.supervise(created);
+  if (!opts.wait) return createdResult(base, args.startedMs, deps);
+  const uid = created.metadata?.uid;
+  const object: CreatedObject = { kind: args.kind, namespace: ns, name: args.object.metadata?.name ?? '', ...(uid ? { uid } : {}) };
+  return superviseWait({ client, deps, opts, base, startedMs: args.startedMs, created: [object], eventNames, wait });
+}
+
 /** Wait, then turn the verdict or the error into a result; clean up on any failure. */
 export async function superviseWait(args: SuperviseArgs): Promise<OperationResult> {
-  const { client, deps, opts, base, created } = args;
+  const { client, deps, opts, base, created = [] } = args;
   const finish = async (
     status: OperationResult['status'],
     phase: OperationResult['phase'],

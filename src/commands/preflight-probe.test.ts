@@ -9,7 +9,7 @@ import { RESOURCES, type ResourceType, type WriteOptions } from '../kube/types.j
 import type { KubeObject } from '../protocol/index.js';
 import { Leftovers } from './leftovers.js';
 import { buildProbePod, parseProbeOutput, probeScript, runProbePod, PROBE_MARKER } from './preflight-probe.js';
-import { FakeKubeClient } from './testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 
 const dirs: string[] = [];
 afterEach(() => {

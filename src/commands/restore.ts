@@ -26,9 +26,9 @@ import {
 } from '../protocol/index.js';
 import { findAgentNodes, findStorage, placementNodes } from './cluster.js';
 import { assertName, parseCommonOptions, resolveNamespace, type RawCommonOptions } from './common-options.js';
-import type { CommandDeps, CommonOptions, CreatedObject, DryRunResult, OperationResult } from './context.js';
+import type { CommandDeps, CommonOptions, DryRunResult, OperationResult } from './context.js';
 import { checkManifestOrThrow, readManifest } from './manifest-input.js';
-import { createdResult, sendPhase, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
+import { createAndSupervise, createdResult, sendPhase, startBudget, superviseWait, throwIfInterrupted, timeoutOrNoLimit } from './operation.js';
 import { describePodProgress } from './progress.js';
 import { verifyCheckpoint } from './verify-checkpoint.js';
 
@@ -179,45 +179,36 @@ async function restoreFromManifest(
   await budget.guard(`checking that checkpoint "${opts.checkpointId}" exists`, (look) => verifyFirst(look, opts, storage, nodes, deps, budget.remainingMs()));
 
   const name = pod.metadata.name ?? '';
-  throwIfInterrupted(deps.signal);
-  deps.reporter.phase(sendPhase(`creating pod/${name} in namespace "${opts.namespace}"`, `pod/${name}`, opts.namespace, opts.dryRun));
-  let created: Pod;
-  try {
-    created = await client.create<Pod>(RESOURCES.pods, opts.namespace, pod, { dryRun: opts.dryRun === 'server' });
-  } catch (err) {
-    if (isApiStatus(err, 409)) {
-      throw new ClusterError(
-        `pod "${name}" already exists in namespace "${opts.namespace}"`,
-        `restore into it with \`snapshotctl restore --pod ${name} --checkpoint-id ${opts.checkpointId} -n ${opts.namespace}\`, or delete it first with \`kubectl delete pod ${name} -n ${opts.namespace}\``,
-        409,
-      );
-    }
-    throw toClusterError(err);
-  }
-  if (opts.dryRun === 'server') return { dryRun: 'server', objects: [created as unknown as Record<string, unknown>] };
-
-  const createdObjects: CreatedObject[] = [
-    { kind: 'Pod', namespace: opts.namespace, name, ...(created.metadata.uid ? { uid: created.metadata.uid } : {}) },
-  ];
-  const base = {
-    kind: 'restore' as const,
-    namespace: opts.namespace,
-    name,
-    restorePod: name,
-    checkpointId: opts.checkpointId,
-    checkpointLocation: checkpointLocation(storage.basePath, opts.checkpointId),
-    startedAt: new Date(startedMs).toISOString(),
-  };
-  if (!opts.wait) return createdResult(base, startedMs, deps);
-  return superviseWait({
+  return createAndSupervise({
     client,
     deps,
     opts,
-    base,
     startedMs,
-    created: createdObjects,
-    eventNames: [name],
-    wait: () => waitForRestore(client, opts, name, created.metadata.uid, deps),
+    resource: RESOURCES.pods,
+    kind: 'Pod',
+    object: pod,
+    display: `pod/${name}`,
+    createError: async (err) =>
+      isApiStatus(err, 409)
+        ? new ClusterError(
+            `pod "${name}" already exists in namespace "${opts.namespace}"`,
+            `restore into it with \`snapshotctl restore --pod ${name} --checkpoint-id ${opts.checkpointId} -n ${opts.namespace}\`, or delete it first with \`kubectl delete pod ${name} -n ${opts.namespace}\``,
+            409,
+          )
+        : undefined,
+    supervise: (created) => ({
+      base: {
+        kind: 'restore' as const,
+        namespace: opts.namespace,
+        name,
+        restorePod: name,
+        checkpointId: opts.checkpointId,
+        checkpointLocation: checkpointLocation(storage.basePath, opts.checkpointId),
+        startedAt: new Date(startedMs).toISOString(),
+      },
+      eventNames: [name],
+      wait: () => waitForRestore(client, opts, name, created.metadata.uid, deps),
+    }),
   });
 }
 
@@ -283,9 +274,8 @@ async function restoreInPlace(
     opts,
     base,
     startedMs,
-    // Never ours to delete: the pod existed before this run. What the patch changed is
-    // ours, though: left in place, a later checkpoint with this ID would be restored into it.
-    created: [],
+    // Nothing created: the pod existed before this run and is never ours to delete. What the
+    // patch changed is ours, though: left in place, a later checkpoint with this ID would be restored into it.
     undo: {
       kept: `pod/${opts.podName} in namespace "${opts.namespace}" marked as a restore target for checkpoint "${opts.checkpointId}"; undo it with: ${undoCommands(opts.podName, opts.namespace, buildRevertPatch(patched, patch, read)).join(' && ') || 'nothing to undo'}`,
       run: () => revertRestoreTarget(client, opts, read, patch, patched.metadata.uid, deps),
