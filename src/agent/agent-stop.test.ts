@@ -46,6 +46,7 @@ function slowEngine(ms: number): SnapshotEngine {
     ...sim,
     checkpoint: async (ctx: CheckpointContext) => {
       await new Promise<void>((resolve, reject) => {
+        if (ctx.signal.aborted) return reject(new Error('checkpoint aborted'));
         const timer = setTimeout(resolve, ms);
         ctx.signal.addEventListener('abort', () => (clearTimeout(timer), reject(new Error('checkpoint aborted'))), { once: true });
       });

@@ -412,6 +412,8 @@ class Agent {
 
       const taken = (await this.existingRefusal(id, version, ns)) ?? (await this.writerRefusal(job, id, version, ns));
       if (taken) throw new Error(`refused: ${taken}`);
+      // Stopped while looking: no dump is started (the engine would be handed an aborted signal).
+      if (this.abort.signal.aborted) throw new Error('the agent is stopping');
       staging = await createStaging(this.opts.storageRoot, id, version, job.metadata.uid ?? '');
       const result = await this.engine.checkpoint({
         pod,
