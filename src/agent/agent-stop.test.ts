@@ -123,7 +123,9 @@ describe('synced', () => {
   it('stays false while the pod list fails', async () => {
     kube.failNext('list', 'pods', 500, 1000);
     const a = start();
-    await new Promise((r) => setTimeout(r, 100));
+    // Both informers (checkpoint and restore pods) have listed, failed and tried again:
+    // `synced` is read after failures the agent saw, not after a pause it may have slept through.
+    await waitFor('two failed pod lists of each informer', () => kube.calls.filter((c) => c.verb === 'list' && c.resource === 'pods').length >= 4);
     expect(a.synced).toBe(false);
   });
 });

@@ -22,7 +22,7 @@ import {
 } from '../protocol/constants.js';
 import type { Job, KubeObject, Pod } from '../protocol/types.js';
 import { RESOURCES } from '../kube/types.js';
-import { startAgent, type RunningAgent, type StartAgentOptions } from './agent.js';
+import { startAgent, type AgentDecision, type RunningAgent, type StartAgentOptions } from './agent.js';
 import { artifactDir } from './artifact.js';
 import type { SnapshotEngine } from './engine.js';
 import { createSimEngine, SIM_STATE_FILE } from './sim-engine.js';
@@ -57,14 +57,32 @@ let root: string;
 let signals: Array<{ ns: string; pod: string; sig: string }>;
 let logs: string[];
 let agent: RunningAgent | undefined;
+/** Every decision the agent reported (StartAgentOptions.onDecision), oldest first. */
+let decisions: AgentDecision[];
 
 beforeEach(async () => {
   kube = new FakeKubeClient();
   root = await mkdtemp(join(tmpdir(), 'agent-test-'));
   signals = [];
   logs = [];
+  decisions = [];
   agent = undefined;
 });
+
+/**
+ * Wait until the agent has looked at `pod` at least `looks` times since now and found
+ * nothing to do (an `idle` decision: nothing running for it, nothing due). Then a
+ * "nothing happened" assertion is about a pod the agent saw, not one it has not got to
+ * yet (what a fixed pause gives under load).
+ */
+async function idleOn(pod: string, looks = 2): Promise<void> {
+  const from = decisions.length;
+  await waitFor(() => decisions.slice(from).filter((d) => d.pod === pod && d.decision === 'idle').length >= looks, `the agent to look at ${pod} and find nothing to do`);
+}
+
+/** The decisions about `pod` other than `idle` (what the agent started for it). */
+const actedOn = (pod: string): string[] => decisions.filter((d) => d.pod === pod && d.decision !== 'idle').map((d) => d.decision);
+
 
 afterEach(async () => {
   await agent?.stop();
@@ -84,6 +102,7 @@ function start(extra: Partial<StartAgentOptions> = {}): RunningAgent {
     },
     lookupPid: () => 4242,
     timing: { leaseRenewMs: 50, resyncMs: 20, watchBackoffMs: 20, restoreReadyTimeoutMs: 2000 },
+    onDecision: (d) => decisions.push(d),
     ...extra,
   });
   return agent;
@@ -208,7 +227,8 @@ describe('checkpoint', () => {
   it('waits for the pod to be Ready', async () => {
     const { jobName, podName } = await createCheckpoint('not-yet', { ready: false });
     start();
-    await pause(150);
+    await idleOn(podName);
+    expect(actedOn(podName)).toEqual([]);
     expect(jobStatus(jobName)).toBeUndefined();
     expect(events()).toEqual([]);
     setReady(podName, true);
@@ -219,7 +239,10 @@ describe('checkpoint', () => {
     const done = await createCheckpoint('done', { jobAnnotations: { [ANNOTATION_CHECKPOINT_STATUS]: 'failed' } });
     const other = await createCheckpoint('elsewhere', { node: 'node-b' });
     start();
-    await pause(200);
+    // Both pods were in the agent's first list; once it is idle on `done` (its one
+    // look at the Job settled), every resync since covered `elsewhere` too.
+    await idleOn(done.podName);
+    expect(actedOn(other.podName)).toEqual([]);
     expect(jobStatus(done.jobName)).toBe('failed');
     expect(jobStatus(other.jobName)).toBeUndefined();
     expect(events()).toEqual([]);
@@ -236,7 +259,8 @@ describe('checkpoint', () => {
       spec: { holderIdentity: 'agent-b', leaseDurationSeconds: 1, renewTime: new Date().toISOString() },
     });
     start();
-    await pause(300);
+    // The agent saw the Lease and said it waits (the lease lasts 1 s: asserted at once).
+    await waitFor(() => logs.some((l) => l.includes(`lease ${NS}/${jobName} is held by agent-b; waiting`)), 'the agent to see the held lease');
     expect(jobStatus(jobName)).toBeUndefined();
     expect(events()).toEqual([]);
     // agent-b stopped renewing in the middle of the Job: the source is not dumped again.
@@ -287,14 +311,16 @@ describe('restore', () => {
   it('waits for the artifact, marks in_progress with the container ID, completes once Ready', async () => {
     await createRestorePod('restore-1', 'r1');
     start();
-    await pause(150);
+    await waitFor(() => logs.some((l) => l.includes('restore r1 into ml/restore-1: waiting for')), 'the agent to wait for the artifact');
     expect(podAnnotations('restore-1')).toEqual({});
-    expect(logs.some((l) => l.includes('waiting for'))).toBe(true);
 
     await checkpointFirst('r1');
     await waitFor(() => podAnnotations('restore-1')[ANNOTATION_RESTORE_STATUS] === 'in_progress', 'in_progress');
     expect(podAnnotations('restore-1')[ANNOTATION_RESTORE_CONTAINER_ID]).toBe('abc123');
-    await pause(100);
+    // Two resyncs found the restore still running (waiting for Ready), and it stayed in_progress.
+    const from = decisions.length;
+    await waitFor(() => decisions.slice(from).filter((d) => d.pod === 'restore-1' && d.decision === 'busy').length >= 2, 'resyncs during the restore');
+    expect(decisions.slice(from).filter((d) => d.pod === 'restore-1').map((d) => d.decision)).not.toContain('settled');
     expect(podAnnotations('restore-1')[ANNOTATION_RESTORE_STATUS]).toBe('in_progress');
 
     setReady('restore-1', true);
@@ -346,7 +372,7 @@ describe('restore', () => {
     await checkpointFirst('r-b');
     await createRestorePod('placeholder', 'r-a', true);
     await waitFor(() => podAnnotations('placeholder')[ANNOTATION_RESTORE_STATUS] === 'completed', 'first restore');
-    await pause(150);
+    await idleOn('placeholder');
     expect(reasons('placeholder').filter((r) => r === EVENT_RESTORE_REQUESTED)).toHaveLength(1);
 
     // What `restore --pod` sends: stale keys removed, the new ID set.
@@ -379,7 +405,7 @@ describe('restore', () => {
       'merge',
     );
     await waitFor(() => reasons('placeholder').filter((r) => r === EVENT_RESTORE_SUCCEEDED).length === 3, 'third restore');
-    await pause(150);
+    await idleOn('placeholder');
     expect(reasons('placeholder').filter((r) => r === EVENT_RESTORE_REQUESTED)).toHaveLength(3);
   });
 });
@@ -411,8 +437,9 @@ describe('fault switches', () => {
   it('silent never answers until switched off', async () => {
     const a = start();
     a.faults.silent = true;
-    const { jobName } = await createCheckpoint('quiet');
-    await pause(200);
+    const { jobName, podName } = await createCheckpoint('quiet');
+    await idleOn(podName);
+    expect(actedOn(podName)).toEqual([]);
     expect(jobStatus(jobName)).toBeUndefined();
     expect(events()).toEqual([]);
     expect(kube.calls.some((c) => c.resource === 'leases' || c.resource === 'jobs' && c.verb === 'patch')).toBe(false);
@@ -474,6 +501,11 @@ describe('watching', () => {
     await a.stop();
     const count = kube.calls.length;
     await createCheckpoint('after-stop');
+    // No positive signal can come from a stopped agent. The pause is sufficient by timer
+    // order, not by wall time: a timer the stop leaked (resync every 20 ms, lease renewal
+    // every 50 ms) expires before this 150 ms one and Node fires timers in expiry order,
+    // so however late they run under load, a leaked one has fired (and FakeKube recorded
+    // its call) before this line returns.
     await pause(150);
     expect(kube.calls.length).toBe(count + 2); // only the two creates above
     // No verdict written on shutdown.

@@ -22,7 +22,7 @@ import {
 } from '../protocol/constants.js';
 import type { Job, KubeObject, Pod } from '../protocol/types.js';
 import { RESOURCES } from '../kube/types.js';
-import { startAgent, type RunningAgent, type StartAgentOptions } from './agent.js';
+import { startAgent, type AgentDecision, type RunningAgent, type StartAgentOptions } from './agent.js';
 import { createSimEngine } from './sim-engine.js';
 import { FakeKubeClient } from '../kube/testing/fake-client.js';
 
@@ -39,8 +39,6 @@ async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefine
   }
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function running(ready: boolean): Pod['status'] {
   return {
     phase: 'Running',
@@ -55,6 +53,8 @@ let root: string;
 let signals: Array<{ ns: string; pod: string; sig: string }>;
 let logs: string[];
 let agent: RunningAgent | undefined;
+/** Every decision the agent reported (StartAgentOptions.onDecision). */
+let decisions: AgentDecision[];
 
 beforeEach(async () => {
   kube = new FakeKubeClient();
@@ -63,6 +63,7 @@ beforeEach(async () => {
   await mkdir(root);
   signals = [];
   logs = [];
+  decisions = [];
   agent = undefined;
 });
 
@@ -84,9 +85,16 @@ function start(extra: Partial<StartAgentOptions> = {}): RunningAgent {
     },
     lookupPid: () => 4242,
     timing: { leaseRenewMs: 50, resyncMs: 20, watchBackoffMs: 20, restoreReadyTimeoutMs: 2000 },
+    onDecision: (d) => decisions.push(d),
     ...extra,
   });
   return agent;
+}
+
+/** Wait until the agent has looked at `pod` twice more and found nothing to do (see agent.test.ts). */
+async function idleOn(pod: string, looks = 2): Promise<void> {
+  const from = decisions.length;
+  await waitFor(() => decisions.slice(from).filter((d) => d.pod === pod && d.decision === 'idle').length >= looks, `the agent to look at ${pod} and find nothing to do`);
 }
 
 interface CheckpointOpts {
@@ -455,7 +463,8 @@ describe('(a) a checkpoint pod counts only when its Job owns it and it carries t
     const callsBefore = kube.calls.length;
     start();
     await waitFor(() => events('impostor').length > 0, 'refusal event');
-    await pause(200);
+    // Looked at again since and left alone: a second refusal or a late write would be in by now.
+    await idleOn('impostor');
     const [refused, ...more] = events('impostor');
     expect(more).toEqual([]);
     expect(refused).toMatchObject({ type: 'Warning', reason: 'CheckpointRefused', involvedObject: { kind: 'Pod', name: 'impostor', namespace: NS } });
@@ -641,7 +650,9 @@ describe('(e) a checkpoint whose agent stopped in the middle (its pod deleted or
     await leaseOf(jobName, job, 'agent-b', 0);
     start();
     await waitFor(() => logs.some((l) => l.includes('is held by agent-b; waiting')), 'the wait logged');
-    await pause(200);
+    // The attempt that found the Lease held has settled, and the agent looked at the pod again since.
+    const from = decisions.length;
+    await waitFor(() => decisions.slice(from).filter((d) => d.pod === `${jobName}-x1` && (d.decision === 'idle' || d.decision === 'settled')).length >= 2, 'looks after the wait');
     expect(jobStatus(jobName)).toBeUndefined();
     expect(signals).toEqual([]);
   });

@@ -111,6 +111,25 @@ export interface StartAgentOptions {
   /** Clock (ms since epoch) for leases, events and manifests. */
   now?: () => number;
   timing?: Partial<AgentTiming>;
+  /**
+   * Called each time the agent has looked at a pod (a watch event or a resync) and
+   * decided, and when an operation it launched has settled: the positive signal that
+   * lets a test say "the agent saw this pod and chose to do nothing" instead of
+   * sleeping and hoping it looked.
+   */
+  onDecision?: (d: AgentDecision) => void;
+}
+
+/**
+ * One decision about one pod. `launched`: an operation started; `busy`: one is still
+ * running for the pod; `idle`: nothing to do now (not Ready, another node, already
+ * handled, silenced, draining); `settled`: a launched operation ended.
+ */
+export interface AgentDecision {
+  kind: 'checkpoint' | 'restore';
+  namespace: string;
+  pod: string;
+  decision: 'launched' | 'busy' | 'idle' | 'settled';
 }
 
 /** How `stop()` treats operations in flight. */
@@ -290,31 +309,41 @@ class Agent {
 
   /** A pod changed (or the resync timer fired): start an operation if one is due. */
   private onPod(kind: PodKind, pod: Pod): void {
-    const uid = pod.metadata.uid;
-    if (this.stopped || !uid) return;
+    if (this.stopped || !pod.metadata.uid) return;
+    const decision = this.decide(kind, pod);
+    this.opts.onDecision?.({ kind, namespace: pod.metadata.namespace ?? 'default', pod: pod.metadata.name ?? '', decision });
+  }
+
+  private decide(kind: PodKind, pod: Pod): 'launched' | 'busy' | 'idle' {
+    const uid = pod.metadata.uid ?? '';
     if (kind === 'restore' && isPodReady(pod)) this.notifyReady(uid, pod);
     if (kind === 'restore' && pod.status?.phase !== undefined && pod.status.phase !== 'Running' && pod.status.phase !== 'Pending') {
       this.notifyReady(uid, undefined);
     }
     // The field selector does this on the server; checked again so a client or
     // server that ignores it cannot make us act on another node's pod.
-    if (pod.spec.nodeName !== this.node || pod.metadata.deletionTimestamp) return;
-    if (this.draining || this.busy.has(uid) || this.faults.silent) return;
+    if (pod.spec.nodeName !== this.node || pod.metadata.deletionTimestamp) return 'idle';
+    if (this.busy.has(uid)) return 'busy';
+    if (this.draining || this.faults.silent) return 'idle';
     if (kind === 'checkpoint') {
-      if (!isPodReady(pod)) return;
+      if (!isPodReady(pod)) return 'idle';
       const key = `${uid}:${pod.metadata.labels?.[LABEL_CHECKPOINT_ID] ?? ''}`;
-      if (this.finished.has(key) || (this.notBefore.get(key) ?? 0) > this.now()) return;
-      this.launch(uid, () => this.checkpoint(pod, key));
+      if (this.finished.has(key) || (this.notBefore.get(key) ?? 0) > this.now()) return 'idle';
+      this.launch(uid, () => this.checkpoint(pod, key), { kind, pod });
     } else {
-      if (pod.status?.phase !== 'Running') return;
-      if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] !== undefined) return;
-      this.launch(uid, () => this.restore(pod));
+      if (pod.status?.phase !== 'Running') return 'idle';
+      if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] !== undefined) return 'idle';
+      this.launch(uid, () => this.restore(pod), { kind, pod });
     }
+    return 'launched';
   }
 
-  private launch(uid: string, op: () => Promise<void>): void {
+  private launch(uid: string, op: () => Promise<void>, about: { kind: PodKind; pod: Pod }): void {
     this.busy.add(uid);
-    const running = op().finally(() => this.busy.delete(uid));
+    const running = op().finally(() => {
+      this.busy.delete(uid);
+      this.opts.onDecision?.({ kind: about.kind, namespace: about.pod.metadata.namespace ?? 'default', pod: about.pod.metadata.name ?? '', decision: 'settled' });
+    });
     this.track(running);
     const settled = running.catch(() => {});
     this.ops.add(settled);

@@ -22,13 +22,19 @@ export function isEngineName(name: string): name is EngineName {
 export interface EngineDeps {
   /** The node's container runtime; the criu engine restores through it. */
   runtime?: NodeRuntime;
+  /**
+   * Environment the real engines read the machine's tools from (SNAPSHOTCTL_CRIU, PATH,
+   * SNAPSHOTCTL_PYTHON; default process.env): tests pin what "this machine" has.
+   */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A fresh engine by name. */
 export function createEngine(name: EngineName, deps: EngineDeps = {}): SnapshotEngine {
+  const real = { ...(deps.runtime ? { runtime: deps.runtime } : {}), ...(deps.env ? { env: deps.env } : {}) };
   if (name === 'sim') return createSimEngine(deps.runtime ? { runtime: deps.runtime } : {});
-  if (name === 'criu') return createCriuEngine(deps.runtime ? { runtime: deps.runtime } : {});
-  if (name === 'cuda') return createCudaEngine(deps.runtime ? { runtime: deps.runtime } : {});
+  if (name === 'criu') return createCriuEngine(real);
+  if (name === 'cuda') return createCudaEngine(real);
   return unavailableEngine(name, `the ${name} engine is not implemented in snapshotctl's dev agent; use the sim engine`);
 }
 

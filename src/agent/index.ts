@@ -3,7 +3,7 @@
  * `startAgent` does.
  */
 export { startAgent, DEFAULT_TIMING } from './agent.js';
-export type { AgentLog, AgentLogLevel, AgentTiming, RunningAgent, StartAgentOptions } from './agent.js';
+export type { AgentDecision, AgentLog, AgentLogLevel, AgentTiming, RunningAgent, StartAgentOptions } from './agent.js';
 export type {
   CheckpointContext,
   CheckpointResult,

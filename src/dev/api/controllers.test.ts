@@ -126,8 +126,11 @@ describe('kubelet (sim)', () => {
   it('never-Ready fault keeps Ready=False while Running', async () => {
     api.nodes.setNeverReady({ namespace: 'default', name: 'nr' });
     await call(api, 'POST', '/api/v1/namespaces/default/pods', podManifest('nr'));
-    await waitFor(() => api.store.get('pods', 'default', 'nr')?.status?.phase === 'Running');
-    await new Promise((r) => setTimeout(r, 300));
+    // A twin without the fault, created after it: once the twin is Ready, the kubelet
+    // has had its ready delay for `nr` too (a fixed pause can be too short under load).
+    await call(api, 'POST', '/api/v1/namespaces/default/pods', podManifest('nr-twin'));
+    await waitFor(() => cond(api.store.get('pods', 'default', 'nr-twin'), 'Ready'), 5000, 'the twin Ready');
+    expect(api.store.get('pods', 'default', 'nr')?.status?.phase).toBe('Running');
     expect(cond(api.store.get('pods', 'default', 'nr'), 'Ready')).toBeUndefined();
     api.nodes.setNeverReady({ namespace: 'default', name: 'nr' }, false);
     await waitFor(() => cond(api.store.get('pods', 'default', 'nr'), 'Ready'));
@@ -179,7 +182,9 @@ describe('DaemonSet, garbage collection, node loss', () => {
     await waitFor(() => podsOfJob('gco').length === 1);
     const d = await call(api, 'DELETE', '/apis/batch/v1/namespaces/default/jobs/gco');
     expect(d.headers.get('warning')).toContain('child pods are preserved by default');
-    await new Promise((r) => setTimeout(r, 100));
+    // The garbage collector has handled the orphaning once the pod's ownerReference is
+    // gone; only then is "the pod is still there" a finding rather than a head start.
+    await waitFor(() => api.store.list('pods', { namespace: 'default' }).some((p) => p.metadata.name?.startsWith('gco') && p.metadata.ownerReferences === undefined), 5000, 'the orphaned pod');
     const pods = podsOfJob('gco');
     expect(pods).toHaveLength(1);
     expect(pods[0]!.metadata.ownerReferences).toBeUndefined();

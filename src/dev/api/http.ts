@@ -27,6 +27,8 @@ export interface HttpContext {
   closing: () => boolean;
   /** Container output for `pods/log` (undefined: no such container). */
   logs?: (namespace: string, pod: string, container?: string) => string | undefined;
+  /** Period of BOOKMARK events on watches that allow them (default 5000 ms). */
+  bookmarkIntervalMs?: number;
 }
 
 interface Route {
@@ -603,12 +605,13 @@ function serveWatch(
   const timeout = Number(query.get('timeoutSeconds') ?? '0');
   if (timeout > 0) timers.push(setTimeout(() => { cleanup(); res.end(); }, timeout * 1000));
   if (query.get('allowWatchBookmarks') === 'true') {
+    const every = ctx.bookmarkIntervalMs ?? 5000;
     const tick = (): void => {
       if (closed) return;
       res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: r.res.kind, apiVersion: apiVersionOf(r.res), metadata: { resourceVersion: String(store.currentRv()) } } }) + '\n');
-      timers.push(setTimeout(tick, 5000));
+      timers.push(setTimeout(tick, every));
     };
-    timers.push(setTimeout(tick, 5000));
+    timers.push(setTimeout(tick, every));
   }
   if (drop !== undefined && drop.afterEvents === undefined) timers.push(setTimeout(() => cut(drop.mode ?? 'destroy'), drop.afterMs ?? 0));
   for (const ev of backlog) write(ev);

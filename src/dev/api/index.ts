@@ -74,6 +74,8 @@ export interface ApiServerOptions {
   maxGraceMs?: number;
   /** Watch history size per resource for resourceVersion resume (default 1000 events each). */
   historyLimit?: number;
+  /** Period of BOOKMARK events on watches that ask for them (`allowWatchBookmarks=true`; default 5000 ms). */
+  bookmarkIntervalMs?: number;
   /** Directory for process-runtime working directories (default os.tmpdir()). */
   workRoot?: string;
   /** Launcher for process containers' commands (see `KubeletOptions.launcher`). */
@@ -150,7 +152,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<DevAp
   let closing = false;
   const sockets = new Set<Duplex>();
   const tls = selfSignedCert();
-  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, createHandler({ store, auth, faults, requestLog, hostPort: () => `127.0.0.1:${port}`, closing: () => closing, logs: (ns, pod, c) => nodes.logsFor(ns, pod, c) }));
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, createHandler({ store, auth, faults, requestLog, hostPort: () => `127.0.0.1:${port}`, closing: () => closing, logs: (ns, pod, c) => nodes.logsFor(ns, pod, c), ...(opts.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}) }));
   server.keepAliveTimeout = 5000;
   server.on('connection', (s) => {
     sockets.add(s);

@@ -4,7 +4,7 @@ import { call, readWatch } from './testutil.js';
 
 let api: DevApiServer;
 beforeAll(async () => {
-  api = await startApiServer({ nodes: 1, historyLimit: 50 });
+  api = await startApiServer({ nodes: 1, historyLimit: 50, bookmarkIntervalMs: 100 });
 });
 afterAll(async () => {
   await api.close();
@@ -73,9 +73,50 @@ describe('watch', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
   });
 
-  it('sends BOOKMARK events when asked', async () => {
-    // Bookmarks come every 5 s; just check the stream accepts the flag and serves events.
-    const r = await readWatch(api, '/api/v1/namespaces?watch=true&allowWatchBookmarks=true', (evs) => evs.length >= 1);
-    expect(r.events[0].type).toBe('ADDED');
+  it('sends BOOKMARK events only when asked, carrying a resourceVersion to resume from', async () => {
+    // Bookmarks come every 100 ms here (bookmarkIntervalMs). `plain` opens first and
+    // stays open until after `marked` has had bookmarks, so it was open for bookmark
+    // periods too: its lack of bookmarks is seen, not assumed.
+    const path = '/api/v1/namespaces/kube-node-lease/configmaps?watch=true&resourceVersion=' + api.store.currentRv();
+    const isBookmark = (e: any): boolean => e.type === 'BOOKMARK';
+    let created: Promise<unknown> | undefined;
+    let marked: ReturnType<typeof readWatch> | undefined;
+    const plain = readWatch(api, path, (evs) => evs.some((e) => e.object.metadata.name === 'bm-a'), {
+      onOpen: () => {
+        marked = readWatch(api, path + '&allowWatchBookmarks=true', (evs) => {
+          // First bookmark seen: write an object; then stop at a bookmark after its ADDED.
+          if (!created && evs.some(isBookmark)) created = call(api, 'POST', '/api/v1/namespaces/kube-node-lease/configmaps', cm('bm-a'));
+          const added = evs.findIndex((e) => e.type === 'ADDED');
+          return added >= 0 && evs.slice(added + 1).some(isBookmark);
+        });
+      },
+    });
+    const p = await plain;
+    const m = await marked!;
+    await created;
+    expect(p.error).toBeUndefined();
+    expect(m.error).toBeUndefined();
+    expect(p.events.map((e) => `${e.type}:${e.object.metadata.name}`)).toEqual(['ADDED:bm-a']);
+
+    const added = m.events.findIndex((e) => e.type === 'ADDED');
+    expect(m.events[added].object.metadata.name).toBe('bm-a');
+    expect(m.events.filter((e) => !isBookmark(e))).toHaveLength(1);
+    expect(added).toBeGreaterThan(0); // bookmarks came before the write too
+    for (const b of m.events.filter(isBookmark)) {
+      // A bookmark is only a position: kind, apiVersion and a resourceVersion, nothing else.
+      expect(b).toEqual({ type: 'BOOKMARK', object: { kind: 'ConfigMap', apiVersion: 'v1', metadata: { resourceVersion: expect.stringMatching(/^\d+$/) } } });
+    }
+    const addedRv = Number(m.events[added].object.metadata.resourceVersion);
+    const before = m.events.slice(0, added).map((e) => Number(e.object.metadata.resourceVersion));
+    const after = m.events.slice(added + 1).map((e) => Number(e.object.metadata.resourceVersion));
+    expect(Math.max(...before)).toBeLessThan(addedRv);
+    expect(Math.min(...after)).toBeGreaterThanOrEqual(addedRv);
+
+    // Resuming from the last bookmark replays nothing already seen, only what came after.
+    const last = m.events[m.events.length - 1].object.metadata.resourceVersion;
+    const resumed = readWatch(api, `/api/v1/namespaces/kube-node-lease/configmaps?watch=true&resourceVersion=${last}`, (evs) => evs.length >= 1, {
+      onOpen: () => void call(api, 'POST', '/api/v1/namespaces/kube-node-lease/configmaps', cm('bm-b')),
+    });
+    expect((await resumed).events.map((e) => `${e.type}:${e.object.metadata.name}`)).toEqual(['ADDED:bm-b']);
   });
 });
