@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPlaceholder, kvLines, leftovers, runCli, setAgentFaults, useCluster, waitFor, WORKER_MANIFEST } from './harness.js';
-import type { DevCluster } from '../../src/dev/index.js';
+import type { DevCluster } from '../../src/dev/cluster.js';
 
 interface Row {
   id: string;

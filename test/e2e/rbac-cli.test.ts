@@ -35,7 +35,7 @@ async function manifestRules(ns: string): Promise<{ rules: AuthRule[]; grants: S
   const docs = parseAllDocuments(await readFile(join(MANIFESTS_DIR, 'rbac-cli.yaml'), 'utf8')).map((d) => d.toJS() as KubeObject & { rules?: Rule[] });
   const role = docs.filter((d) => d.kind === 'Role');
   const cluster = docs.filter((d) => d.kind === 'ClusterRole');
-  expect(role.map((d) => d.metadata.name)).toEqual(['snapshotctl']);
+  expect(role.map((d) => d.metadata?.name)).toEqual(['snapshotctl']);
   expect(cluster).toHaveLength(1);
   const rules: AuthRule[] = [
     ...role.flatMap((d) => d.rules ?? []).map((r) => ({ apiGroups: r.apiGroups, resources: r.resources, verbs: r.verbs, namespaces: [ns] })),
