@@ -2,7 +2,7 @@
 import * as del from '../commands/delete.js';
 import type { CommandDeps } from '../commands/context.js';
 import { EXIT, UsageError } from '../errors.js';
-import { deleteQuestion, formatDelete } from './catalogue-output.js';
+import { deleteQuestion, formatDelete } from './delete-output.js';
 import type { ClusterVerbIO } from './verbs.js';
 
 /** Run `delete`; resolves to the exit code (1 when a checkpoint was not deleted or the user said no). */

@@ -2,7 +2,7 @@
 import * as describe from '../commands/describe.js';
 import type { CommandDeps } from '../commands/context.js';
 import { EXIT } from '../errors.js';
-import { formatDescribe } from './catalogue-output.js';
+import { formatDescribe } from './describe-output.js';
 import type { ClusterVerbIO } from './verbs.js';
 
 /** Run `describe`; resolves to the exit code. */

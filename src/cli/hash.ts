@@ -2,7 +2,7 @@
 import * as hash from '../commands/hash.js';
 import type { CommandDeps } from '../commands/context.js';
 import { EXIT } from '../errors.js';
-import { formatHash } from './catalogue-output.js';
+import { formatHash } from './hash-output.js';
 import type { ClusterVerbIO } from './verbs.js';
 
 /** Run `hash`; resolves to the exit code. */

@@ -2,7 +2,7 @@
 import * as list from '../commands/list.js';
 import type { CommandDeps } from '../commands/context.js';
 import { EXIT } from '../errors.js';
-import { formatList } from './catalogue-output.js';
+import { formatList } from './list-output.js';
 import type { ClusterVerbIO } from './verbs.js';
 
 /** Run `list`; resolves to the exit code. */

@@ -2,7 +2,7 @@
 import * as prune from '../commands/prune.js';
 import type { CommandDeps } from '../commands/context.js';
 import { EXIT, UsageError } from '../errors.js';
-import { formatPrune, pruneQuestion } from './catalogue-output.js';
+import { formatPrune, pruneQuestion } from './prune-output.js';
 import type { ClusterVerbIO } from './verbs.js';
 
 /** Run `prune`; resolves to the exit code (1 when the user said no). */
