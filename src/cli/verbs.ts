@@ -14,7 +14,6 @@
  *   `main` prints after the spinner stops.
  */
 import type { CommandDeps, DryRunResult, OperationResult } from '../commands/context.js';
-import { UsageError } from '../errors.js';
 import type { CliIO } from './main.js';
 import type { CommandName } from './program.js';
 import type { CliReporter } from './reporter.js';
@@ -63,24 +62,6 @@ const printed = (run: (raw: Record<string, unknown>, session: ClusterSession, ct
   run: async (raw, session, ctx) => ({ exitCode: await run(raw, session, ctx) }),
 });
 
-/** `demo`'s flags, checked before anything is loaded. */
-function demoOptions(raw: Record<string, unknown>): { cluster: 'real'; verbose: boolean; keepCluster: boolean } | { cluster: 'dev'; nodes: number; verbose: boolean; engine?: string } {
-  const cluster = raw['cluster'];
-  if (cluster !== 'dev' && cluster !== 'real') throw new UsageError(`--cluster "${String(cluster)}" is not a cluster kind`, 'use --cluster dev (the embedded dev cluster, the default) or --cluster real');
-  if (cluster === 'real') {
-    for (const flag of ['nodes', 'engine'] as const) {
-      if (raw[flag] !== undefined && !(flag === 'engine' && raw[flag] === 'criu')) {
-        throw new UsageError(`--${flag} is for the dev cluster: the real cluster has one node and uses the criu engine`, `leave --${flag} out with --cluster real`);
-      }
-    }
-    return { cluster, verbose: raw['verbose'] === true, keepCluster: raw['keepCluster'] === true };
-  }
-  if (raw['keepCluster'] === true) throw new UsageError('--keep-cluster is for --cluster real (the dev demo always stops its cluster)', 'add --cluster real, or leave --keep-cluster out');
-  const nodes = Number(raw['nodes'] ?? 2);
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes "${String(raw['nodes'])}" must be a whole number from 1 to 50`, 'e.g. --nodes 2');
-  return { cluster, nodes, verbose: raw['verbose'] === true, ...(typeof raw['engine'] === 'string' ? { engine: raw['engine'] } : {}) };
-}
-
 const dev = (name: 'dev up' | 'dev serve' | 'dev status' | 'dev down'): Verb =>
   local(async (raw, { io }) => (await import('./dev.js')).runDev(name, raw, io));
 
@@ -126,9 +107,24 @@ export const VERBS: { readonly [N in CommandName]: Verb } = {
   // Only the agent loads its engines, runtime and probe server.
   agent: local(async (raw, { io }) => (await import('./agent.js')).runAgentCommand(raw, io)),
   demo: local(async (raw, { io, main }) => {
-    const opts = demoOptions(raw);
-    if (opts.cluster === 'real') return (await import('./demo-real.js')).runRealDemo({ verbose: opts.verbose, keepCluster: opts.keepCluster }, io, main);
-    return (await import('./demo.js')).runDemo({ nodes: opts.nodes, verbose: opts.verbose, ...(opts.engine !== undefined ? { engine: opts.engine } : {}) }, io, main);
+    const demo = await import('../commands/demo.js');
+    const opts = demo.complete(raw);
+    demo.validate(opts);
+    const result = await demo.run(opts, {
+      stdout: io.stdout,
+      stderr: io.stderr,
+      // Each step is this CLI run again, its output captured for the demo to indent.
+      runCli: async (argv) => {
+        let stdout = '';
+        let stderr = '';
+        const code = await main(argv, { ...io, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false });
+        return { code, stdout, stderr };
+      },
+      now: Date.now,
+      signal: io.signal,
+      host: { platform: process.platform, isRoot: process.getuid?.() === 0, pid: process.pid },
+    });
+    return result.code;
   }),
   'dev up': dev('dev up'),
   'dev serve': dev('dev serve'),
