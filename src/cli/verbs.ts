@@ -62,9 +62,6 @@ const printed = (run: (raw: Record<string, unknown>, session: ClusterSession, ct
   run: async (raw, session, ctx) => ({ exitCode: await run(raw, session, ctx) }),
 });
 
-const dev = (name: 'dev up' | 'dev serve' | 'dev status' | 'dev down'): Verb =>
-  local(async (raw, { io }) => (await import('./dev.js')).runDev(name, raw, io));
-
 /** Every verb, by the name commander's action reports. */
 export const VERBS: { readonly [N in CommandName]: Verb } = {
   checkpoint: {
@@ -126,10 +123,10 @@ export const VERBS: { readonly [N in CommandName]: Verb } = {
     });
     return result.code;
   }),
-  'dev up': dev('dev up'),
-  'dev serve': dev('dev serve'),
-  'dev status': dev('dev status'),
-  'dev down': dev('dev down'),
+  'dev up': local(async (raw, { io }) => (await import('./dev.js')).runDevUp(raw, io)),
+  'dev serve': local(async (raw, { io }) => (await import('./dev.js')).runDevServe(raw, io)),
+  'dev status': local(async (raw, { io }) => (await import('./dev.js')).runDevStatus(raw, io)),
+  'dev down': local(async (raw, { io }) => (await import('./dev.js')).runDevDown(raw, io)),
   list: printed(async (raw, { deps, io }) => (await import('./list.js')).runList(raw, deps, io)),
   describe: printed(async (raw, { deps, io }) => (await import('./describe.js')).runDescribe(raw, deps, io)),
   delete: printed(async (raw, { deps, io }) => (await import('./delete.js')).runDelete(raw, deps, io)),
