@@ -3,7 +3,7 @@
  * exit code. `main` looks the verb up here and runs it; nothing else dispatches.
  *
  * Each entry loads its module only when its verb runs (`import()` inside `run`): this
- * file imports types and errors.ts only, so `--help` and `validate` load no Kubernetes
+ * file imports types only, so `--help` and `validate` load no Kubernetes
  * client, no chalk or yaml, no dev cluster.
  *
  * Two kinds of verb:
