@@ -104,7 +104,7 @@ describe('layers', () => {
     // The checker is only as good as its import reader: prove it on a known file of each kind.
     expect(relativeImports('src/protocol/identity.ts')).toContain('src/errors.ts'); // import type
     expect(relativeImports('src/protocol/index.ts')).toContain('src/protocol/constants.ts'); // export * from
-    expect(relativeImports('src/cli/demo.ts')).toContain('src/dev/cluster.ts'); // await import(...)
+    expect(relativeImports('src/commands/demo.ts')).toContain('src/dev/cluster.ts'); // await import(...)
     expect(relativeImports('src/agent/runtimes.ts')).toContain('src/agent/containerd.ts'); // await import(...)
   });
 });

@@ -5,8 +5,11 @@
  * names. No candidates means "complete file names" to the scripts.
  */
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
+import type { CommandDeps } from '../commands/context.js';
 import type { CompletionSource } from '../commands/complete.js';
+import { hasControls } from './terminal-text.js';
+import type { ClusterVerbIO } from './verbs.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -150,4 +153,40 @@ complete -c ${bin} -f -a '(__${fn}_complete)'
     default:
       throw new UsageError(`no completion for shell "${shell}"`, `use one of: ${SHELLS.join(', ')}`);
   }
+}
+
+/** Run `completion <shell>`: the script on stdout. */
+export async function runCompletion(raw: Record<string, unknown>, io: Pick<ClusterVerbIO, 'stdout'>): Promise<number> {
+  io.stdout(completionScript(String(raw['shell'] ?? '')));
+  return EXIT.ok;
+}
+
+/**
+ * Cobra's ShellCompDirective for `candidates`, as kubectl's plugin completion reads it:
+ * 4 (NoFileComp) when there are candidates, 0 (Default: the shell completes file names)
+ * when there are none, as our own scripts do.
+ */
+export function cobraDirective(candidates: readonly string[]): number {
+  return candidates.length > 0 ? 4 : 0;
+}
+
+/** Run the hidden `__complete WORDS...`: one candidate a line (and cobra's directive with --cobra). */
+export async function runComplete(raw: Record<string, unknown>, deps: CommandDeps, io: Pick<ClusterVerbIO, 'stdout'>): Promise<number> {
+  const { buildProgram } = await import('./program.js');
+  const words = Array.isArray(raw['words']) ? (raw['words'] as unknown[]).map(String) : [];
+  const req = completionRequest(buildProgram('0.0.0', async () => {}), words.length === 0 ? [''] : words);
+  let candidates = req.kind === 'words' ? req.words : [];
+  if (req.kind === 'lookup') {
+    const { lookupCandidates } = await import('../commands/complete.js');
+    const target = {
+      ...(req.kubeconfig !== undefined ? { kubeconfig: req.kubeconfig } : typeof raw['kubeconfig'] === 'string' ? { kubeconfig: raw['kubeconfig'] } : {}),
+      ...(req.context !== undefined ? { context: req.context } : {}),
+      ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
+    };
+    // A name from the cluster with control characters would reach the shell's line editor raw.
+    candidates = (await lookupCandidates(req.source, target, deps)).filter((c) => c.startsWith(req.prefix) && !hasControls(c));
+  }
+  io.stdout(candidates.map((c) => `${c}\n`).join(''));
+  if (raw['cobra'] === true) io.stdout(`:${cobraDirective(candidates)}\n`);
+  return EXIT.ok;
 }

@@ -1,20 +1,20 @@
 /**
  * The entry point: the only code that reads process state, prints, and turns typed
- * errors into exit codes (style.md item 4).
+ * errors into exit codes (style.md item 4). Every verb is run through one path: the
+ * dispatch table in verbs.ts.
  */
 import { readFileSync } from 'node:fs';
 import { basename, delimiter } from 'node:path';
 import { CommanderError } from 'commander';
 import type { CommandDeps, DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';
-import { EXIT, SnapshotError, UsageError, ValidationError, type ExitCode } from '../errors.js';
+import { EXIT, SnapshotError, ValidationError, type ExitCode } from '../errors.js';
 import type { KubeClient, RequestLogger } from '../kube/types.js';
 import { normalizeGoFlags } from './args.js';
 import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
-import { runDev } from './dev.js';
+import { VERBS, type ClusterVerbIO } from './verbs.js';
 import { escapeControls, oneLine } from './terminal-text.js';
 import { readBoundedStream, readInputFile } from './input-file.js';
-import { isCatalogueCommand } from './catalogue-program.js';
 import { Leftovers, leftBehindLines } from '../commands/leftovers.js';
 
 /** Everything the CLI takes from its surroundings; tests pass fakes. */
@@ -76,44 +76,20 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   let reporter: CliReporter | undefined;
   let format: OutputFormat = 'kv';
   let outcome: OperationResult | DryRunResult | undefined;
-  let output: Promise<typeof import('./output.js')> | undefined;
 
   let exitCode: number | undefined;
   const onAction = async (name: CommandName, raw: Record<string, unknown>): Promise<void> => {
-    if (name.startsWith('dev ')) {
-      exitCode = await runDev(name, raw, io);
-      return;
-    }
-    if (name === 'demo') {
-      const cluster = raw['cluster'];
-      if (cluster !== 'dev' && cluster !== 'real') throw new UsageError(`--cluster "${String(cluster)}" is not a cluster kind`, 'use --cluster dev (the embedded dev cluster, the default) or --cluster real');
-      if (cluster === 'real') {
-        for (const flag of ['nodes', 'engine'] as const) {
-          if (raw[flag] !== undefined && !(flag === 'engine' && raw[flag] === 'criu')) {
-            throw new UsageError(`--${flag} is for the dev cluster: the real cluster has one node and uses the criu engine`, `leave --${flag} out with --cluster real`);
-          }
-        }
-        const { runRealDemo } = await import('./demo-real.js');
-        exitCode = await runRealDemo({ verbose: raw['verbose'] === true, keepCluster: raw['keepCluster'] === true }, io, main);
-        return;
-      }
-      if (raw['keepCluster'] === true) throw new UsageError('--keep-cluster is for --cluster real (the dev demo always stops its cluster)', 'add --cluster real, or leave --keep-cluster out');
-      const nodes = Number(raw['nodes'] ?? 2);
-      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes "${String(raw['nodes'])}" must be a whole number from 1 to 50`, 'e.g. --nodes 2');
-      const { runDemo } = await import('./demo.js');
-      exitCode = await runDemo({ nodes, verbose: raw['verbose'] === true, ...(typeof raw['engine'] === 'string' ? { engine: raw['engine'] } : {}) }, io, main);
-      return;
-    }
-    if (name === 'agent') {
-      // Imported here: only the agent loads its engines, runtime and probe server.
-      const { runAgentCommand } = await import('./agent.js');
-      exitCode = await runAgentCommand(raw, io);
-      return;
-    }
-    if (name === 'validate') {
-      // Imported here: validate must load no Kubernetes client code (checkpoint/restore do).
-      const { runValidate } = await import('./validate.js');
-      exitCode = await runValidate(raw, { ...io, isTTY: io.isTTY && process.stdout.isTTY === true }, packageVersion());
+    const verb = VERBS[name];
+    const ctx = {
+      io,
+      main,
+      // Read only by the verbs that print it (validate's SARIF).
+      get version() {
+        return packageVersion();
+      },
+    };
+    if (verb.kind === 'local') {
+      exitCode = await verb.run(raw, ctx);
       return;
     }
     format = (typeof raw['output'] === 'string' ? raw['output'] : 'kv') as OutputFormat;
@@ -121,7 +97,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     const verbose = raw['verbose'] === true;
     const colorAllowed = raw['color'] !== false && io.isTTY && !io.env['NO_COLOR'] && !io.env['CI'];
     const now = io.now ?? Date.now;
-    reporter = await createReporter({
+    const cliReporter = await createReporter({
       write: io.stderr,
       interactive: colorAllowed,
       color: colorAllowed,
@@ -129,6 +105,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       now,
       ...(io.stderrStream ? { stream: io.stderrStream } : {}),
     });
+    reporter = cliReporter;
     const logger: RequestLogger | undefined = verbose
       ? (e) => {
           reporter?.info(`${e.method} ${e.url} -> ${e.status || 'no response'} (${e.ms}ms)`);
@@ -152,49 +129,22 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       now,
       nowNanos: io.nowNanos ?? nanosNow,
       signal: io.signal,
-      reporter,
+      reporter: cliReporter,
       ...(logger ? { logger } : {}),
       ...(io.leftovers ? { leftovers: io.leftovers } : {}),
     };
-    if (name === 'preflight') {
-      const { runPreflight } = await import('./preflight.js');
-      exitCode = await runPreflight(raw, deps, { stdout: io.stdout, stderr: io.stderr, color: colorAllowed, quiet });
-      return;
-    }
-    if (isCatalogueCommand(name)) {
-      const { runCatalogue } = await import('./catalogue.js');
-      exitCode = await runCatalogue(name, raw, deps, {
-        stdout: io.stdout,
-        stderr: io.stderr,
-        stdinIsTTY: io.stdinIsTTY === true,
-        ...(io.prompt ? { prompt: io.prompt } : {}),
-        color: colorAllowed,
-      });
-      return;
-    }
-    // Loaded while the command waits, so printing the result adds no import to the
-    // time between the verdict and the exit.
-    output = import('./output.js');
-    output.catch(() => undefined);
-    if (name === 'checkpoint' && (await import('../commands/dynamo-checkpoint.js')).usesIdentity(raw)) {
-      const dckpt = await import('../commands/dynamo-checkpoint.js');
-      const opts = await dckpt.complete(raw, deps);
-      dckpt.validate(opts);
-      outcome = await dckpt.run(opts, deps);
-    } else if (name === 'checkpoint') {
-      const checkpoint = await import('../commands/checkpoint.js');
-      const opts = await checkpoint.complete(raw, deps);
-      checkpoint.validate(opts);
-      outcome = await checkpoint.run(opts, deps);
-    } else {
-      const restore = await import('../commands/restore.js');
-      const opts = await restore.complete(raw, deps);
-      restore.validate(opts);
-      outcome = await restore.run(opts, deps);
-      if (verbose && 'dryRun' in outcome && outcome.patch !== undefined) {
-        reporter.info(`patch (application/merge-patch+json): ${JSON.stringify(outcome.patch)}`);
-      }
-    }
+    const verbIO: ClusterVerbIO = {
+      stdout: io.stdout,
+      stderr: io.stderr,
+      stdinIsTTY: io.stdinIsTTY === true,
+      ...(io.prompt ? { prompt: io.prompt } : {}),
+      color: colorAllowed,
+      quiet,
+      verbose,
+    };
+    const done = await verb.run(raw, { deps, reporter: cliReporter, io: verbIO }, ctx);
+    if ('exitCode' in done) exitCode = done.exitCode;
+    else outcome = done.result;
   };
 
   const programName = io.programName ?? 'snapshotctl';
@@ -220,7 +170,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     if (exitCode !== undefined) return exitCode;
     if (outcome) {
       // Loaded only when there is a result to print: keeps `--help` start-up light.
-      const { formatDryRun, formatResult } = await (output ?? import('./output.js'));
+      const { formatDryRun, formatResult } = await import('./output.js');
       io.stdout('dryRun' in outcome ? formatDryRun(outcome, format) : formatResult(outcome, format));
     }
     return EXIT.ok;

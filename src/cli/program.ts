@@ -1,13 +1,31 @@
 /**
- * Commander wiring: flags, help and examples. Actions only hand the raw options to
- * the `run` callback; the entry point does the rest.
+ * Commander wiring of every verb: flags, help and examples, in one tree. Actions only
+ * hand the verb's name and raw options to the `onAction` callback; the entry point
+ * runs it through the dispatch table (verbs.ts). Imports no command code, so `--help`
+ * loads no Kubernetes client.
  */
 import { Command, Option } from 'commander';
-import { addCatalogueCommands, type CatalogueCommandName } from './catalogue-program.js';
-import { addPreflightCommand } from './preflight-program.js';
 import { DEFAULT_RUNTIME, runtimeNames } from '../agent/runtimes.js';
 
-export type CommandName = 'checkpoint' | 'restore' | 'validate' | 'preflight' | 'agent' | 'demo' | 'dev up' | 'dev serve' | 'dev status' | 'dev down' | CatalogueCommandName;
+/** Every verb's name as commander's action reports it (`dev up`: the group and its verb). The dispatch table (verbs.ts) has one entry each. */
+export type CommandName =
+  | 'checkpoint'
+  | 'restore'
+  | 'validate'
+  | 'preflight'
+  | 'agent'
+  | 'demo'
+  | 'dev up'
+  | 'dev serve'
+  | 'dev status'
+  | 'dev down'
+  | 'list'
+  | 'describe'
+  | 'delete'
+  | 'prune'
+  | 'hash'
+  | 'completion'
+  | '__complete';
 export type ActionHandler = (name: CommandName, raw: Record<string, unknown>) => Promise<void>;
 
 const CHECKPOINT_EXAMPLES = `
@@ -119,6 +137,131 @@ Examples:
   helm template ./chart | snapshotctl validate -o json -
 `;
 
+const LIST_EXAMPLES = `
+Examples:
+  # Checkpoints in the current namespace, newest first
+  snapshotctl list
+
+  # Every namespace, with job, pod, location and identity hash
+  snapshotctl list -A -o wide
+
+  # For scripts: a stable JSON document (apiVersion snapshotctl/v1, kind CheckpointList)
+  snapshotctl list -n ml -o json | jq -r '.items[] | select(.status=="completed") | .id'
+
+  # As a kubectl plugin
+  kubectl snapshot list -n ml
+
+  # Give up after 10s when the API server does not answer (exit 4)
+  snapshotctl list --timeout 10s
+`;
+
+const DESCRIBE_EXAMPLES = `
+Examples:
+  # Everything known about a checkpoint: Job, pod, events, artifact manifest, restores
+  snapshotctl describe llama-8b-v1 -n ml
+
+  # Skip reading the artifact through a short-lived pod
+  snapshotctl describe llama-8b-v1 --no-artifact
+
+  # Machine-readable
+  snapshotctl describe llama-8b-v1 -o json
+`;
+
+const DELETE_EXAMPLES = `
+Examples:
+  # Delete one checkpoint's Job (asks on a terminal)
+  snapshotctl delete llama-8b-v1 -n ml
+
+  # Delete only the Job: the artifact stays on the volume, listed and restorable
+  snapshotctl delete llama-8b-v1 --keep-artifacts --yes
+
+  # Every checkpoint matching a label selector (scripts must pass --yes)
+  snapshotctl delete -l team=ml --yes
+
+  # Also delete restore pods that are still running from this checkpoint
+  snapshotctl delete llama-8b-v1 --force --yes
+`;
+
+const PRUNE_EXAMPLES = `
+Examples:
+  # What would go: artifacts on the volume that no Job, DynamoCheckpoint or pod refers to
+  snapshotctl prune --dry-run -n ml
+
+  # Remove orphans older than a week, without asking
+  snapshotctl prune --older-than 168h --yes -n ml
+
+  # Every orphan, however new
+  snapshotctl prune --older-than 0 --yes
+`;
+
+const HASH_EXAMPLES = `
+Examples:
+  # The identity hash the Dynamo operator computes (protocol.md §8)
+  snapshotctl hash --model meta-llama/Llama-2-7b-hf --backend-framework vllm
+
+  # All identity fields, JSON with the exact bytes that were hashed
+  snapshotctl hash --model meta-llama/Llama-2-13b-hf --backend-framework sglang --dynamo-version 0.4.2 \\
+    --tp 2 --dtype float16 --max-model-len 4096 --extra gpu_memory_utilization=0.9 -o json
+
+  # From a DynamoCheckpoint or DynamoGraphDeployment file
+  snapshotctl hash --file dgd.yaml --service VllmWorker
+`;
+
+const COMPLETION_EXAMPLES = `
+Examples:
+  # bash (current shell, then permanently)
+  source <(snapshotctl completion bash)
+  snapshotctl completion bash > ~/.local/share/bash-completion/completions/snapshotctl
+
+  # zsh
+  snapshotctl completion zsh > "\${fpath[1]}/_snapshotctl"
+
+  # fish
+  snapshotctl completion fish > ~/.config/fish/completions/snapshotctl.fish
+`;
+
+function addClusterOptions(cmd: Command): Command {
+  return cmd
+    .option('-n, --namespace <namespace>', 'namespace (default: the kubeconfig context\'s, else "default")')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--kube-context <name>', 'kubeconfig context to use')
+    .addOption(new Option('--context <name>', 'alias of --kube-context'))
+    .option('-q, --quiet', 'no progress output on stderr, only errors')
+    .option('-v, --verbose', 'print each API call on stderr')
+    .option('--no-color', 'no colour or spinner');
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const PREFLIGHT_EXAMPLES = `
+Checks, each reported on stderr (✓ pass, ! warning, ✗ fail, - skipped):
+  manifest  the rules checkpoint applies before sending anything (offline)
+  rbac      a SelfSubjectAccessReview for every verb checkpoint and restore use
+  storage   the checkpoint PVC and base path, from the agent DaemonSet
+  pvc       the checkpoint PVC exists and is Bound
+  agent     the agent DaemonSet's desired vs ready pods, and their nodes
+  seccomp   a probe pod with the checkpoint pods' Localhost profile starts on an agent node
+  image     the probe finds criu, cuda-checkpoint (--launch-job), /usr/local/bin/nsrestore
+            and sleep in the manifest's image; the probe pod is always deleted
+
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad flags or
+an unreadable manifest file, 3 the cluster could not be reached or refused the
+preflight's own reads, 130 interrupted.
+
+Examples:
+  # Before the first checkpoint on a cluster
+  snapshotctl preflight --manifest worker.yaml -n ml
+
+  # Probe on one node; JSON report for scripts
+  snapshotctl preflight --manifest worker.yaml --node gpu-3 -o json
+
+  # Cluster checks only, no probe pod
+  snapshotctl preflight --manifest worker.yaml --skip-probe
+
+  # Probe an image outside the placeholder-image policy (.snapshotctl.yaml) anyway
+  snapshotctl preflight --manifest raw-runtime.yaml --skip-image-check
+`;
+
 function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-n, --namespace <namespace>', 'namespace (default: the manifest\'s, else the kubeconfig context\'s, else "default")')
@@ -143,7 +286,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--no-color', 'no colour or spinner');
 }
 
-/** The whole command tree. `onAction` runs checkpoint/restore with commander's raw options. */
+/** The whole command tree. `onAction` gets each verb's name and commander's raw options. */
 export function buildProgram(version: string, onAction: ActionHandler, name = 'snapshotctl'): Command {
   const program = new Command(name)
     .description(
@@ -267,8 +410,120 @@ export function buildProgram(version: string, onAction: ActionHandler, name = 's
     .addHelpText('after', '\nExamples:\n  snapshotctl dev down\n')
     .action(async (raw: Record<string, unknown>) => onAction('dev down', raw));
 
-  addCatalogueCommands(program, onAction);
-  addPreflightCommand(program, onAction);
+  addClusterOptions(
+    program
+      .command('list')
+      .alias('ls')
+      .description('list the checkpoints: the artifacts on the checkpoint volume, checkpoint Jobs, DynamoCheckpoint objects and the restore pods that use them')
+      .option('-A, --all-namespaces', 'list in every namespace')
+      .option('-l, --selector <selector>', 'label selector (key=value[,key=value]) on Jobs, DynamoCheckpoints and restore pods')
+      .option('-o, --output <format>', 'table, wide, json, yaml or name', 'table')
+      .option('--no-storage', 'do not list the checkpoint volume (no short-lived reader pod): artifacts whose Job is gone are not shown')
+      .option('--helper-image <image>', 'image of the short-lived pod that lists the checkpoint volume (needs `sh`, `sed`, `du`, `stat`)', 'busybox:1.36')
+      .option('--timeout <duration>', 'how long the whole command may take (0: no limit); an API server that does not answer in time exits 4', '60s'),
+  )
+    .addHelpText('after', LIST_EXAMPLES)
+    .action(async (raw: Record<string, unknown>) => onAction('list', raw));
+
+  addClusterOptions(
+    program
+      .command('describe')
+      .argument('<id>', 'checkpoint ID (or DynamoCheckpoint identity hash)')
+      .description('show everything known about one checkpoint and the next command to run')
+      .option('-o, --output <format>', 'text, json or yaml', 'text')
+      .option('--no-artifact', 'do not read the artifact manifest through a short-lived reader pod')
+      .option('--helper-image <image>', 'image of the short-lived reader pod (needs `cp`)', 'busybox:1.36')
+      .option('--timeout <duration>', 'how long the whole command may take, the reader pod included (0: no limit); an API server that does not answer in time exits 4', '60s'),
+  )
+    .addHelpText('after', DESCRIBE_EXAMPLES)
+    .action(async (id: string, raw: Record<string, unknown>) => onAction('describe', { ...raw, id }));
+
+  addClusterOptions(
+    program
+      .command('delete')
+      .argument('[ids...]', 'checkpoint IDs')
+      .description('delete checkpoints: the checkpoint Job (and DynamoCheckpoint) and the artifact directory on the checkpoint volume')
+      .option('--all', 'every checkpoint in the namespace')
+      .option('-l, --selector <selector>', 'the checkpoints whose Job or DynamoCheckpoint matches this label selector')
+      .option('--artifacts', 'remove the artifact directory even where the checkpoint volume could not be listed (by default it is removed when the listing shows it)')
+      .option('--keep-artifacts', 'keep the artifact directory: only the cluster objects go, the checkpoint stays listed and restorable, and restore pods are left alone')
+      .option('--force', 'also delete restore pods of these checkpoints that are still running')
+      .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+      .option('-o, --output <format>', 'text or json', 'text')
+      .option('--helper-image <image>', 'image of the short-lived pods that list and remove artifacts (needs `sh`, `sed`, `du`, `stat`, `rm`)', 'busybox:1.36')
+      .option('--timeout <duration>', 'how long the look-ups may take, and then the deletions (the question aside; 0: no limit); an API server that does not answer in time exits 4', '2m'),
+  )
+    .addHelpText('after', DELETE_EXAMPLES)
+    .action(async (ids: string[], raw: Record<string, unknown>) => onAction('delete', { ...raw, ids }));
+
+  addClusterOptions(
+    program
+      .command('prune')
+      .description('remove orphaned artifacts: checkpoints on the volume that no Job, DynamoCheckpoint or restore pod refers to')
+      .option('--older-than <duration>', 'only orphans at least this old (0: every one)', '1h')
+      .option('--dry-run', 'say what would be removed; remove nothing')
+      .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+      .option('-o, --output <format>', 'text or json', 'text')
+      .option('--helper-image <image>', 'image of the short-lived pods that list and remove artifacts (needs `sh`, `sed`, `du`, `stat`, `rm`)', 'busybox:1.36')
+      .option('--timeout <duration>', 'how long the look-ups may take, and then the removal (the question aside; 0: no limit)', '2m'),
+  )
+    .addHelpText('after', PRUNE_EXAMPLES)
+    .action(async (raw: Record<string, unknown>) => onAction('prune', raw));
+
+  program
+    .command('hash')
+    .description('print the DynamoCheckpoint identity hash of a model identity (offline)')
+    .option('--model <name>', 'model, e.g. meta-llama/Llama-2-7b-hf')
+    .option('--backend-framework <name>', 'vllm, sglang or trtllm')
+    .option('--dynamo-version <version>', 'Dynamo version, e.g. 0.4.2')
+    .option('--tp <n>', 'tensor parallel size (0 or unset means 1)')
+    .option('--pp <n>', 'pipeline parallel size (0 or unset means 1)')
+    .option('--dtype <dtype>', 'e.g. float16')
+    .option('--max-model-len <n>', 'maximum model length (0 or unset: omitted)')
+    .option('--extra <key=value>', 'extra parameter (repeatable)', collect)
+    .option('-f, --file <file>', 'DynamoCheckpoint or DynamoGraphDeployment YAML, - for stdin')
+    .option('--service <name>', 'with a DynamoGraphDeployment: only this service')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .addHelpText('after', HASH_EXAMPLES)
+    .action(async (raw: Record<string, unknown>) => onAction('hash', raw));
+
+  program
+    .command('completion')
+    .argument('<shell>', 'bash, zsh or fish')
+    .description('print a shell completion script (completes commands, flags, checkpoint IDs and pod names)')
+    .addHelpText('after', COMPLETION_EXAMPLES)
+    .action(async (shell: string, raw: Record<string, unknown>) => onAction('completion', { ...raw, shell }));
+
+  addClusterOptions(
+    program
+      .command('__complete', { hidden: true })
+      .argument('[words...]', 'the command line so far')
+      .description('print completion candidates (used by the completion scripts)')
+      // kubectl's plugin completion (kubectl_complete-snapshot) reads cobra's format.
+      .addOption(new Option('--cobra', 'end with cobra\'s ":<directive>" line').hideHelp())
+      .allowUnknownOption(true),
+  ).action(async (words: string[], raw: Record<string, unknown>) => onAction('__complete', { ...raw, words }));
+
+  program
+    .command('preflight')
+    .description('check that checkpoint and restore of a worker manifest will work on this cluster (storage, agent, RBAC, a probe pod with its image)')
+    .option('--manifest <file>', 'worker Pod manifest you will checkpoint (YAML or JSON), - for stdin')
+    .option('-n, --namespace <namespace>', 'namespace (default: the manifest\'s, else the kubeconfig context\'s, else "default")')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--kube-context <name>', 'kubeconfig context to use')
+    .addOption(new Option('--context <name>', 'alias of --kube-context'))
+    .option('-o, --output <format>', 'result on stdout: kv, json or yaml', 'kv')
+    .option('--timeout <duration>', 'how long the probe pod may take, image pull included (default: 120s)')
+    .option('--node <name>', 'run the probe on this node (must have a Ready snapshot agent)')
+    .option('--skip-probe', 'no probe pod: skip the seccomp and image checks')
+    .option('--skip-image-check', 'do not apply the placeholder-image policy (.snapshotctl.yaml) to the manifest')
+    .option('--config <file>', 'project config with the placeholder-image policy (default: ./.snapshotctl.yaml when present)')
+    .option('--disable-cuda-checkpoint-job-file', 'you will checkpoint with this flag: no command needed, no --launch-job needed')
+    .option('-q, --quiet', 'no progress output; only failed and warned checks on stderr')
+    .option('-v, --verbose', 'print each API call on stderr')
+    .option('--no-color', 'no colour or spinner')
+    .addHelpText('after', PREFLIGHT_EXAMPLES)
+    .action(async (raw: Record<string, unknown>) => onAction('preflight', raw));
   return program;
 }
 

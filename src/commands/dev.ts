@@ -5,11 +5,10 @@
  * the directory carries a marker (src/dev/ownership.ts) and the recorded server
  * process is checked by command line and start time, not by PID alone.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ClusterError, EnvironmentError, EXIT, UsageError } from '../errors.js';
 import { isRecordedProcess, isStillThere, MARKER_FILE, ownIdentity, readMarker, removeOwnedDir, writeMarker } from '../dev/ownership.js';
@@ -44,6 +43,25 @@ export interface DevUpOptions {
   runtime: 'sim' | 'process';
   /** The settings given as flags (the others are defaults): what a running cluster must match. */
   asked: Partial<Pick<DevUpOptions, 'nodes' | 'gpuNodes' | 'engine' | 'port' | 'runtime'>>;
+}
+
+/**
+ * What the dev verbs take from the process: the CLI passes the real one (src/cli/dev.ts),
+ * so starting, signalling and timing the background server happen there, not here.
+ */
+export interface DevDeps {
+  now: () => number;
+  /**
+   * Start node with `args` detached from this process (inheriting its environment),
+   * stdout and stderr appended to `logPath`; `onExit` hears its exit code.
+   */
+  startServer: (args: string[], logPath: string) => { pid: number; onExit: (listener: (code: number | null) => void) => void };
+  /** Send `signal` to process `pid`. */
+  kill: (pid: number, signal: NodeJS.Signals) => void;
+  /** One log line of `dev serve`'s cluster (the server's stderr, i.e. server.log). */
+  log: (line: string, level: string) => void;
+  /** Where in-process dev clusters (tests, demo) make their temp directories. */
+  tmpdir: string;
 }
 
 const STATE_FILE = 'state.json';
@@ -213,7 +231,7 @@ function lastError(log: string): { message?: string; hint?: string } {
  * already running cluster in the same state directory is reported, not duplicated; a
  * stale record (its process gone, or its PID now another program's) is cleared.
  */
-export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state: DevState; already: boolean; stale?: number }> {
+export async function devUp(opts: DevUpOptions, entry: string, deps: DevDeps): Promise<{ state: DevState; already: boolean; stale?: number }> {
   const existing = await readState(opts.stateDir);
   if (existing && isRunning(existing)) {
     assertSameCluster(existing, opts);
@@ -222,21 +240,18 @@ export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state:
   await assertPortFree(opts.port);
   await claimStateDir(opts.stateDir);
   const logPath = join(opts.stateDir, LOG_FILE);
-  const log = openSync(logPath, 'a');
   const args = [entry, 'dev', 'serve', '--state-dir', opts.stateDir, '--nodes', String(opts.nodes), '--gpu-nodes', String(opts.gpuNodes), '--port', String(opts.port), '--runtime', opts.runtime];
   if (opts.engine) args.push('--engine', opts.engine);
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env } });
-  closeSync(log);
+  const child = deps.startServer(args, logPath);
   let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
-  child.unref();
-  const deadline = Date.now() + 30_000;
+  child.onExit((code) => (exited = code));
+  const deadline = deps.now() + 30_000;
   for (;;) {
     const state = await readState(opts.stateDir);
     if (state) return { state, already: false, ...(existing ? { stale: existing.pid } : {}) };
-    if (exited !== undefined || Date.now() > deadline) {
+    if (exited !== undefined || deps.now() > deadline) {
       const text = existsSync(logPath) ? await readFile(logPath, 'utf8') : '';
-      if (exited === undefined) process.kill(child.pid!, 'SIGKILL');
+      if (exited === undefined) deps.kill(child.pid, 'SIGKILL');
       await removeOwnedDir(opts.stateDir);
       // `dev serve` failed with a typed error (exit 2 or 3): its one sentence is the answer.
       const said = lastError(text);
@@ -253,7 +268,7 @@ export async function devUp(opts: DevUpOptions, entry: string): Promise<{ state:
 }
 
 /** Run the cluster in this process until SIGTERM/SIGINT; then stop it and remove the state directory. */
-export async function devServe(opts: DevUpOptions, signal: AbortSignal): Promise<void> {
+export async function devServe(opts: DevUpOptions, signal: AbortSignal, deps: Pick<DevDeps, 'log' | 'now'>): Promise<void> {
   // `dev up` made the directory with its marker; run by hand, serve claims it the same way.
   if (!(await readMarker(opts.stateDir))) await claimStateDir(opts.stateDir);
   const { startDevCluster, describeEngine } = await import('../dev/cluster.js');
@@ -265,7 +280,7 @@ export async function devServe(opts: DevUpOptions, signal: AbortSignal): Promise
     port: opts.port,
     runtime: opts.runtime,
     ...(opts.engine ? { engine: opts.engine as 'sim' } : {}),
-    log: (line, level) => process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`),
+    log: deps.log,
   });
   const me = ownIdentity();
   const state: DevState = {
@@ -280,7 +295,7 @@ export async function devServe(opts: DevUpOptions, signal: AbortSignal): Promise
     runtime: opts.runtime,
     engineSimulated: cluster.engine.simulated,
     engineLine: describeEngine(cluster.engine),
-    startedAt: new Date().toISOString(),
+    startedAt: new Date(deps.now()).toISOString(),
     stateDir: opts.stateDir,
   };
   // Written last and atomically enough for `dev up`, which waits for it.
@@ -309,9 +324,8 @@ export interface DevStatus {
  * longer running. A directory whose recorded owner still runs (a demo right now) is
  * in use, not left behind; one without a marker has no owner to ask, so it counts.
  */
-async function leftoverTempDirs(): Promise<string[]> {
+async function leftoverTempDirs(base: string): Promise<string[]> {
   const { DEV_TMP_PREFIX } = await import('../dev/cluster.js');
-  const base = tmpdir();
   let names: string[];
   try {
     names = (await readdir(base)).filter((n) => n.startsWith(DEV_TMP_PREFIX)).sort();
@@ -327,9 +341,9 @@ async function leftoverTempDirs(): Promise<string[]> {
   return out;
 }
 
-export async function devStatus(stateDir: string): Promise<DevStatus> {
+export async function devStatus(stateDir: string, deps: Pick<DevDeps, 'tmpdir'>): Promise<DevStatus> {
   const state = await readState(stateDir);
-  const leftovers = await leftoverTempDirs();
+  const leftovers = await leftoverTempDirs(deps.tmpdir);
   if (state && isRunning(state)) {
     return { status: 'running', stateDir, state, reachable: await answers(state.kubeconfig), leftovers };
   }
@@ -345,17 +359,17 @@ export async function devStatus(stateDir: string): Promise<DevStatus> {
  * directory. Refuses a directory without the marker; signals only a process whose
  * command line and start time match the record (a stale record is just removed).
  */
-export async function devDown(stateDir: string): Promise<{ stopped?: number; stale?: number; removed: boolean }> {
+export async function devDown(stateDir: string, deps: Pick<DevDeps, 'kill' | 'now'>): Promise<{ stopped?: number; stale?: number; removed: boolean }> {
   if (!existsSync(stateDir)) return { removed: false };
   if (!(await readMarker(stateDir))) throw notOurs(stateDir, 'stop anything or remove it');
   const state = await readState(stateDir);
   let stopped: number | undefined;
   if (state && isRunning(state)) {
-    process.kill(state.pid, 'SIGTERM');
-    const deadline = Date.now() + 10_000;
+    deps.kill(state.pid, 'SIGTERM');
+    const deadline = deps.now() + 10_000;
     // Until the process is gone, not merely exited: the caller may check right after.
-    while (isStillThere(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (isRunning(state)) process.kill(state.pid, 'SIGKILL');
+    while (isStillThere(state) && deps.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (isRunning(state)) deps.kill(state.pid, 'SIGKILL');
     stopped = state.pid;
   }
   const removed = await removeOwnedDir(stateDir);

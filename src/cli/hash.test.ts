@@ -1,5 +1,5 @@
 /**
- * Command tests of the catalogue commands through the real program (fake cluster).
+ * Command tests of `hash` through the real program (offline: flags and files).
  */
 import { describe, expect, it } from 'vitest';
 import { runCli } from './testing/run-cli.js';

@@ -8,15 +8,69 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { EXIT, TimeoutError } from '../errors.js';
+import { EXIT, TimeoutError, UsageError } from '../errors.js';
 import type { EngineName } from '../agent/engines.js';
 import type { KubeObject, Pod } from '../protocol/index.js';
-import type { CliIO } from './main.js';
+import type { RealDemoOptions } from './demo-real.js';
 
+/** `demo` on the embedded dev cluster. */
 export interface DemoOptions {
   nodes: number;
   engine?: string;
   verbose: boolean;
+}
+
+/** `demo`'s options: the dev cluster's (default) or the real cluster's (`--cluster real`). */
+export type DemoCommandOptions = ({ cluster: 'dev' } & DemoOptions) | ({ cluster: 'real' } & RealDemoOptions);
+
+/** What the demo takes from its surroundings (the CLI passes the process's). */
+export interface DemoDeps {
+  /** Progress and step output, as it happens. */
+  stdout: (text: string) => void;
+  /** The agents' log (--verbose), a step's stderr, errors. */
+  stderr: (text: string) => void;
+  /** Run one snapshotctl command line (a step) with its output captured. */
+  runCli: (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+  now: () => number;
+  /** Aborted on Ctrl-C (the real demo stops its scripts and kubectl). */
+  signal: AbortSignal;
+  /** The machine: the real demo needs root on Linux, and names its namespace after the process. */
+  host: { platform: string; isRoot: boolean; pid: number };
+}
+
+/** The demo's verdict: 0 when every step did its work, else the exit code of what failed. */
+export interface DemoResult {
+  code: number;
+}
+
+/** `demo`'s flags, checked before anything starts. */
+export function complete(raw: Record<string, unknown>): DemoCommandOptions {
+  const cluster = raw['cluster'];
+  if (cluster !== 'dev' && cluster !== 'real') throw new UsageError(`--cluster "${String(cluster)}" is not a cluster kind`, 'use --cluster dev (the embedded dev cluster, the default) or --cluster real');
+  if (cluster === 'real') {
+    for (const flag of ['nodes', 'engine'] as const) {
+      if (raw[flag] !== undefined && !(flag === 'engine' && raw[flag] === 'criu')) {
+        throw new UsageError(`--${flag} is for the dev cluster: the real cluster has one node and uses the criu engine`, `leave --${flag} out with --cluster real`);
+      }
+    }
+    return { cluster, verbose: raw['verbose'] === true, keepCluster: raw['keepCluster'] === true };
+  }
+  if (raw['keepCluster'] === true) throw new UsageError('--keep-cluster is for --cluster real (the dev demo always stops its cluster)', 'add --cluster real, or leave --keep-cluster out');
+  const nodes = Number(raw['nodes'] ?? 2);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes "${String(raw['nodes'])}" must be a whole number from 1 to 50`, 'e.g. --nodes 2');
+  return { cluster, nodes, verbose: raw['verbose'] === true, ...(typeof raw['engine'] === 'string' ? { engine: raw['engine'] } : {}) };
+}
+
+/** Nothing beyond `complete`: the engine name is judged by `run` (it loads the engines). */
+export function validate(_opts: DemoCommandOptions): void {}
+
+/** Run the demo on the cluster asked for; resolves to its verdict. */
+export async function run(opts: DemoCommandOptions, deps: DemoDeps): Promise<DemoResult> {
+  if (opts.cluster === 'real') {
+    const { runRealDemo } = await import('./demo-real.js');
+    return { code: await runRealDemo({ verbose: opts.verbose, keepCluster: opts.keepCluster }, deps) };
+  }
+  return { code: await runDemo({ nodes: opts.nodes, verbose: opts.verbose, ...(opts.engine !== undefined ? { engine: opts.engine } : {}) }, deps) };
 }
 
 interface Step {
@@ -24,17 +78,17 @@ interface Step {
   args: string[];
 }
 
-/** Run the demo; resolves to the exit code. */
-export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: string[], io: CliIO) => Promise<number>): Promise<number> {
+/** Run the demo on the dev cluster; resolves to the exit code. */
+export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number> {
   const { startDevCluster, describeEngine, MANIFESTS_DIR } = await import('../dev/cluster.js');
   const { isEngineName } = await import('../agent/engines.js');
   if (opts.engine !== undefined && !isEngineName(opts.engine)) {
-    io.stderr(`error: unknown engine "${opts.engine}"\nhint: use sim, criu or cuda, or leave --engine out (criu where CRIU works here, else sim)\n`);
+    deps.stderr(`error: unknown engine "${opts.engine}"\nhint: use sim, criu or cuda, or leave --engine out (criu where CRIU works here, else sim)\n`);
     return EXIT.usage;
   }
-  const t0 = Date.now();
-  const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
-  const say = (line: string) => io.stdout(`${line}\n`);
+  const t0 = deps.now();
+  const secs = () => `${((deps.now() - t0) / 1000).toFixed(1)}s`;
+  const say = (line: string) => deps.stdout(`${line}\n`);
   say('snapshotctl demo: checkpoint and restore on the embedded dev cluster (no Kubernetes, no GPU needed)');
   const choice: { engine: EngineName; why?: string } = opts.engine !== undefined ? { engine: opts.engine as EngineName } : await chooseDemoEngine();
   // Real engines save real processes: they need the process runtime and the CPU worker.
@@ -44,7 +98,7 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
     ...(real ? { runtime: 'process' as const } : {}),
     engine: choice.engine,
     log: (line, level) => {
-      if (opts.verbose || level === 'warn' || level === 'error') io.stderr(`  ${line}\n`);
+      if (opts.verbose || level === 'warn' || level === 'error') deps.stderr(`  ${line}\n`);
     },
   });
   let code: number = EXIT.ok;
@@ -57,7 +111,7 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
     const worker = samples?.worker ?? join(MANIFESTS_DIR, 'samples', 'worker.yaml');
     const placeholderFile = samples?.placeholder ?? join(MANIFESTS_DIR, 'samples', 'placeholder.yaml');
     const placeholder = parse(await readFile(placeholderFile, 'utf8')) as KubeObject;
-    const id = `demo-${Date.now()}`;
+    const id = `demo-${deps.now()}`;
     const common = ['--kubeconfig', cluster.kubeconfigPath, '-n', ns, '--timeout', '90s', '--no-color'];
     // The CPU worker runs as a plain local process: no cuda-checkpoint to wrap it in.
     const wrap = real ? ['--disable-cuda-checkpoint-job-file'] : [];
@@ -88,20 +142,13 @@ export async function runDemo(opts: DemoOptions, io: CliIO, runCli: (argv: strin
         await waitUntil(async () => (await client.get<Pod>(RESOURCES.pods, ns, placeholderName)).status?.phase === 'Running', 60_000, `placeholder pod ${placeholderName} to be Running`);
         say(`[${secs()}] created placeholder pod ${placeholder.metadata?.name ?? ''} from manifests/samples/${samples ? 'cpu-placeholder' : 'placeholder'}.yaml`);
       }
-      const started = Date.now();
+      const started = deps.now();
       say(`[${secs()}] step ${i + 1}/${steps.length}: ${step.title}`);
       say(`         $ snapshotctl ${step.args.map((a) => (a === cluster.kubeconfigPath ? '$KUBECONFIG' : a.startsWith(MANIFESTS_DIR) ? a.replace(MANIFESTS_DIR, 'manifests') : a)).join(' ')}`);
-      let out = '';
-      let err = '';
-      const stepCode = await runCli([...step.args, ...(opts.verbose ? [] : ['--quiet'])], {
-        ...io,
-        stdout: (t) => (out += t),
-        stderr: (t) => (err += t),
-        isTTY: false,
-      });
+      const { code: stepCode, stdout: out, stderr: err } = await deps.runCli([...step.args, ...(opts.verbose ? [] : ['--quiet'])]);
       for (const line of out.trimEnd().split('\n')) say(`           ${line}`);
-      if (err.trim()) for (const line of err.trimEnd().split('\n')) io.stderr(`           ${line}\n`);
-      const took = ((Date.now() - started) / 1000).toFixed(2);
+      if (err.trim()) for (const line of err.trimEnd().split('\n')) deps.stderr(`           ${line}\n`);
+      const took = ((deps.now() - started) / 1000).toFixed(2);
       say(`         ${stepCode === 0 ? 'ok' : `FAILED (exit ${stepCode})`} in ${took}s, ${cluster.engine.name} engine${cluster.engine.simulated ? ' (simulated)' : ''}`);
       if (samples && stepCode === 0 && i > 0) {
         // The proof that matters: the restored process still holds the warmed-up state.

@@ -19,7 +19,7 @@ import { parse } from 'yaml';
 import { EXIT, TimeoutError } from '../errors.js';
 import { CHECKPOINT_JOB_SUFFIX, LABEL_JOB_NAME_LEGACY } from '../protocol/constants.js';
 import * as real from '../real/cluster.js';
-import type { CliIO } from './main.js';
+import type { DemoDeps } from './demo.js';
 
 export interface RealDemoOptions {
   verbose: boolean;
@@ -39,13 +39,13 @@ interface WorkerAnswer {
 }
 
 /** Run the demo; resolves to the exit code. */
-export async function runRealDemo(opts: RealDemoOptions, io: CliIO, runCli: (argv: string[], io: CliIO) => Promise<number>): Promise<number> {
-  const t0 = Date.now();
-  const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
-  const say = (line: string) => io.stdout(`${line}\n`);
-  const signal = io.signal;
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-    io.stderr('error: demo --cluster real needs root on Linux (containerd, a kubelet and CRIU run here)\nhint: run it as root on a Linux machine, or run `snapshotctl demo` (the embedded dev cluster) instead\n');
+export async function runRealDemo(opts: RealDemoOptions, deps: DemoDeps): Promise<number> {
+  const t0 = deps.now();
+  const secs = () => `${((deps.now() - t0) / 1000).toFixed(1)}s`;
+  const say = (line: string) => deps.stdout(`${line}\n`);
+  const signal = deps.signal;
+  if (deps.host.platform !== 'linux' || !deps.host.isRoot) {
+    deps.stderr('error: demo --cluster real needs root on Linux (containerd, a kubelet and CRIU run here)\nhint: run it as root on a Linux machine, or run `snapshotctl demo` (the embedded dev cluster) instead\n');
     return EXIT.usage;
   }
   say('snapshotctl demo --cluster real: checkpoint and restore on a real Kubernetes node (kube-apiserver and kubelet v1.20.2, containerd, CRIU) on 127.0.0.1');
@@ -89,7 +89,7 @@ export async function runRealDemo(opts: RealDemoOptions, io: CliIO, runCli: (arg
     }
 
     // 3. Our agent, from manifests/ as a user applies it.
-    ns = `snapshotctl-demo-${process.pid}-${Date.now().toString(36).slice(-4)}`;
+    ns = `snapshotctl-demo-${deps.host.pid}-${deps.now().toString(36).slice(-4)}`;
     say(`[${secs()}] installing our agent in namespace ${ns}: manifests/agent-rbac.yaml, pvc.yaml, snapshotctl-agent/ with --engine=criu`);
     say(`         changed for this node: ${real.AGENT_NODE_CHANGES}; a hostPath PersistentVolume ${real.pvName(ns)} for snapshot-pvc`);
     await real.installAgent({ kubeconfig, namespace: ns, agentArgs: ['--engine=criu'], partOf: 'snapshotctl-demo', signal });
@@ -101,18 +101,16 @@ export async function runRealDemo(opts: RealDemoOptions, io: CliIO, runCli: (arg
     const workerPod = (parse(await readFile(worker, 'utf8')) as { metadata: { name: string } }).metadata.name;
     const placeholderPath = join(real.PACKAGE_ROOT, PLACEHOLDER_FILE);
     const placeholder = (parse(await readFile(placeholderPath, 'utf8')) as { metadata: { name: string } }).metadata.name;
-    const id = `demo-${Date.now()}`;
+    const id = `demo-${deps.now()}`;
     const common = ['--kubeconfig', kubeconfig, '-n', ns, '--timeout', '180s', '--no-color'];
     const step = async (n: number, title: string, args: string[]): Promise<void> => {
       say(`[${secs()}] step ${n}/3: ${title}`);
       say(`         $ snapshotctl ${args.map((a) => (a === kubeconfig ? '$KUBECONFIG' : a.startsWith(real.PACKAGE_ROOT) ? a.slice(real.PACKAGE_ROOT.length + 1) : a)).join(' ')}`);
-      const began = Date.now();
-      let out = '';
-      let err = '';
-      const stepCode = await runCli([...args, ...(opts.verbose ? [] : ['--quiet'])], { ...io, stdout: (t) => (out += t), stderr: (t) => (err += t), isTTY: false });
+      const began = deps.now();
+      const { code: stepCode, stdout: out, stderr: err } = await deps.runCli([...args, ...(opts.verbose ? [] : ['--quiet'])]);
       for (const line of out.trimEnd().split('\n')) if (line) say(`           ${line}`);
-      if (err.trim()) for (const line of err.trimEnd().split('\n')) io.stderr(`           ${line}\n`);
-      say(`         ${stepCode === 0 ? 'ok' : `FAILED (exit ${stepCode})`} in ${((Date.now() - began) / 1000).toFixed(2)}s, criu engine in our agent on the real node`);
+      if (err.trim()) for (const line of err.trimEnd().split('\n')) deps.stderr(`           ${line}\n`);
+      say(`         ${stepCode === 0 ? 'ok' : `FAILED (exit ${stepCode})`} in ${((deps.now() - began) / 1000).toFixed(2)}s, criu engine in our agent on the real node`);
       if (stepCode !== 0) throw new StepError(`${title} failed`, stepCode, await agentEvents(kubeconfig, ns));
     };
 
@@ -155,11 +153,11 @@ export async function runRealDemo(opts: RealDemoOptions, io: CliIO, runCli: (arg
       say(`[${secs()}] interrupted: cleaning up`);
       code = EXIT.interrupted;
     } else if (err instanceof StepError) {
-      io.stderr(`error: ${err.message}\n`);
-      if (err.detail) io.stderr(`${err.detail}\n`);
+      deps.stderr(`error: ${err.message}\n`);
+      if (err.detail) deps.stderr(`${err.detail}\n`);
       code = err.exitCode;
     } else {
-      io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      deps.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
       code = err instanceof TimeoutError ? EXIT.timeout : EXIT.failed;
     }
   } finally {
@@ -167,7 +165,7 @@ export async function runRealDemo(opts: RealDemoOptions, io: CliIO, runCli: (arg
       const left = await real.removeAgentNamespace(kubeconfig, ns);
       if (left.length === 0) say(`[${secs()}] removed namespace ${ns}, its PersistentVolume and its checkpoint storage`);
       else {
-        io.stderr(`error: could not remove: ${left.join('; ')}\n`);
+        deps.stderr(`error: could not remove: ${left.join('; ')}\n`);
         if (code === EXIT.ok) code = EXIT.failed;
       }
     }
@@ -175,7 +173,7 @@ export async function runRealDemo(opts: RealDemoOptions, io: CliIO, runCli: (arg
       const down = await real.runScript('real-cluster.sh', ['down'], { onLine: opts.verbose ? scriptLine : undefined });
       if (down.code === 0) say(`[${secs()}] real cluster stopped (this run started it): scripts/real-cluster.sh down removed its processes, mounts and files`);
       else {
-        io.stderr(`error: scripts/real-cluster.sh down failed (exit ${down.code}): ${down.stderr.trim()}\n`);
+        deps.stderr(`error: scripts/real-cluster.sh down failed (exit ${down.code}): ${down.stderr.trim()}\n`);
         if (code === EXIT.ok) code = EXIT.failed;
       }
     } else if (started) {
