@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { RESOURCES } from '../kube/types.js';
 import { runCli, seedCheckpoint, seedRestore } from './testing/run-cli.js';
 

@@ -1,6 +1,6 @@
 /** `snapshotctl delete` through the real program on a fake cluster. */
 import { describe, expect, it } from 'vitest';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { RESOURCES } from '../kube/types.js';
 import type { Pod } from '../protocol/index.js';
 import { answerStorageScans, runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';

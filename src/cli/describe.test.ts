@@ -1,6 +1,6 @@
 /** `snapshotctl describe` through the real program on a fake cluster. */
 import { describe, expect, it } from 'vitest';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { RESOURCES } from '../kube/types.js';
 import type { Pod } from '../protocol/index.js';
 import { ago, runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { ApiError, type Verb } from '../kube/errors.js';
 import { RESOURCES, type ResourceType } from '../kube/types.js';
 import { runCli, seedAgent } from './testing/run-cli.js';

@@ -3,7 +3,7 @@
  * one exits 2 with a sentence naming where it came from, and nothing is sent.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { answerStorageScans, runCli, seedAgent } from './testing/run-cli.js';
 
 const WORKER = (extra = '', container = 'main') => `apiVersion: v1

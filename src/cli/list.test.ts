@@ -1,7 +1,7 @@
 /** `snapshotctl list` through the real program on a fake cluster: exact stdout and exit codes. */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';
 import { ago, answerStorageScans, runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';

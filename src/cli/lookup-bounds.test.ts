@@ -5,7 +5,7 @@
  * interrupted message (never exit 3 "The operation was aborted (ABORT_ERR)").
  */
 import { describe, expect, it } from 'vitest';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import type { RequestOptions, ResourceType } from '../kube/types.js';
 import { runCli, seedAgent, seedCheckpoint } from './testing/run-cli.js';
 

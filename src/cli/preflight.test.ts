@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { PROBE_MARKER } from '../commands/preflight-probe.js';
 import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';

@@ -4,7 +4,7 @@
  * checkpoint with that ID is not restored into it; --keep-on-failure keeps them.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { RESOURCES } from '../kube/types.js';
 import type { KubeObject, Pod } from '../protocol/index.js';
 import { runCli, seedAgent, seedCheckpoint } from './testing/run-cli.js';

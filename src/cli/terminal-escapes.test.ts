@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { FakeKubeClient } from '../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { ApiError } from '../kube/errors.js';
 import { RESOURCES } from '../kube/types.js';
 import { ago, answerStorageScans, runCli, seedAgent, seedCheckpoint } from './testing/run-cli.js';

@@ -1,5 +1,5 @@
 /** Test helpers for command tests: run the real program on a fake cluster. */
-import { FakeKubeClient } from '../../commands/testing/fake-client.js';
+import { FakeKubeClient } from '../../kube/testing/fake-client.js';
 import { RESOURCES } from '../../kube/types.js';
 import { STORAGE_SCAN_MARKER } from '../../commands/storage-scan.js';
 import type { KubeObject } from '../../protocol/index.js';
