@@ -264,86 +264,72 @@ def resume(drv: Driver, pid: int, pairs: list[tuple[str, str]] | None = None) ->
     return {"ok": True, "pid": pid, "before": before, "state": drv.state(pid), "restoreSeconds": t1 - t0, "unlockSeconds": t2 - t1}
 
 
-def suspend_tree(drv: Driver, pids: list[int], timeout_ms: int = 0) -> list[dict]:
-    """Lock every CUDA process of `pids`, then checkpoint each (others are reported as
-    skipped). All are locked before any is checkpointed: the processes of a
-    tensor-parallel worker wait on each other in collectives, so none may still be
-    running while another's GPU state is taken. On a failure the ones already suspended
-    (or locked) are resumed before raising."""
+def _tree_rows(drv: Driver, pids: list[int], skip_running: bool) -> tuple[list[dict], list[dict]]:
+    """One row per pid (skipped: no CUDA, or already running when `skip_running`), and
+    the rows of the processes to act on."""
     rows: list[dict] = []
-    cuda: list[dict] = []
+    todo: list[dict] = []
     for pid in pids:
         try:
             st = drv.state(pid)
         except CudaError as e:
             rows.append({"pid": pid, "skipped": True, "why": str(e)})
             continue
-        row = {"ok": True, "pid": pid, "before": st, "initial": st, "lockSeconds": 0.0, "checkpointSeconds": 0.0}
+        if skip_running and st == "running":
+            rows.append({"pid": pid, "skipped": True, "why": "already running"})
+            continue
+        row = {"ok": True, "pid": pid, "before": st}
         rows.append(row)
-        cuda.append(row)
+        todo.append(row)
+    return rows, todo
+
+
+def _each(drv: Driver, todo: list[dict], when: str, act, timing: str) -> None:
+    """`act(pid)` for every row whose process is in state `when`, timed into row[timing]."""
+    for row in todo:
+        t0 = time.perf_counter()
+        if drv.state(row["pid"]) == when:
+            act(row["pid"])
+        row[timing] = time.perf_counter() - t0
+        row["state"] = drv.state(row["pid"])
+
+
+def suspend_tree(drv: Driver, pids: list[int], timeout_ms: int = 0) -> list[dict]:
+    """Lock every CUDA process of `pids`, then checkpoint each (others are reported as
+    skipped). All are locked before any is checkpointed: the processes of a
+    tensor-parallel worker wait on each other in collectives, so none may still be
+    running while another's GPU state is taken. On a failure every one gets its GPU
+    back (restored, then unlocked) before raising."""
+    rows, todo = _tree_rows(drv, pids, skip_running=False)
+    for row in todo:
+        row["initial"] = row["before"]
     try:
-        for row in cuda:
-            t0 = time.perf_counter()
-            if drv.state(row["pid"]) == "running":
-                drv.lock(row["pid"], timeout_ms)
-            row["lockSeconds"] = time.perf_counter() - t0
-        for row in cuda:
-            t0 = time.perf_counter()
-            if drv.state(row["pid"]) == "locked":
-                drv.checkpoint(row["pid"])
-            row["checkpointSeconds"] = time.perf_counter() - t0
-            row["state"] = drv.state(row["pid"])
+        _each(drv, todo, "running", lambda pid: drv.lock(pid, timeout_ms), "lockSeconds")
+        _each(drv, todo, "locked", drv.checkpoint, "checkpointSeconds")
     except Exception:
-        _give_back(drv, [r["pid"] for r in cuda])
+        _give_back(drv, [r["pid"] for r in todo])
         raise
     return rows
 
 
 def _give_back(drv: Driver, pids: list[int]) -> None:
     """Best effort after a failed suspend: restore what was checkpointed, then unlock."""
-    for pid in pids:
-        try:
-            if drv.state(pid) == "checkpointed":
-                drv.restore(pid)
-        except Exception:  # noqa: BLE001
-            pass
-    for pid in pids:
-        try:
-            if drv.state(pid) == "locked":
-                drv.unlock(pid)
-        except Exception:  # noqa: BLE001
-            pass
+    for when, act in (("checkpointed", drv.restore), ("locked", drv.unlock)):
+        for pid in pids:
+            try:
+                if drv.state(pid) == when:
+                    act(pid)
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def resume_tree(drv: Driver, pids: list[int], pairs: list[tuple[str, str]] | None = None) -> list[dict]:
     """Restore every checkpointed process of `pids`, then unlock each: none runs again
     until all have their GPU state back (a collective would wait on one still restoring)."""
-    out: list[dict] = []
-    todo: list[dict] = []
-    for pid in pids:
-        try:
-            st = drv.state(pid)
-        except CudaError as e:
-            out.append({"pid": pid, "skipped": True, "why": str(e)})
-            continue
-        if st == "running":
-            out.append({"pid": pid, "skipped": True, "why": "already running"})
-            continue
-        row = {"ok": True, "pid": pid, "before": st, "restoreSeconds": 0.0, "unlockSeconds": 0.0}
-        out.append(row)
-        todo.append(row)
-    for row in todo:
-        t0 = time.perf_counter()
-        if drv.state(row["pid"]) == "checkpointed":
-            drv.restore(row["pid"], pairs)
-        row["restoreSeconds"] = time.perf_counter() - t0
-    for row in todo:
-        t0 = time.perf_counter()
-        if drv.state(row["pid"]) == "locked":
-            drv.unlock(row["pid"])
-        row["unlockSeconds"] = time.perf_counter() - t0
-        row["state"] = drv.state(row["pid"])
-    return out
+    rows, todo = _tree_rows(drv, pids, skip_running=True)
+    _each(drv, todo, "checkpointed", lambda pid: drv.restore(pid, pairs), "restoreSeconds")
+    _each(drv, todo, "locked", drv.unlock, "unlockSeconds")
+    return rows
 
 
 def serve(inp=sys.stdin, out=sys.stdout) -> int:
