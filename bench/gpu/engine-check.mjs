@@ -83,8 +83,8 @@ async function gone(pid, what) {
   }
 }
 
-/** The worker's process group (it is started detached: a multi-process worker's ranks share it), then wait until `pids` are gone. */
-async function killTree(pid, pids, what) {
+/** SIGKILL to `pid`'s process group (workers start detached: a multi-process worker's ranks share it), else to `pid`. */
+function killGroup(pid) {
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {
@@ -94,6 +94,11 @@ async function killTree(pid, pids, what) {
       // gone already
     }
   }
+}
+
+/** Kill the worker's group, then wait until it and `pids` are gone. */
+async function killTree(pid, pids, what) {
+  killGroup(pid);
   for (const p of new Set([pid, ...pids])) await gone(p, what);
 }
 
@@ -173,17 +178,7 @@ try {
   result.outputEqual = false;
   say(`FAILED: ${result.error}`);
 } finally {
-  for (const { pid } of containers.values()) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-  }
+  for (const { pid } of containers.values()) killGroup(pid);
   if (restoredPid) await killTree(restoredPid, result.rankPids ?? [], 'the restored worker').catch(() => undefined);
 }
 writeFileSync(join(a.out, `engine-check-${a.engine}-${a.gib}g.json`), `${JSON.stringify(result, null, 1)}\n`);
