@@ -26,6 +26,7 @@ import {
   type Pod,
 } from '../protocol/index.js';
 import { dynamoCheckpointHash, type DynamoCheckpointObject } from '../protocol/dynamo-checkpoint.js';
+import { compileLabelSelector } from '../protocol/label-selector.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps } from './context.js';
 import { scanStorage, type StorageListing, type StoredArtifact } from './storage-scan.js';
@@ -323,20 +324,6 @@ export function restoreHistory(pods: Pod[], namespace: string, id: string): Rest
     .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.pod.localeCompare(a.pod));
 }
 
-/**
- * Does `labels` match a selector that passed `checkSelector` (terms AND-ed: `k=v`,
- * `k==v`, `k!=v`, `k`, `!k`), as the API server would.
- */
-export function matchesSelector(labels: Record<string, string>, selector: string): boolean {
-  return selector.split(',').every((raw) => {
-    const t = raw.trim();
-    if (t === '') return true;
-    const m = /^([^=!\s]+)\s*(==?|!=)\s*(.*)$/.exec(t);
-    if (!m) return t.startsWith('!') ? !(t.slice(1) in labels) : t in labels;
-    const [, key = '', op, value = ''] = m;
-    return op === '!=' ? labels[key] !== value : labels[key] === value;
-  });
-}
 
 
 /**
@@ -359,9 +346,8 @@ export async function collectCatalogue(
   };
   // A checkpoint Job's own labels are exactly the checkpoint ID (docs/protocol.md §4); the
   // worker's labels are on its pod template. -l matches either, so it is applied here.
-  const jobs = (await list<Job>(RESOURCES.jobs, LABEL_CHECKPOINT_ID)).filter(
-    (j) => selector === undefined || matchesSelector({ ...(j.spec?.template?.metadata?.labels ?? {}), ...(j.metadata.labels ?? {}) }, selector),
-  );
+  const selects = compileLabelSelector(selector);
+  const jobs = (await list<Job>(RESOURCES.jobs, LABEL_CHECKPOINT_ID)).filter((j) => selects({ ...(j.spec?.template?.metadata?.labels ?? {}), ...(j.metadata.labels ?? {}) }));
   const checkpointPods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}`);
   // Restore pods rarely carry the Job's labels: count them for the matched IDs whatever the selector.
   const restorePods = await list<Pod>(RESOURCES.pods, `${LABEL_IS_RESTORE_TARGET}=${LABEL_TRUE}`);

@@ -5,7 +5,7 @@
  */
 import type { StatusCause } from './errors.js';
 import type { ResourceInfo } from './resources.js';
-import { matchesSelectorObject } from './selectors.js';
+import { matchesSelectorObject } from '../../protocol/label-selector.js';
 import { isRecord, type KubeObject } from './types.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

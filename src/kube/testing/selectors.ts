@@ -1,29 +1,19 @@
 /**
  * Label and field selector matching for the in-memory fake clients of the tests
- * (command tests and agent tests): the subset of the API server's syntax we use.
+ * (command tests and agent tests); labels in the API server's own grammar.
  */
 import type { KubeObject } from '../../protocol/types.js';
 import type { ResourceType } from '../types.js';
+import { labelsMatch } from '../../protocol/label-selector.js';
 
 /** Store key of an object: plural, namespace (for namespaced kinds) and name. */
 export function objectKey(res: ResourceType, ns: string | undefined, name: string): string {
   return `${res.plural}/${res.namespaced ? (ns ?? '') : ''}/${name}`;
 }
 
-/** `a=b`, `a==b`, `a!=b`, `a` (exists) and `!a` (absent), comma-separated and ANDed. */
+/** The API server's label selector grammar (src/protocol/label-selector.ts). */
 export function matchesLabels(obj: KubeObject, selector: string | undefined): boolean {
-  if (!selector) return true;
-  const labels = obj.metadata?.labels ?? {};
-  return selector.split(',').every((term) => {
-    const t = term.trim();
-    if (t === '') return true;
-    const ne = t.split('!=');
-    if (ne.length === 2) return labels[ne[0]!] !== ne[1];
-    const eq = t.split(/==?/);
-    if (eq.length === 2) return labels[eq[0]!] === eq[1];
-    if (t.startsWith('!')) return !(t.slice(1) in labels);
-    return t in labels;
-  });
+  return labelsMatch(obj.metadata?.labels, selector);
 }
 
 function fieldValue(obj: KubeObject, path: string): unknown {
