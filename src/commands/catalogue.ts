@@ -364,35 +364,41 @@ export async function collectCatalogue(
     if (namespace !== undefined) namespaces.add(namespace);
     else for (const ns of await agentNamespaces(client)) namespaces.add(ns);
   }
-  const basePaths = new Map<string, string>();
-  const storage = new Map<string, StorageListing>();
-  for (const ns of [...namespaces].sort()) {
-    let found: Awaited<ReturnType<typeof findStorage>>;
-    try {
-      found = await findStorage(client, ns);
-    } catch {
-      // Location unknown without an agent DaemonSet there; the row still shows.
-      continue;
-    }
-    basePaths.set(ns, found.storage.basePath);
-    if (!scan) continue;
-    try {
-      const nodes = await findAgentNodes(client, ns, found.daemonSet).catch(() => undefined);
-      const listing = await scanStorage(client, { namespace: ns, storage: found.storage, nodes, image: scan.image, timeoutMs: scan.timeoutMs }, scan.deps);
-      storage.set(ns, listing);
-      const odd = listing.problems.filter((p) => p.startsWith('directory'));
-      if (odd.length > 0) scan.deps.reporter.warn(`pvc/${found.storage.pvcName} in namespace "${ns}" holds ${odd.length === 1 ? 'a directory' : `${odd.length} directories`} that snapshotctl does not show: ${odd.slice(0, 3).join('; ')}${odd.length > 3 ? '; …' : ''}`);
-      if (!listing.complete) {
-        scan.deps.reporter.warn(
-          `the listing of pvc/${found.storage.pvcName} in namespace "${ns}" is incomplete (${listing.problems[0] ?? (listing.via === 'message' ? 'it came back through the 4 KiB termination message; allow `get pods/log` to see all' : 'it was cut short')}); ${listing.artifacts.length} artifacts shown`,
-        );
-      }
-    } catch (err) {
-      if (scan.deps.signal.aborted) throw err;
-      scan.deps.reporter.warn(`did not list the checkpoint volume pvc/${found.storage.pvcName} in namespace "${ns}": ${(err as Error).message}; artifacts without a Job are not shown (--no-storage skips this look)`);
-    }
+  const objs: CatalogueObjects = { jobs, checkpointPods, dynamoCheckpoints, restorePods, basePaths: new Map(), storage: new Map(), restoreOnlyRows: selector === undefined };
+  for (const ns of [...namespaces].sort()) await addVolume(client, objs, ns, scan);
+  return objs;
+}
+
+/**
+ * Add namespace `ns`'s checkpoint storage to `objs`: its base path and, with `scan`, the
+ * listing of its volume. Where there is no agent DaemonSet the location stays unknown
+ * (the rows still show); a listing that fails is a warning.
+ */
+export async function addVolume(client: KubeClient, objs: CatalogueObjects, ns: string, scan: StorageScanRequest | undefined): Promise<void> {
+  let found: Awaited<ReturnType<typeof findStorage>>;
+  try {
+    found = await findStorage(client, ns);
+  } catch {
+    return;
   }
-  return { jobs, checkpointPods, dynamoCheckpoints, restorePods, basePaths, storage, restoreOnlyRows: selector === undefined };
+  objs.basePaths.set(ns, found.storage.basePath);
+  if (!scan) return;
+  const pvc = `pvc/${found.storage.pvcName} in namespace "${ns}"`;
+  try {
+    const nodes = await findAgentNodes(client, ns, found.daemonSet).catch(() => undefined);
+    const listing = await scanStorage(client, { namespace: ns, storage: found.storage, nodes, image: scan.image, timeoutMs: scan.timeoutMs }, scan.deps);
+    (objs.storage ??= new Map()).set(ns, listing);
+    const odd = listing.problems.filter((p) => p.startsWith('directory'));
+    if (odd.length > 0) scan.deps.reporter.warn(`${pvc} holds ${odd.length === 1 ? 'a directory' : `${odd.length} directories`} that snapshotctl does not show: ${odd.slice(0, 3).join('; ')}${odd.length > 3 ? '; …' : ''}`);
+    if (!listing.complete) {
+      scan.deps.reporter.warn(
+        `the listing of ${pvc} is incomplete (${listing.problems[0] ?? (listing.via === 'message' ? 'it came back through the 4 KiB termination message; allow `get pods/log` to see all' : 'it was cut short')}); ${listing.artifacts.length} artifacts shown`,
+      );
+    }
+  } catch (err) {
+    if (scan.deps.signal.aborted) throw err;
+    scan.deps.reporter.warn(`did not list the checkpoint volume ${pvc}: ${(err as Error).message}; artifacts without a Job are not shown (--no-storage skips this look)`);
+  }
 }
 
 /** Look at the checkpoint volumes too, through one reader pod per namespace. */

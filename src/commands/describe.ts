@@ -21,7 +21,7 @@ import {
   type Pod,
 } from '../protocol/index.js';
 import type { DynamoCheckpointObject } from '../protocol/dynamo-checkpoint.js';
-import { buildCatalogue, collectCatalogue, idFromArgument, objectsOfId, restoreHistory, type CheckpointEntry, type RestoreRecord } from './catalogue.js';
+import { addVolume, buildCatalogue, collectCatalogue, idFromArgument, objectsOfId, restoreHistory, type CheckpointEntry, type RestoreRecord } from './catalogue.js';
 import { findAgentNodes, findStorage } from './cluster.js';
 import type { CommandDeps, KubeTarget } from './context.js';
 import { DEFAULT_HELPER_IMAGE, buildHelperPod, readerCommand, runHelperPod } from './helper-pod.js';
@@ -223,14 +223,14 @@ export async function run(opts: DescribeOptions, deps: CommandDeps): Promise<Des
   const client = budget.client;
   const looking = `looking for checkpoint "${opts.id}" in namespace "${opts.namespace}"`;
   deps.reporter.phase(looking);
-  let objs = await budget.guard(looking, (look) => collectCatalogue(look, opts.namespace, undefined));
+  const objs = await budget.guard(looking, (look) => collectCatalogue(look, opts.namespace, undefined));
   budget.check(looking);
   const find = () => buildCatalogue(objs).find((e) => e.id === opts.id || e.dynamoCheckpoint === opts.id);
   let entry = find();
   if (!entry && opts.readArtifact) {
     // Nothing on the cluster has the ID: its Job may be gone while its artifact stays.
     const scan = { image: opts.helperImage, timeoutMs: timeoutOrNoLimit(budget.remainingMs()), deps };
-    objs = await budget.guard(looking, (look) => collectCatalogue(look, opts.namespace, undefined, undefined, scan));
+    await budget.guard(looking, (look) => addVolume(look, objs, opts.namespace, scan));
     budget.check(looking);
     entry = find();
   }

@@ -120,8 +120,8 @@ export function parseStorageScan(text: string, via: StorageListing['via']): Stor
   const problems: string[] = [];
   let end: number | undefined;
   let lines = 0;
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
+  const rows = text.split('\n').filter((l) => l !== '');
+  for (const [i, line] of rows.entries()) {
     const f = line.split('\t');
     if (f[0] === 'END' && f.length === 2 && /^\d+$/.test(f[1] ?? '')) {
       end = Number(f[1]);
@@ -129,7 +129,7 @@ export function parseStorageScan(text: string, via: StorageListing['via']): Stor
     }
     if (f[0] !== 'A' || f.length !== 12) {
       // A line cut by the 4 KiB limit ends the listing; anything else is reported.
-      if (via === 'message' && end === undefined && line === text.split('\n').filter((l) => l !== '').at(-1)) break;
+      if (via === 'message' && end === undefined && i === rows.length - 1) break;
       problems.push(`unreadable line ${JSON.stringify(line.slice(0, 80))}`);
       continue;
     }
