@@ -568,10 +568,14 @@ async function runVariant(variant, criuRoot, python) {
 
     await restoreStep('manifest', ['restore', '--manifest', workerFile, '--checkpoint-id', id, ...common()]);
 
-    await step('delete the restored pod (the next restore needs its PIDs)', async () => {
-      await client.delete(RESOURCES.pods, ns, m.worker.metadata.name, { gracePeriodSeconds: 0 });
-      await waitFor(() => meta.tids.every((t) => !present(t)), 60_000, 'the restored worker to exit');
-    });
+    // The next restore needs the restored worker's PIDs (no PID namespace here).
+    const deletePod = (what, name) =>
+      step(what, async () => {
+        await client.delete(RESOURCES.pods, ns, name, { gracePeriodSeconds: 0 });
+        await waitFor(() => meta.tids.every((t) => !present(t)), 60_000, 'the restored worker to exit');
+      });
+
+    await deletePod('delete the restored pod (the next restore needs its PIDs)', m.worker.metadata.name);
 
     await step(`create placeholder pod ${m.placeholder.metadata.name}`, async () => {
       await client.create(RESOURCES.pods, ns, m.placeholder);
@@ -580,20 +584,14 @@ async function runVariant(variant, criuRoot, python) {
 
     await restoreStep('in-place', ['restore', '--pod', m.placeholder.metadata.name, '--checkpoint-id', id, ...common()]);
 
-    await step('delete the placeholder pod', async () => {
-      await client.delete(RESOURCES.pods, ns, m.placeholder.metadata.name, { gracePeriodSeconds: 0 });
-      await waitFor(() => meta.tids.every((t) => !present(t)), 60_000, 'the restored worker to exit');
-    });
+    await deletePod('delete the placeholder pod', m.placeholder.metadata.name);
 
     if (a['cold-cache'] && variant === a.criu.split(',')[0]) {
       await step('drop the page cache (sync; echo 3 > /proc/sys/vm/drop_caches)', async () => {
         execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches']);
       });
       await restoreStep('manifest-cold-cache', ['restore', '--manifest', workerFile, '--checkpoint-id', id, ...common()]);
-      await step('delete the restored pod', async () => {
-        await client.delete(RESOURCES.pods, ns, m.worker.metadata.name, { gracePeriodSeconds: 0 });
-        await waitFor(() => meta.tids.every((t) => !present(t)), 60_000, 'the restored worker to exit');
-      });
+      await deletePod('delete the restored pod', m.worker.metadata.name);
     }
     run.ok = true;
   } finally {
