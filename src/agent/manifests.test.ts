@@ -243,13 +243,17 @@ describe('manifests/', () => {
     expect(c.readinessProbe?.['exec']).toEqual({ command: ['cat', '/tmp/ready-for-checkpoint'] });
     const ph = parsePodManifest(readFileSync(join(root, 'samples/cpu-placeholder-real.yaml'), 'utf8'));
     expect(ph.findings).toEqual([]);
-    const pod = ph.pod as Pod;
-    expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
-    expect(pod.spec.containers[0]?.image).toBe(c.image);
-    expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
-    expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual(c.readinessProbe?.['exec']);
+    expectPlaceholderOf(ph.pod as Pod, c);
   });
 });
+
+/** A placeholder for `worker`: restorable in place, the worker's image and probe, `sleep infinity`. */
+function expectPlaceholderOf(pod: Pod, worker: Pod['spec']['containers'][number]): void {
+  expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
+  expect(pod.spec.containers[0]?.image).toBe(worker.image);
+  expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
+  expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual(worker.readinessProbe?.['exec']);
+}
 
 describe('samples/llm-worker.yaml and llm-placeholder.yaml (the GPU LLM sample, bench/gpu/cli_flow.mjs)', () => {
   const worker = parsePodManifest(readFileSync(join(root, 'samples/llm-worker.yaml'), 'utf8'));
@@ -271,10 +275,7 @@ describe('samples/llm-worker.yaml and llm-placeholder.yaml (the GPU LLM sample, 
   it('the placeholder passes the restore-in-place preconditions with the worker image, one GPU and the same probe', () => {
     expect(ph.findings).toEqual([]);
     const pod = ph.pod as Pod;
-    expect(checkRestoreInPlace(pod, { pvcName: DEFAULT_PVC_NAME, basePath: DEFAULT_BASE_PATH })).toEqual([]);
-    expect(pod.spec.containers[0]?.image).toBe(c.image);
-    expect(pod.spec.containers[0]?.command).toEqual(['sleep', 'infinity']);
-    expect(pod.spec.containers[0]?.readinessProbe?.['exec']).toEqual(c.readinessProbe?.['exec']);
+    expectPlaceholderOf(pod, c);
     expect((pod.spec.containers[0]?.resources as { limits?: unknown } | undefined)?.limits).toEqual({ 'nvidia.com/gpu': '1' });
   });
 });
