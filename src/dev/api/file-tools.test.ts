@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApiServer, type DevApiServer } from './index.js';
 import { call } from './testutil.js';
+import { STORAGE_SCAN_SCRIPT } from '../../protocol/storage-scan-script.js';
 
 let api: DevApiServer;
 let dir: string;
@@ -182,5 +183,20 @@ describe('file tools never leave the volume through a symbolic link', () => {
     expect((await finished('rm2')).status.phase).toBe('Succeeded');
     expect(existsSync(join(dir, 'ck-3'))).toBe(false);
     expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('root-only secret\n');
+  });
+
+  it("the CLI's storage scan runs through the host's sh on the volume; a script that differs from it by a byte never does", async () => {
+    await mkdir(join(dir, 'ck-1/versions/1'), { recursive: true });
+    const scan = (name: string, script: string) =>
+      pod(name, ['sh', '-c', script, 'storage-scan', '/checkpoints', '/dev/termination-log'], true, { terminationMessagePath: '/dev/termination-log' });
+    api.store.create('pods', scan('evil', `${STORAGE_SCAN_SCRIPT}touch ${join(dir, 'pwned')}\n`));
+    api.store.create('pods', scan('scan', STORAGE_SCAN_SCRIPT));
+    const p = await finished('scan');
+    expect(p.status.phase).toBe('Succeeded');
+    expect(p.status.containerStatuses[0].state.terminated.message).toMatch(/^A\tck-1\t1\t.*\nEND\t1\n$/s);
+    // The other pod is not a file tool: it runs in the node's (simulated) runtime.
+    for (let i = 0; i < 200 && (api.store.get('pods', 'default', 'evil') as any)?.status?.phase !== 'Running'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((api.store.get('pods', 'default', 'evil') as any).status.phase).toBe('Running');
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
   });
 });

@@ -5,10 +5,11 @@
  * directory (see `Nodes.setVolumeResolver`) and whose command is one of
  *   `cp SRC DST`, `cat PATH`, `rm -rf [--] PATH...`
  * runs that command here, in-process, with the mount paths translated to the local
- * directory. The CLI's storage scan (`sh -c <script> storage-scan BASE OUT`, its first
- * line STORAGE_SCAN_MARKER) runs as the real script through this machine's `sh`, with
- * BASE translated the same way and OUT a temporary file that becomes the termination
- * message; only the mount is emulated. The agents and these tools run as the user who started the cluster
+ * directory. The CLI's storage scan (`sh -c <script> storage-scan BASE OUT`) runs
+ * through this machine's `sh` only when the script is exactly the CLI's
+ * (STORAGE_SCAN_SCRIPT; any other `sh -c` runs in the node's normal runtime, never on the
+ * host), with BASE translated the same way and OUT, which must be the termination
+ * message path, a temporary file that becomes the message; only the mount is emulated. The agents and these tools run as the user who started the cluster
  * (often root), so every path is resolved beneath the volume's directory one component
  * at a time with lstat: a `..` element or a symbolic link anywhere on the way (the
  * `subPath` included) is refused, never followed, and files are opened with
@@ -23,6 +24,7 @@ import { lstat, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { OneShotContainer, type ContainerLaunch } from './runtime.js';
+import { STORAGE_SCAN_SCRIPT } from '../../protocol/storage-scan-script.js';
 
 /** Local directory backing PVC `claimName` in `namespace`, or undefined if none. */
 export type VolumeResolver = (namespace: string, claimName: string) => string | undefined;
@@ -38,11 +40,6 @@ interface LocalMount {
 }
 
 const DEFAULT_TERMINATION_PATH = '/dev/termination-log';
-/**
- * First line of the CLI's storage scan script: a copy of STORAGE_SCAN_MARKER in
- * src/commands/storage-scan.ts (the dev API server imports nothing from the CLI).
- */
-export const STORAGE_SCAN_MARKER = '# snapshotctl storage scan v1';
 
 type ToolOp = 'cp' | 'cat' | 'rm' | 'scan';
 /** The real kubelet's limit per container. */
@@ -90,7 +87,7 @@ async function beneath(root: string, parts: readonly string[], shown: string, la
 function toolOf(argv: string[]): { op: ToolOp; args: string[] } | undefined {
   const [cmd, ...rest] = argv;
   const base = cmd?.split('/').pop();
-  if (base === 'sh' && rest[0] === '-c' && rest.length === 5 && rest[1]?.startsWith(`${STORAGE_SCAN_MARKER}\n`)) return { op: 'scan', args: rest.slice(1) };
+  if (base === 'sh' && rest[0] === '-c' && rest.length === 5 && rest[1] === STORAGE_SCAN_SCRIPT) return { op: 'scan', args: rest.slice(1) };
   if (base === 'cp' && rest.length === 2) return { op: 'cp', args: rest };
   if (base === 'cat' && rest.length === 1) return { op: 'cat', args: rest };
   if (base === 'rm') {
@@ -184,19 +181,20 @@ export class FileToolContainer extends OneShotContainer {
   }
 
   /** The storage scan script itself, on the volume's local directory (see the file comment). */
-  private async scan([script, name, base, out]: [string, string, string, string]): Promise<void> {
+  private async scan([, name, base, out]: [string, string, string, string]): Promise<void> {
+    if (posix.normalize(out) !== this.terminationPath) throw new Error(`${out}: the listing goes to the termination message path only`);
     const { local } = await this.resolve(base);
     const tmp = await mkdtemp(join(tmpdir(), 'snapshotctl-scan-'));
     try {
       const file = join(tmp, 'out');
       const stdout = await new Promise<string>((resolve, reject) => {
-        execFile('sh', ['-c', script, name, local, file], { maxBuffer: 64 * 1024 * 1024 }, (err, so, se) => {
+        execFile('sh', ['-c', STORAGE_SCAN_SCRIPT, name, local, file], { maxBuffer: 64 * 1024 * 1024 }, (err, so, se) => {
           if (err) reject(new Error(String(se).trim() || err.message));
           else resolve(String(so));
         });
       });
       this.output += stdout;
-      if (posix.normalize(out) === this.terminationPath) this.terminationMessage = (await readFile(file, 'utf8')).slice(0, MESSAGE_LIMIT);
+      this.terminationMessage = (await readFile(file, 'utf8')).slice(0, MESSAGE_LIMIT);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
