@@ -192,6 +192,33 @@ def thp_coverage(pid: int) -> float | None:
         return None
 
 
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """Each thread of `pid`: (name, CPU seconds so far, user + system), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[str, float]] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            st = open(f"/proc/{pid}/task/{tid}/stat").read()
+        except OSError:
+            continue
+        name, rest = st[st.index("(") + 1:st.rindex(")")], st[st.rindex(")") + 2:].split()
+        out[int(tid)] = (name, (int(rest[11]) + int(rest[12])) / tick)
+    return out
+
+
+def cpu_delta(before: dict, after: dict, caller: float, wall: float) -> dict:
+    """Where the CPU went during the driver's restore: the target's threads (the driver
+    runs its restore on a thread of the process) and the caller, against the wall time."""
+    d = sorted(((after[t][1] - before.get(t, ("", 0.0))[1], t, after[t][0]) for t in after), reverse=True)
+    return {"wallSeconds": wall, "targetCpuSeconds": sum(x for x, _, _ in d), "callerCpuSeconds": caller,
+            "busiestThread": {"tid": d[0][1], "name": d[0][2], "cpuSeconds": d[0][0]} if d else None,
+            "threadsOver10ms": sum(1 for x, _, _ in d if x > 0.01)}
+
+
 class Bench:
     def __init__(self, a: argparse.Namespace):
         self.a = a
@@ -438,7 +465,9 @@ print(json.dumps(res))
             helper.close()
             res = {"restoreSeconds": rr["restoreSeconds"], "unlockSeconds": rr["unlockSeconds"]}
         else:
+            cpu0, self0 = thread_cpu(pid), time.process_time()
             res = cuda_ckpt.resume(self.drv, pid)
+            res["cpu"] = cpu_delta(cpu0, thread_cpu(pid), time.process_time() - self0, res["restoreSeconds"] + res["unlockSeconds"])
         t2 = time.perf_counter()
         ans = self.ask(pid)
         t3 = time.perf_counter()
@@ -448,8 +477,12 @@ print(json.dumps(res))
         read_threads = max((int(t) for _, t in m), default=1)
         out = {"variant": name, "criuRestoreSeconds": t1 - t0, "readThreads": read_threads, "cudaRestoreSeconds": res["restoreSeconds"],
                "cudaUnlockSeconds": res["unlockSeconds"], "restoreSeconds": t2 - t0, "firstAnswerSeconds": t3 - t2,
-               "outputEqual": equal, "gpuFreeBeforeBytes": free, "thpCoverage": coverage}
+               "outputEqual": equal, "gpuFreeBeforeBytes": free, "thpCoverage": coverage, "cudaRestoreCpu": res.get("cpu")}
         log(f"  restore {name}: {t2 - t0:.2f} s (criu {t1 - t0:.2f} + cuda {res['restoreSeconds']:.2f} + unlock {res['unlockSeconds']:.3f}), page-reading threads {read_threads}, THP coverage {coverage}, output equal: {equal}")
+        if res.get("cpu"):
+            c = res["cpu"]
+            log(f"    CUDA restore + unlock {c['wallSeconds']:.2f} s wall: the worker's threads {c['targetCpuSeconds']:.2f} s CPU "
+                f"(busiest {c['busiestThread']}; {c['threadsOver10ms']} over 10 ms), the caller {c['callerCpuSeconds']:.2f} s")
         return out
 
     def warm(self, images: Path) -> None:

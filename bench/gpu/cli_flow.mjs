@@ -50,6 +50,8 @@ const { values: a } = parseArgs({
     python: { type: 'string', default: 'python3' },
     timeout: { type: 'string' },
     'cold-cache': { type: 'boolean', default: false },
+    // appended to the LLM worker's arguments in its manifest, e.g. --compile
+    'worker-args': { type: 'string', default: '' },
   },
 });
 if (!a.app || !a.repo) {
@@ -69,6 +71,8 @@ const engine = a.engine ?? (kind === 'llm' ? 'cuda' : 'criu');
 if (!['cuda', 'criu'].includes(engine)) throw new Error(`--engine ${engine}: cuda or criu (the sim engine saves no process, so nothing could answer after a restore)`);
 const preset = a.preset ?? (a.smoke ? 'qwen3-8b-2l' : 'qwen3-8b');
 const budget = Number(a.budget);
+const workerArgs = a['worker-args'].split(/\s+/).filter(Boolean);
+if (workerArgs.length && kind === 'cpu') throw new Error('--worker-args: for the LLM workers only');
 const cliTimeout = a.timeout ?? (a.smoke || kind !== 'llm' ? '150s' : '240s');
 const snapshotctl = join(app, 'bin', 'snapshotctl.js');
 const ns = 'default';
@@ -90,7 +94,7 @@ const say = (line) => {
 const results = {
   what: 'snapshotctl CLI flow on the dev cluster (process runtime): checkpoint, restore from the manifest, restore in place',
   startedAt: new Date().toISOString(),
-  options: { worker: kind, engine, preset, criu: a.criu, thp: a.thp, budget, data, work, cliTimeout },
+  options: { worker: kind, engine, preset, criu: a.criu, thp: a.thp, budget, data, work, cliTimeout, workerArgs },
   machine: {},
   runs: [],
   rows: [],
@@ -293,7 +297,7 @@ function sampleManifests(port, python) {
   set('--data', data);
   set('--preset', preset);
   set('--port', String(port));
-  c.args = args;
+  c.args = [...args, ...workerArgs];
   // The process runtime gives containers the pod's environment (plus PATH and HOME).
   for (const name of ['LD_LIBRARY_PATH', 'CUDA_HOME']) {
     if (process.env[name]) c.env.push({ name, value: process.env[name] });
@@ -522,7 +526,9 @@ async function runVariant(variant, criuRoot, python) {
         rowBase.coldSeconds = r3(cold.readySeconds);
         rowBase.gib = r3(cold.bytes / 2 ** 30);
         rowBase.checkpointAfterReadySeconds = r3(startedAt + r.seconds - cold.readyAt);
-        run.cold = { readySeconds: cold.readySeconds, pid: cold.pid, load: { importSeconds: cold.importSeconds, buildSeconds: cold.buildSeconds, loadSeconds: cold.loadSeconds, warmupSeconds: cold.warmupSeconds }, tokens: cold.answer?.tokens, versions: cold.versions, gpuReservedBytes: cold.gpuReservedBytes };
+        rowBase.compile = cold.compileCache !== undefined;
+        if (rowBase.compile) rowBase.compileSeconds = r3(cold.compileSeconds);
+        run.cold = { readySeconds: cold.readySeconds, pid: cold.pid, load: { importSeconds: cold.importSeconds, buildSeconds: cold.buildSeconds, loadSeconds: cold.loadSeconds, compileSeconds: cold.compileSeconds, warmupSeconds: cold.warmupSeconds }, compileCache: cold.compileCache, mappedCompileCache: cold.mappedCompileCache?.length, tokens: cold.answer?.tokens, versions: cold.versions, gpuReservedBytes: cold.gpuReservedBytes };
       }
       say(`  checkpoint ${id}: ${JSON.stringify(rowBase)}`);
     });
@@ -687,6 +693,9 @@ try {
   say(`FAILED: ${results.error}`);
 } finally {
   if (thpFound && thpNow() !== thpFound) setThp(thpFound);
+  // --compile's caches (llm_worker.py puts each cold start's under DATA/compile-cache/): kept
+  // until every restore has run, since the restored worker maps Triton's launchers from there.
+  if (workerArgs.includes('--compile')) rmSync(join(data, 'compile-cache'), { recursive: true, force: true });
   const apps = sh('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader']);
   if (apps.code === 0) {
     results.gpuProcessesAfter = apps.out ? apps.out.split('\n') : [];

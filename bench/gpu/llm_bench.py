@@ -76,7 +76,7 @@ class LlmBench(B.Bench):
             self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.preset = ""
         self.port = a.port
-        self.worker_extra = a.worker_args.split()
+        self.worker_extra = a.worker_args.split() + (["--compile"] if a.compile else [])
         self.last_answer: dict = {}
 
     # ---------- the worker ----------
@@ -93,7 +93,7 @@ class LlmBench(B.Bench):
     def shards(self, preset: str) -> list[Path]:
         return sorted((self.data / preset).glob("*.safetensors"))
 
-    def spawn(self, tag: str, timeout: float = 300) -> tuple[int, dict, float]:  # type: ignore[override]
+    def spawn(self, tag: str, timeout: float = 400, extra: list[str] | None = None) -> tuple[int, dict, float]:  # type: ignore[override]
         ready = self.data / f"ready-{tag}.json"
         ready.unlink(missing_ok=True)
         errp = self.data / f"worker-{tag}.err"
@@ -101,7 +101,7 @@ class LlmBench(B.Bench):
         t0 = time.perf_counter()
         p = subprocess.Popen([sys.executable, str(WORKER), "serve", "--data", str(self.data), "--preset", self.preset,
                               "--ready", str(ready), "--out", str(self.data / "answer.json"), "--log",
-                              str(self.data / "worker.log"), "--port", str(self.port)] + self.worker_extra,
+                              str(self.data / "worker.log"), "--port", str(self.port)] + self.worker_extra + (extra or []),
                              stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True, cwd=self.data)
         err.close()
         while not ready.exists():
@@ -198,6 +198,7 @@ class LlmBench(B.Bench):
 
 def parts(info: dict) -> dict:
     keys = ("torchImportSeconds", "importSeconds", "contextSeconds", "buildSeconds", "loadSeconds", "kvSeconds",
+            "compileSeconds", "compileWorkers", "compileShutdownSeconds", "compileCacheWasEmpty", "mappedCompileCache", "children",
             "warmupSeconds", "readySeconds", "weightBytes", "kvCacheBytes", "shards", "graphBatches", "threads",
             "openFiles", "mappedShards", "gpuAllocatedBytes", "gpuReservedBytes", "versions")
     return {k: info.get(k) for k in keys}
@@ -284,23 +285,34 @@ def run_preset(b: LlmBench, preset: str, clock: Clock, bw: dict, criu_ok: bool, 
     found = b.found_thp
     other = "always" if found != "always" else "madvise"
     # most wanted first (the budget skips from the end): stock, the patched CRIU + THP, then the rest
-    plan = [("stock", found, False, False, 12 + 1.0 * img_gib), (f"thp-{other}+parallel", other, True, False, 12 + 0.3 * img_gib)]
-    if full:
-        plan += [("parallel", found, True, False, 12 + 0.4 * img_gib), (f"thp-{other}", other, False, False, 12 + 0.7 * img_gib),
-                 (f"thp-{other}+parallel+engine-order", other, True, True, 12 + 0.3 * img_gib)]
-    for name, thp, parallel, engine_order, est in plan:
+    # (name, THP, patched CRIU, engine order, page cache warm, estimated seconds)
+    every = {"stock": ("stock", found, False, False, True, 12 + 1.0 * img_gib),
+             "thp+parallel": (f"thp-{other}+parallel", other, True, False, True, 12 + 0.3 * img_gib),
+             "parallel": ("parallel", found, True, False, True, 12 + 0.4 * img_gib),
+             "thp": (f"thp-{other}", other, False, False, True, 12 + 0.7 * img_gib),
+             "thp+parallel+engine-order": (f"thp-{other}+parallel+engine-order", other, True, True, True, 12 + 0.3 * img_gib),
+             "thp+parallel-cold": (f"thp-{other}+parallel-cold", other, True, False, False, 15 + 0.6 * img_gib)}
+    names = b.a.restores.split(",") if b.a.restores else (list(every)[:5] if full else ["stock", "thp+parallel"])
+    unknown = [n for n in names if n not in every]
+    if unknown:
+        raise ValueError(f"--restores: unknown {unknown}; known: {','.join(every)}")
+    plan = [every[n] for n in names]
+    for name, thp, parallel, engine_order, warm, est in plan:
         if parallel and not b.criu_parallel:
             B.log(f"  {name}: no patched CRIU (.criu-carry-parallel/criu missing)")
             continue
         if not clock.fits(est, f"restore {name}"):
             continue
         B.thp_set(thp)
-        b.warm(images)
+        if warm:
+            b.warm(images)
+        else:
+            B.drop_caches()
         try:
             r = b.restore(images, need, ref, f"{name}-{preset}", keep_log=True, engine_order=engine_order,
                           criu=b.criu_parallel if parallel else None)
             la = b.last_answer
-            r.update({"thp": thp, "criu": "parallel" if parallel else "stock", "pageCache": "warm",
+            r.update({"thp": thp, "criu": "parallel" if parallel else "stock", "pageCache": "warm" if warm else "dropped",
                       "logitsEqual": la.get("logitsSha256") == ref.get("logitsSha256"), "httpEqual": la.get("httpEqual"),
                       "tokens": la.get("tokens")})
         except Exception as e:  # noqa: BLE001
@@ -313,11 +325,27 @@ def run_preset(b: LlmBench, preset: str, clock: Clock, bw: dict, criu_ok: bool, 
     B.thp_set(found)
     shutil.rmtree(images, ignore_errors=True)
 
+    # ----- --compile: a cold start that finds the checkpointed worker's compile cache -----
+    cache = info.get("compileCache")
+    if cache and clock.fits(res["coldSeconds"] + 10, "cold start with a warm compile cache"):
+        pid, info2, dt = b.spawn(f"{preset}-warm-compile-cache", extra=["--compile-cache", cache])
+        again = b.ask(pid)
+        B.reap(pid)
+        res["coldWarmCompileCacheSeconds"] = dt
+        res["coldWarmCompileCacheParts"] = parts(info2)
+        res["coldWarmCompileCacheOutputEqual"] = again["forwardSha256"] == ref["forwardSha256"]
+        B.log(f"  cold start, page cache and compile cache warm: {dt:.2f} s " + json.dumps(
+            {k: round(v, 2) for k, v in parts(info2).items() if k.endswith("Seconds") and isinstance(v, float)})
+            + f"; answered as the checkpointed worker: {res['coldWarmCompileCacheOutputEqual']}")
+    shutil.rmtree(b.data / "compile-cache", ignore_errors=True)
+
     # ----- rows: one per restore path -----
     for r in res.get("restores", []):
         row = {"model": res["model"], "preset": preset, "worker": "bench/gpu/llm_worker.py", "path": "engine",
                "criu": r["criu"], "variant": r["variant"], "thp": r["thp"], "gib": wbytes / GiB,
                "coldSeconds": res["coldSeconds"], "coldColdCacheSeconds": res["coldColdCacheSeconds"],
+               "coldWarmCompileCacheSeconds": res.get("coldWarmCompileCacheSeconds"), "compile": bool(info.get("compileCache")),
+               "compileSeconds": info.get("compileSeconds"), "pageCache": r.get("pageCache", "warm"), "cudaRestoreCpu": r.get("cudaRestoreCpu"),
                "checkpointSeconds": ck["checkpointSeconds"], "cudaCheckpointSeconds": ck["cudaLockSeconds"] + ck["cudaCheckpointSeconds"],
                "criuDumpSeconds": ck["criuDumpSeconds"], "imageGiB": img_gib, "gpuUsedGiB": ck["gpuUsedBytes"] / GiB,
                "restoreSeconds": r.get("restoreSeconds"), "criuRestoreSeconds": r.get("criuRestoreSeconds"),
@@ -368,6 +396,10 @@ def table(results: dict) -> str:
                          f"| {f(r['checkpointSeconds'])}: {f(r['cudaCheckpointSeconds'])} + {f(r['criuDumpSeconds'])} | {r['imageGiB']:.2f} "
                          f"| {f(r['restoreSeconds'])}: {f(r['criuRestoreSeconds'])} + {f(r['cudaRestoreSeconds'])} | {f(r['floorSeconds'])} "
                          f"| {'yes' if r['outputEqual'] else 'NO'} ({'yes' if r.get('logitsEqual') else 'no'}) |")
+        if "coldWarmCompileCacheSeconds" in p:
+            notes.append(f"{p['preset']}: cold start with the page cache and the checkpointed worker's compile cache warm: "
+                         f"{p['coldWarmCompileCacheSeconds']:.2f} s (each cold start above began with an empty compile cache; "
+                         f"compile {p.get('coldParts', {}).get('compileSeconds') or 0:.2f} s of {p['coldSeconds']:.2f} s there)")
         if "coldSeconds" in p:
             notes.append(f"{p['preset']}: the two cold starts (cache dropped, warm) answered the same: {p.get('coldOutputEqual')}; "
                          f"tokens {p.get('answer', {}).get('tokens')}")
@@ -393,6 +425,8 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=540, help="seconds; steps that would not fit are skipped")
     ap.add_argument("--no-check", action="store_true")
     ap.add_argument("--worker-args", default="", help=argparse.SUPPRESS)  # e.g. "--cpu --max-seq 512" for tests
+    ap.add_argument("--compile", action="store_true", help="the worker torch.compiles its decode step (each cold start with an empty compile cache)")
+    ap.add_argument("--restores", default="", help="restore variants of the last preset, comma-separated (default: stock,thp+parallel,parallel,thp,thp+parallel+engine-order; also thp+parallel-cold)")
     ap.add_argument("--keep-weights", action="store_true", help="keep the smoke presets' shards")
     a = ap.parse_args()
     out = Path(a.out)

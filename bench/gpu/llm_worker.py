@@ -21,10 +21,16 @@ layout of a Hugging Face checkpoint. A marker file says the shards are complete.
   4. shards read as servers read them (index.json, safe_open on the
      CPU, each tensor copied into its GPU parameter, pageable)     -> loadSeconds
   5. KV cache pre-allocated (static, --max-batch x --max-seq)      -> kvSeconds
-  6. warm-up: an eager profiling prefill, then CUDA-graph capture
-     of the decode step for each batch size in --graph-batches     -> warmupSeconds
+  6. warm-up: an eager profiling prefill; with --compile, torch.compile
+     (inductor) of the decode step for every batch size, its compile
+     workers shut down after (no child process is left for CRIU)   -> compileSeconds
+     then CUDA-graph capture of the (compiled) decode step for each
+     batch size in --graph-batches               -> warmupSeconds (compile included)
   7. the fixed prompts answered once, the ready file written.
-torch.compile is not used (see bench/gpu/README.md).
+--compile's caches (inductor's and Triton's) go to --compile-cache DIR, by default a
+new empty directory under DATA/compile-cache/ (what a new pod has: no cache). They stay
+after the ready file: Triton's kernel launchers are shared objects the process maps, so
+a restore needs them at the same path.
 
 The model is transformers' Qwen3ForCausalLM (its modules hold the parameters); prefill
 and the decode step are written here over those parameters (RMSNorm, rotary embedding,
@@ -320,6 +326,39 @@ class Engine:
         pos.add_(1)
         return logits
 
+    def compile(self, sizes: list[int]) -> dict:
+        """torch.compile of the decode step (inductor, default mode: the graphs are ours),
+        as servers compile their forward pass: compiled here for every batch size (the
+        batch dimension dynamic, 1 apart as torch specializes it), then the compile
+        workers are shut down, so the process has no children when it is ready."""
+        torch = self.torch
+        eager = self.step
+        self.step = torch.compile(eager, dynamic=None, fullgraph=False)
+        t0 = time.perf_counter()
+        for bs in sorted(set(sizes), reverse=True):
+            ids = torch.zeros(bs, dtype=torch.long, device=self.dev)
+            pos = torch.zeros(bs, dtype=torch.long, device=self.dev)
+            if bs > 1:
+                torch._dynamo.mark_dynamic(ids, 0)
+                torch._dynamo.mark_dynamic(pos, 0)
+            self.step(ids, pos)
+        torch.cuda.synchronize()
+        compiled = time.perf_counter() - t0
+        workers = children()
+        try:
+            from torch._inductor.async_compile import shutdown_compile_workers
+            shutdown_compile_workers()
+        except ImportError:
+            pass
+        t1 = time.perf_counter()
+        while children() and time.perf_counter() - t1 < 30:
+            time.sleep(0.05)
+        left = children()
+        if left:
+            raise RuntimeError(f"torch.compile left child processes {left}: CRIU would have to take them along")
+        return {"compileSeconds": compiled, "compileWorkers": len(workers),
+                "compileShutdownSeconds": time.perf_counter() - t1}
+
     def capture(self, sizes: list[int]) -> None:
         torch = self.torch
         pool = torch.cuda.graph_pool_handle()
@@ -504,6 +543,28 @@ def mapped_files(suffix: str) -> list[str]:
         return []
 
 
+def children() -> list[int]:
+    """This process's child processes (every thread's children), from /proc."""
+    out = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            out += [int(x) for x in open(f"/proc/self/task/{tid}/children").read().split()]
+        except OSError:
+            pass
+    return sorted(set(out))
+
+
+def compile_cache(a) -> str:
+    """--compile: point inductor's and Triton's caches at --compile-cache (or a new empty
+    directory under DATA/compile-cache/) before torch is imported."""
+    d = a.compile_cache or os.path.join(a.data, "compile-cache", f"{time.time_ns()}-{os.getpid()}")
+    os.makedirs(d, exist_ok=True)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(d, "inductor")
+    os.environ["TRITON_CACHE_DIR"] = os.path.join(d, "triton")
+    os.environ["TRITON_HOME"] = d
+    return d
+
+
 def cmd_serve(a) -> int:
     # SIGUSR2/SIGTERM: Python writes each signal's number to the wake-up pipe, which the
     # serve loop reads (set before loading, so a signal during the cold start waits there)
@@ -517,6 +578,11 @@ def cmd_serve(a) -> int:
     signal.signal(signal.SIGUSR1, lambda s, f: None)
     signal.set_wakeup_fd(wfd)
     t: dict = {}
+    if a.compile:
+        if a.cpu:
+            raise SystemExit("--compile needs the GPU (inductor's CPU code runs AMX, which CRIU does not restore)")
+        t["compileCache"] = compile_cache(a)
+        t["compileCacheWasEmpty"] = not any(os.scandir(t["compileCache"]))
     torch, cfg, model, eng, dev = load(a, t)
 
     t0 = time.perf_counter()
@@ -529,6 +595,8 @@ def cmd_serve(a) -> int:
             torch.cuda.synchronize()
             t["peakAfterProfileBytes"] = torch.cuda.max_memory_allocated()
         sizes = [int(x) for x in a.graph_batches.split(",") if x] if not (a.cpu or a.no_graphs) else []
+        if a.compile:
+            t.update(eng.compile(sizes or [1]))
         if sizes:
             eng.capture(sizes)
     if not a.cpu:
@@ -582,6 +650,8 @@ def cmd_serve(a) -> int:
             "startedAt": WALL_START, "readyAt": time.time(), "answer": first,
             "threads": len(os.listdir("/proc/self/task")), "openFiles": open_files(),
             "mappedShards": mapped_files(".safetensors"),
+            "mappedCompileCache": [f for f in mapped_files(".so") if t.get("compileCache") and f.startswith(t["compileCache"])],
+            "children": children(),
             "gpuAllocatedBytes": torch.cuda.memory_allocated() if not a.cpu else 0,
             "gpuReservedBytes": torch.cuda.memory_reserved() if not a.cpu else 0,
             "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
@@ -694,6 +764,8 @@ def main() -> int:
     ap.add_argument("--answer-tokens", type=int, default=32)
     ap.add_argument("--cpu", action="store_true", help="tests without a GPU: no graphs")
     ap.add_argument("--no-graphs", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the decode step (inductor) before graph capture")
+    ap.add_argument("--compile-cache", default="", help="--compile's cache directory (default: a new one under DATA/compile-cache/)")
     ap.add_argument("--no-kv", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--keep-stdio", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
