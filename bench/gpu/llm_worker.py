@@ -22,7 +22,8 @@ layout of a Hugging Face checkpoint. A marker file says the shards are complete.
      CPU, each tensor copied into its GPU parameter, pageable)     -> loadSeconds
   5. KV cache pre-allocated (static, --max-batch x --max-seq)      -> kvSeconds
   6. warm-up: an eager profiling prefill; with --compile, torch.compile
-     (inductor) of the decode step for every batch size, its compile
+     (inductor) of the decode step's layer (shared by the 36 layers, as
+     servers compile piecewise) for every batch size, its compile
      workers shut down after (no child process is left for CRIU)   -> compileSeconds
      then CUDA-graph capture of the (compiled) decode step for each
      batch size in --graph-batches               -> warmupSeconds (compile included)
@@ -241,6 +242,7 @@ class Engine:
         self.kc = self.vc = None
         self.graphs: dict[int, tuple] = {}
         self.last_logits = None
+        self.layer_fn = self.layer
 
     def alloc_kv(self) -> int:
         torch = self.torch
@@ -301,23 +303,31 @@ class Engine:
         x = F.embedding(ids, self.E)
         cos, sin = self.cos[pos][:, None, :], self.sin[pos][:, None, :]
         mask = torch.where(self.ar[None, :] <= pos[:, None], 0.0, float("-inf")).to(torch.bfloat16)[:, None, None, :]
-        for li, (ln1, wq, wk, wv, qn, kn, wo, ln2, wg, wu, wd) in enumerate(self.layers):
-            h = self.rms(x, ln1)
-            q = self.rms(F.linear(h, wq).view(b, self.nh, self.hd), qn)
-            k = self.rms(F.linear(h, wk).view(b, self.nkv, self.hd), kn)
-            v = F.linear(h, wv).view(b, self.nkv, self.hd)
-            q = q * cos + self.rot(q) * sin
-            k = k * cos + self.rot(k) * sin
-            kc, vc = self.kc[li], self.vc[li]
-            kc[rows, :, pos] = k
-            vc[rows, :, pos] = v
-            s = torch.matmul(q.view(b, self.nkv, self.groups, self.hd), kc[:b].transpose(-1, -2)) * self.scale + mask
-            p = torch.softmax(s, dim=-1, dtype=torch.float32).to(torch.bfloat16)
-            att = torch.matmul(p, vc[:b]).reshape(b, self.nh * self.hd)
-            x = x + F.linear(att, wo)
-            h = self.rms(x, ln2)
-            x = x + F.linear(F.silu(F.linear(h, wg)) * F.linear(h, wu), wd)
+        for li, w in enumerate(self.layers):
+            x = self.layer_fn(x, cos, sin, mask, rows, pos, self.kc[li], self.vc[li], *w)
         return F.linear(self.rms(x, self.norm), self.lm)
+
+    def layer(self, x, cos, sin, mask, rows, pos, kc, vc, ln1, wq, wk, wv, qn, kn, wo, ln2, wg, wu, wd):
+        """One decoder layer of the decode step (its KV-cache slots written in place). Every
+        layer has the same shapes, so --compile compiles this once per batch-size class and
+        the 36 layers share the code, as servers compile a model piecewise."""
+        torch = self.torch
+        F = torch.nn.functional
+        b = x.shape[0]
+        h = self.rms(x, ln1)
+        q = self.rms(F.linear(h, wq).view(b, self.nh, self.hd), qn)
+        k = self.rms(F.linear(h, wk).view(b, self.nkv, self.hd), kn)
+        v = F.linear(h, wv).view(b, self.nkv, self.hd)
+        q = q * cos + self.rot(q) * sin
+        k = k * cos + self.rot(k) * sin
+        kc[rows, :, pos] = k
+        vc[rows, :, pos] = v
+        s = torch.matmul(q.view(b, self.nkv, self.groups, self.hd), kc[:b].transpose(-1, -2)) * self.scale + mask
+        p = torch.softmax(s, dim=-1, dtype=torch.float32).to(torch.bfloat16)
+        att = torch.matmul(p, vc[:b]).reshape(b, self.nh * self.hd)
+        x = x + F.linear(att, wo)
+        h = self.rms(x, ln2)
+        return x + F.linear(F.silu(F.linear(h, wg)) * F.linear(h, wu), wd)
 
     def step_greedy(self, ids, pos):
         """step, then the greedy token becomes the next input and the positions advance (all on the GPU)."""
@@ -327,23 +337,22 @@ class Engine:
         return logits
 
     def compile(self, sizes: list[int]) -> dict:
-        """torch.compile of the decode step (inductor, default mode: the graphs are ours),
-        as servers compile their forward pass: compiled here for every batch size (the
-        batch dimension dynamic, 1 apart as torch specializes it), then the compile
+        """torch.compile (inductor, default mode: the CUDA graphs are ours) of the decode
+        step's layer, as servers compile their forward pass piecewise: run here for every
+        batch size, so torch compiles what it needs (the first size static, then the batch
+        dimension dynamic, and size 1 apart as torch specializes it); then the compile
         workers are shut down, so the process has no children when it is ready."""
         torch = self.torch
-        eager = self.step
-        self.step = torch.compile(eager, dynamic=None, fullgraph=False)
+        self.layer_fn = torch.compile(self.layer, dynamic=None)
         t0 = time.perf_counter()
         for bs in sorted(set(sizes), reverse=True):
             ids = torch.zeros(bs, dtype=torch.long, device=self.dev)
             pos = torch.zeros(bs, dtype=torch.long, device=self.dev)
-            if bs > 1:
-                torch._dynamo.mark_dynamic(ids, 0)
-                torch._dynamo.mark_dynamic(pos, 0)
             self.step(ids, pos)
         torch.cuda.synchronize()
         compiled = time.perf_counter() - t0
+        from torch._dynamo.utils import counters
+        graphs = int(counters["stats"]["unique_graphs"])
         workers = children()
         try:
             from torch._inductor.async_compile import shutdown_compile_workers
@@ -356,7 +365,7 @@ class Engine:
         left = children()
         if left:
             raise RuntimeError(f"torch.compile left child processes {left}: CRIU would have to take them along")
-        return {"compileSeconds": compiled, "compileWorkers": len(workers),
+        return {"compileSeconds": compiled, "compileWorkers": len(workers), "compiledGraphs": graphs,
                 "compileShutdownSeconds": time.perf_counter() - t1}
 
     def capture(self, sizes: list[int]) -> None:
