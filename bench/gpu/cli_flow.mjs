@@ -166,6 +166,25 @@ function alive(pid) {
 }
 const present = (pid) => existsSync(`/proc/${pid}`);
 
+/** A stuck process's state for the log: its status lines about signals and each thread's state and wait channel. */
+function procSnapshot(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter((l) => /^(State|PPid|SigQ|SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt|Threads):/.test(l));
+    const threads = readdirSync(`/proc/${pid}/task`).map((t) => {
+      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      let wchan = '';
+      try {
+        wchan = readFileSync(`/proc/${pid}/task/${t}/wchan`, 'utf8');
+      } catch {}
+      return `${t}:${comm}:${st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)}:${wchan}`;
+    });
+    return `${status.join('; ')}; threads ${threads.join(' ')}`;
+  } catch (err) {
+    return `(cannot read /proc/${pid}: ${err.message})`;
+  }
+}
+
 async function waitFor(cond, ms, what) {
   const end = Date.now() + ms;
   for (;;) {
@@ -528,13 +547,18 @@ async function runVariant(variant, criuRoot, python) {
         rowBase.checkpointAfterReadySeconds = r3(startedAt + r.seconds - cold.readyAt);
         rowBase.compile = cold.compileCache !== undefined;
         if (rowBase.compile) rowBase.compileSeconds = r3(cold.compileSeconds);
-        run.cold = { readySeconds: cold.readySeconds, pid: cold.pid, load: { importSeconds: cold.importSeconds, buildSeconds: cold.buildSeconds, loadSeconds: cold.loadSeconds, compileSeconds: cold.compileSeconds, warmupSeconds: cold.warmupSeconds }, compileCache: cold.compileCache, mappedCompileCache: cold.mappedCompileCache?.length, tokens: cold.answer?.tokens, versions: cold.versions, gpuReservedBytes: cold.gpuReservedBytes };
+        run.cold = { readySeconds: cold.readySeconds, pid: cold.pid, load: { importSeconds: cold.importSeconds, buildSeconds: cold.buildSeconds, loadSeconds: cold.loadSeconds, compileSeconds: cold.compileSeconds, warmupSeconds: cold.warmupSeconds }, compileCache: cold.compileCache, mappedCompileCache: cold.mappedCompileCache?.length, signals: cold.signalsBeforeReady, tokens: cold.answer?.tokens, versions: cold.versions, gpuReservedBytes: cold.gpuReservedBytes };
       }
       say(`  checkpoint ${id}: ${JSON.stringify(rowBase)}`);
     });
 
     await step('the checkpointed worker exits (SIGUSR1), its PIDs free', async () => {
-      await waitFor(() => meta.tids.every((t) => !present(t)), 90_000, `the checkpointed worker's ${meta.tids.length} PIDs (root ${meta.root}) to be free`);
+      try {
+        await waitFor(() => meta.tids.every((t) => !present(t)), 90_000, `the checkpointed worker's ${meta.tids.length} PIDs (root ${meta.root}) to be free`);
+      } catch (err) {
+        say(`  the checkpointed worker is still there: ${procSnapshot(meta.root)}`);
+        throw err;
+      }
       if (kind === 'cpu') {
         // The CPU worker's reference: its own warm-up checksum (asked after each restore).
         cold = { instance: undefined };

@@ -198,7 +198,7 @@ class LlmBench(B.Bench):
 
 def parts(info: dict) -> dict:
     keys = ("torchImportSeconds", "importSeconds", "contextSeconds", "buildSeconds", "loadSeconds", "kvSeconds",
-            "compileSeconds", "compileWorkers", "compiledGraphs", "compileShutdownSeconds", "compileCacheWasEmpty", "mappedCompileCache", "children",
+            "compileSeconds", "compileWorkers", "compiledGraphs", "compileShutdownSeconds", "signalsBeforeReady", "compileCacheWasEmpty", "mappedCompileCache", "children",
             "warmupSeconds", "readySeconds", "weightBytes", "kvCacheBytes", "shards", "graphBatches", "threads",
             "openFiles", "mappedShards", "gpuAllocatedBytes", "gpuReservedBytes", "versions")
     return {k: info.get(k) for k in keys}

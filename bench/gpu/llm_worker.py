@@ -563,6 +563,23 @@ def children() -> list[int]:
     return sorted(set(out))
 
 
+def signal_state() -> dict:
+    """SIGUSR1/SIGUSR2/SIGTERM: the Python-level handler, and per thread whether it blocks them."""
+    out: dict = {"handlers": {}, "blockedIn": {}}
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM):
+        h = signal.getsignal(sig)
+        out["handlers"][sig.name] = h if isinstance(h, (int, type(None))) else getattr(h, "__qualname__", repr(h))
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            blk = int(next(l for l in open(f"/proc/self/task/{tid}/status") if l.startswith("SigBlk:")).split()[1], 16)
+        except (OSError, StopIteration, ValueError):
+            continue
+        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM):
+            if blk & (1 << (sig - 1)):
+                out["blockedIn"].setdefault(sig.name, []).append(int(tid))
+    return out
+
+
 def compile_cache(a) -> str:
     """--compile: point inductor's and Triton's caches at --compile-cache (or a new empty
     directory under DATA/compile-cache/) before torch is imported."""
@@ -584,8 +601,13 @@ def cmd_serve(a) -> int:
     signal.signal(signal.SIGTERM, lambda s, f: None)
     # SIGUSR1: the snapshot agent's "checkpointed, exit" (protocol §4): exit 0, so the
     # checkpoint Job completes instead of failing on a death by signal
-    signal.signal(signal.SIGUSR1, lambda s, f: None)
-    signal.set_wakeup_fd(wfd)
+    def take_signals() -> None:
+        for sig in (signal.SIGUSR2, signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, lambda s, f: None)
+        signal.set_wakeup_fd(wfd)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2, signal.SIGTERM, signal.SIGUSR1})
+
+    take_signals()
     t: dict = {}
     if a.compile:
         if a.cpu:
@@ -612,6 +634,9 @@ def cmd_serve(a) -> int:
         torch.cuda.synchronize()
     t["warmupSeconds"] = time.perf_counter() - t0
     t["graphBatches"] = sorted(eng.graphs)
+    # what the libraries did to our signals while loading and compiling (put back)
+    t["signalsBeforeReady"] = signal_state()
+    take_signals()
 
     first = answer(torch, cfg, model, eng, a.answer_tokens)
 
