@@ -1,4 +1,5 @@
-/* A tiny init for checkpointable workers and for placeholders (real-node.md §4).
+/* A tiny init for checkpointable workers and for placeholders (docs/agent.md,
+ * "CRIU on a real node").
  *
  *   worker-init [--min-pid N] -- CMD [ARG...]
  *     As a container's PID 1: uses up PIDs until the next one is at least N (default

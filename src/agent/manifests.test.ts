@@ -26,7 +26,7 @@ import { FLOW_PERMISSIONS } from '../commands/preflight-checks.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../manifests');
 
-/** Kinds the dev cluster serves (dev-cluster.md); nothing else may appear. */
+/** Kinds the dev cluster serves (src/dev/api/resources.ts); nothing else may appear. */
 const SERVED_KINDS = new Set([
   'Namespace',
   'ServiceAccount',

@@ -44,7 +44,7 @@ export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
  * `ctr` (see containerd.ts). Pods are found by the CRI's labels, signals go through
  * containerd, and the sim engine writes a placeholder's ready file inside its container.
  * The criu engine (`--engine criu`) runs criu inside the worker's and the placeholder's
- * container namespaces (criu/container.ts, real-node.md §4); sim stays the default so
+ * container namespaces (criu/container.ts; docs/agent.md, "CRIU on a real node"); sim stays the default so
  * that an agent without `--engine` behaves as before. The cuda engine (`--engine cuda`)
  * wraps that with NVIDIA's CUDA checkpoint on the containers' host PIDs, from the agent
  * (cuda/engine.ts); it has run on a real kubelet node only with a stand-in CUDA helper

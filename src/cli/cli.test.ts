@@ -186,6 +186,14 @@ describe('bad input exits 2, names the problem and sends nothing', () => {
     ['an ID with /', ['checkpoint', '--manifest', 'worker.yaml', '--checkpoint-id', 'a/b'], {}, /^error: the checkpoint ID \(--checkpoint-id\) cannot be used \(2 problems\)\n {2}SNAP006 --checkpoint-id: checkpoint ID "a\/b" contains a path separator[\s\S]*\nhint: a checkpoint ID is at most 63 characters of \[A-Za-z0-9._-\]/],
     ['a 64-character ID', ['restore', '--manifest', 'worker.yaml', '--checkpoint-id', 'a'.repeat(64)], {}, /^error: the checkpoint ID \(--checkpoint-id\) cannot be used \(1 problem\)\n.*is 64 characters long; at most 63/],
     ['a bad ID and a bad manifest', ['checkpoint', '--manifest', 'm.yaml', '--checkpoint-id', 'a/b'], { 'm.yaml': `${WORKER}  restartPolicy: 7\n` }, /(^|\n)error: manifest m\.yaml is not a usable worker Pod, and the checkpoint ID \(--checkpoint-id\) cannot be used \(\d+ problems\)\n/],
+    // A manifest that does not parse still leaves the ID to be judged: both problems in one run.
+    ...(['checkpoint', 'restore'] as const).map((verb): [string, string[], Record<string, string>, RegExp] => [
+      `${verb}: a manifest that is not YAML and a bad ID`,
+      [verb, '--manifest', 'bad.yaml', '--checkpoint-id', 'BAD!'],
+      { 'bad.yaml': 'kind: Pod\nspec: [unclosed\n' },
+      /^error: manifest bad\.yaml is not a usable worker Pod, and the checkpoint ID \(--checkpoint-id\) cannot be used \(2 problems\)\n {2}SNAP007 not valid YAML: .*\n {2}SNAP006 --checkpoint-id: checkpoint ID "BAD!" is not a label value.*\nhint: .*a checkpoint ID is at most 63 characters/,
+    ]),
+    ['a Deployment and a bad ID', ['checkpoint', '--manifest', 'm.yaml', '--checkpoint-id', 'BAD!'], { 'm.yaml': DEPLOYMENT }, /^error: manifest m\.yaml is not a usable worker Pod, and the checkpoint ID \(--checkpoint-id\) cannot be used \(2 problems\)\n {2}SNAP002 kind: .*\n {2}SNAP006 --checkpoint-id: /],
     ['--manifest and --pod', ['restore', '--manifest', 'worker.yaml', '--pod', 'p', '--checkpoint-id', 'x'], {}, /--manifest and --pod cannot be used together/],
     ['restore without ID', ['restore', '--pod', 'p'], {}, /restore needs --checkpoint-id/],
     ['bad --timeout', ['checkpoint', '--manifest', 'worker.yaml', '--timeout', '10 minutes'], {}, /--timeout "10 minutes" is not a duration/],

@@ -1,14 +1,15 @@
 /**
- * Printing for `snapshotctl dev up|serve|status|down`, and the process they act on
- * (spawning the background server, signals, the clock); the work is in
- * src/commands/dev.ts.
+ * `snapshotctl dev up|serve|status|down`: each verb's complete/validate/run
+ * (src/commands/dev.ts), then its result as output and an exit code; and the process
+ * they act on (spawning the background server, signals, the clock).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { EXIT } from '../errors.js';
-import { devDown, devServe, devStatus, devUp, parseDevUpOptions, stateDirOf, type DevDeps } from '../commands/dev.js';
+import * as dev from '../commands/dev.js';
+import type { DevDeps } from '../commands/dev.js';
 import type { CliIO } from './main.js';
 
 const ENTRY = fileURLToPath(new URL('../../bin/snapshotctl.js', import.meta.url));
@@ -19,7 +20,7 @@ export function processDevDeps(): DevDeps {
     now: Date.now,
     startServer: (args, logPath) => {
       const log = openSync(logPath, 'a');
-      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env } });
+      const child = spawn(process.execPath, [ENTRY, ...args], { detached: true, stdio: ['ignore', log, log], env: { ...process.env } });
       closeSync(log);
       child.unref();
       return { pid: child.pid!, onExit: (listener) => void child.once('exit', listener) };
@@ -34,7 +35,9 @@ type DevVerb = (raw: Record<string, unknown>, io: CliIO, deps?: DevDeps) => Prom
 
 /** `dev up`: start the background cluster (or find it running); its kubeconfig on stdout. */
 export const runDevUp: DevVerb = async (raw, io, deps = processDevDeps()) => {
-  const { state, already, stale } = await devUp(parseDevUpOptions(raw, io.env), ENTRY, deps);
+  const opts = dev.up.complete(raw, io.env);
+  dev.up.validate(opts);
+  const { state, already, stale } = await dev.up.run(opts, deps);
   if (stale !== undefined) io.stderr(`removed the stale state of a dev cluster whose process ${stale} is gone (or is now another program)\n`);
   io.stderr(`${already ? 'dev cluster already running' : 'dev cluster started'} at ${state.url} (pid ${state.pid}, ${state.nodes} nodes, ${state.gpuNodes} with an agent)\n`);
   io.stderr(`${state.engineLine}\n`);
@@ -45,15 +48,19 @@ export const runDevUp: DevVerb = async (raw, io, deps = processDevDeps()) => {
 
 /** The hidden `dev serve`: the cluster in the foreground until a signal (what `dev up` starts). */
 export const runDevServe: DevVerb = async (raw, io, deps = processDevDeps()) => {
-  await devServe(parseDevUpOptions(raw, io.env), io.signal, deps);
+  const opts = dev.serve.complete(raw, io.env);
+  dev.serve.validate(opts);
+  await dev.serve.run(opts, { log: deps.log, now: deps.now, signal: io.signal });
   return EXIT.ok;
 };
 
 /** `dev status`: kv or JSON on stdout; exit 1 when something was left behind. */
 export const runDevStatus: DevVerb = async (raw, io, deps = processDevDeps()) => {
   const say = (line: string) => io.stdout(`${line}\n`);
-  const status = await devStatus(stateDirOf(raw, io.env), deps);
-  if (raw['output'] === 'json') say(JSON.stringify(status, null, 2));
+  const opts = dev.status.complete(raw, io.env);
+  dev.status.validate(opts);
+  const status = await dev.status.run(opts, deps);
+  if (opts.output === 'json') say(JSON.stringify(status, null, 2));
   else {
     say(`status=${status.status}`);
     if (status.state) {
@@ -71,8 +78,9 @@ export const runDevStatus: DevVerb = async (raw, io, deps = processDevDeps()) =>
 
 /** `dev down`: stop the cluster and remove its state directory. */
 export const runDevDown: DevVerb = async (raw, io, deps = processDevDeps()) => {
-  const stateDir = stateDirOf(raw, io.env);
-  const { stopped, stale, removed } = await devDown(stateDir, deps);
+  const opts = dev.down.complete(raw, io.env);
+  dev.down.validate(opts);
+  const { stateDir, stopped, stale, removed } = await dev.down.run(opts, deps);
   if (stopped !== undefined) io.stderr(`stopped the dev cluster (pid ${stopped})\n`);
   else if (stale !== undefined) io.stderr(`no dev cluster was running (the recorded process ${stale} is gone or is now another program; it was not signalled)\n`);
   else io.stderr('no dev cluster was running\n');

@@ -1,7 +1,7 @@
 /**
- * The entry point: the only code that reads process state, prints, and turns typed
- * errors into exit codes (style.md item 4). Every verb is run through one path: the
- * dispatch table in verbs.ts.
+ * The entry point: it builds what the verbs take from the process, runs every verb
+ * through one path (the dispatch table in verbs.ts), and turns typed errors into exit
+ * codes (docs/cli.md "Exit codes"). The layers around it: docs/architecture.md.
  */
 import { readFileSync } from 'node:fs';
 import { basename, delimiter } from 'node:path';

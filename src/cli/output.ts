@@ -1,6 +1,7 @@
 /**
- * The one place that formats results for stdout (style.md item 8): `kv` (v1.0.x's
- * key=value lines, docs/protocol.md §10), `json`, `yaml`, `name`, and dry-run listings.
+ * How checkpoint's and restore's results become stdout: `kv` (v1.0.x's key=value
+ * lines, docs/protocol.md §10), `json`, `yaml`, `name`, and dry-run listings. The
+ * other verbs format theirs in src/cli/<verb>-output.ts (docs/architecture.md).
  */
 import { stringify } from 'yaml';
 import type { DryRunResult, OperationResult, OutputFormat } from '../commands/context.js';

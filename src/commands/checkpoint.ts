@@ -61,8 +61,8 @@ export async function complete(raw: RawCheckpointOptions, deps: CommandDeps): Pr
   const pod = await checkManifestOrThrow(
     text,
     raw.manifest,
-    (p) => checkForCheckpoint(p, { requireCommand: wrap, checkpointId: id }),
-    { purpose: 'checkpoint', skipImageCheck, ...(raw.config !== undefined ? { config: raw.config } : {}) },
+    (p) => checkForCheckpoint(p, { requireCommand: wrap }),
+    { purpose: 'checkpoint', skipImageCheck, checkpointId: id, ...(raw.config !== undefined ? { config: raw.config } : {}) },
     deps,
   );
   const contextNs = common.namespace || pod.metadata.namespace ? undefined : await deps.contextNamespace(common);

@@ -1,5 +1,5 @@
 /**
- * What every command gets from the entry point: I/O-free seams (style.md item 3).
+ * What every command gets from the entry point: seams for all its I/O (docs/architecture.md).
  * Commands never print or exit; they report progress through `Reporter` and return
  * a result or throw a typed error.
  */

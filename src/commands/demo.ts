@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { EXIT, TimeoutError, UsageError } from '../errors.js';
 import type { EngineName } from '../agent/engines.js';
+import { CHECKPOINT_JOB_SUFFIX, LABEL_JOB_NAME_LEGACY } from '../protocol/constants.js';
 import type { KubeObject, Pod } from '../protocol/index.js';
+import type { KubeClient } from '../kube/types.js';
 import type { RealDemoOptions } from './demo-real.js';
 
 /** `demo` on the embedded dev cluster. */
@@ -111,7 +113,15 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number
     const worker = samples?.worker ?? join(MANIFESTS_DIR, 'samples', 'worker.yaml');
     const placeholderFile = samples?.placeholder ?? join(MANIFESTS_DIR, 'samples', 'placeholder.yaml');
     const placeholder = parse(await readFile(placeholderFile, 'utf8')) as KubeObject;
+    const workerName = (parse(await readFile(worker, 'utf8')) as KubeObject).metadata?.name ?? '';
     const id = `demo-${deps.now()}`;
+    let kube: KubeClient | undefined;
+    const client = async (): Promise<KubeClient> => {
+      const { createKubeClient } = await import('../kube/client.js');
+      return (kube ??= await createKubeClient({ kubeconfig: cluster.kubeconfigPath }));
+    };
+    // The CPU worker as it was before the checkpoint: what each restored worker must match.
+    let original: OriginalWorker | undefined;
     const common = ['--kubeconfig', cluster.kubeconfigPath, '-n', ns, '--timeout', '90s', '--no-color'];
     // The CPU worker runs as a plain local process: no cuda-checkpoint to wrap it in.
     const wrap = real ? ['--disable-cuda-checkpoint-job-file'] : [];
@@ -125,21 +135,20 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number
     ];
     for (const [i, step] of steps.entries()) {
       if (i === 2) {
-        const { createKubeClient } = await import('../kube/client.js');
         const { RESOURCES } = await import('../kube/types.js');
-        const client = await createKubeClient({ kubeconfig: cluster.kubeconfigPath });
+        const kc = await client();
         if (samples) {
           // Without a PID namespace a second restore needs the same PIDs: end the first.
-          await client.delete(RESOURCES.pods, ns, 'cpu-worker', { gracePeriodSeconds: 0 });
+          await kc.delete(RESOURCES.pods, ns, workerName, { gracePeriodSeconds: 0 });
           await waitUntil(async () => !(await askWorker(samples.port).then(() => true, () => false)), 20_000, 'the restored worker to exit');
-          say(`[${secs()}] deleted the restored pod cpu-worker (the next restore reuses its process IDs)`);
+          say(`[${secs()}] deleted the restored pod ${workerName} (the next restore reuses its process IDs)`);
         }
         // The placeholder a user would `kubectl apply`, and see Running, before restoring in
         // place: until it is on a node, restore --pod rightly refuses it. (It turns Ready only
         // once restored: its probe looks for the worker's state.)
-        await client.create(RESOURCES.pods, ns, placeholder);
+        await kc.create(RESOURCES.pods, ns, placeholder);
         const placeholderName = placeholder.metadata?.name ?? '';
-        await waitUntil(async () => (await client.get<Pod>(RESOURCES.pods, ns, placeholderName)).status?.phase === 'Running', 60_000, `placeholder pod ${placeholderName} to be Running`);
+        await waitUntil(async () => (await kc.get<Pod>(RESOURCES.pods, ns, placeholderName)).status?.phase === 'Running', 60_000, `placeholder pod ${placeholderName} to be Running`);
         say(`[${secs()}] created placeholder pod ${placeholder.metadata?.name ?? ''} from manifests/samples/${samples ? 'cpu-placeholder' : 'placeholder'}.yaml`);
       }
       const started = deps.now();
@@ -150,7 +159,19 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number
       if (err.trim()) for (const line of err.trimEnd().split('\n')) deps.stderr(`           ${line}\n`);
       const took = ((deps.now() - started) / 1000).toFixed(2);
       say(`         ${stepCode === 0 ? 'ok' : `FAILED (exit ${stepCode})`} in ${took}s, ${cluster.engine.name} engine${cluster.engine.simulated ? ' (simulated)' : ''}`);
-      if (samples && stepCode === 0 && i > 0) {
+      if (samples && stepCode === 0 && i === 0) {
+        // The original's own log line, written at warm-up (before it turned Ready, so
+        // before the dump): the reference each restored worker is held to.
+        const found = await originalWorker(await client(), ns, `${workerName}${CHECKPOINT_JOB_SUFFIX}`);
+        if ('error' in found) {
+          say(`         ${found.error}`);
+          code = EXIT.failed;
+          break;
+        }
+        original = found;
+        say(`         the worker before the checkpoint (its log, pod ${found.pod}): checksum ${found.checksum.slice(0, 16)}..., instance ${found.instance}, warm-ups 1`);
+      }
+      if (samples && original && stepCode === 0 && i > 0) {
         // The proof that matters: the restored process still holds the warmed-up state.
         const a = await askWorker(samples.port).catch((err: Error) => ({ error: err.message }));
         if ('error' in a) {
@@ -158,9 +179,9 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number
           code = EXIT.failed;
           break;
         }
-        say(`         restored worker: checksum ${a.checksum.slice(0, 16)}... over its ${a.mb ?? '?'} MiB state, warm-ups run: ${a.warmups} (the state survived; warm-up did not run again)`);
-        if (a.warmups !== 1 || a.checksum !== a.warmupChecksum) {
-          say('         STATE LOST: the checksum or the warm-up count differs');
+        const verdict = judgeRestoredWorker(original, a);
+        for (const line of verdict.lines) say(`         ${line}`);
+        if (!verdict.survived) {
           code = EXIT.failed;
           break;
         }
@@ -195,11 +216,60 @@ async function chooseDemoEngine(): Promise<{ engine: EngineName; why: string }> 
   return { engine: 'sim', why: `engine sim chosen by default: CRIU cannot run here (${probe.reason ?? 'its probe failed'})` };
 }
 
-interface WorkerAnswer {
+/** What the CPU sample worker answers to `checksum` (manifests/samples/cpu-worker/worker.mjs). */
+export interface WorkerAnswer {
+  /** SHA-256 of its state, recomputed for this answer. */
   checksum: string;
+  /** The one it computed at its own warm-up (a restored worker's is restored too). */
   warmupChecksum: string;
   warmups: number;
+  /** Drawn at process start: the same after a restore, new after a cold start. */
+  instance: string;
   mb?: number;
+}
+
+/** The checkpointed worker as it was before the checkpoint. */
+export interface OriginalWorker {
+  pod: string;
+  checksum: string;
+  instance: string;
+}
+
+/**
+ * The original worker's warm-up checksum and instance from its log (worker.mjs writes
+ * `warm-up 1 (instance I, pid P)` and `warm-up done in S s, checksum C` before it
+ * turns Ready); undefined when the log lacks either.
+ */
+export function originalWorkerFromLog(log: string): { checksum: string; instance: string } | undefined {
+  const instance = /warm-up 1 \(instance ([0-9a-f]+)/.exec(log)?.[1];
+  const checksum = /warm-up done in [\d.]+ s, checksum ([0-9a-f]{64})/.exec(log)?.[1];
+  return instance && checksum ? { checksum, instance } : undefined;
+}
+
+/**
+ * A restored worker against the original before the checkpoint: its state survived
+ * when the checksum it recomputes now equals the original's, it is the same process
+ * instance, and it warmed up once. The lines show both checksums.
+ */
+export function judgeRestoredWorker(original: Pick<OriginalWorker, 'checksum' | 'instance'>, restored: WorkerAnswer): { survived: boolean; lines: string[] } {
+  const head = `restored worker: checksum ${restored.checksum.slice(0, 16)}... over its ${restored.mb ?? '?'} MiB state, warm-ups run: ${restored.warmups}; before the checkpoint: checksum ${original.checksum.slice(0, 16)}...`;
+  const lost: string[] = [];
+  if (restored.checksum !== original.checksum) lost.push(`checksum ${restored.checksum}, the original's ${original.checksum}`);
+  if (restored.instance !== original.instance) lost.push(`instance ${restored.instance}, the original's ${original.instance} (a cold start)`);
+  if (restored.warmups !== 1) lost.push(`warm-ups ${restored.warmups}, not 1`);
+  if (lost.length === 0) return { survived: true, lines: [`${head} (the state survived; warm-up did not run again)`] };
+  return { survived: false, lines: [head, `STATE LOST: ${lost.join('; ')}`] };
+}
+
+/** The checkpoint Job's pod (the original worker) and what its log says about it before the checkpoint. */
+async function originalWorker(client: KubeClient, ns: string, jobName: string): Promise<OriginalWorker | { error: string }> {
+  const { RESOURCES } = await import('../kube/types.js');
+  const pod = (await client.list<Pod>(RESOURCES.pods, ns, { labelSelector: `${LABEL_JOB_NAME_LEGACY}=${jobName}` })).items[0]?.metadata.name;
+  if (pod === undefined) return { error: `no pod of Job ${jobName} is left to read the original worker's checksum from` };
+  const log = (await client.log?.(ns, pod)) ?? '';
+  const found = originalWorkerFromLog(log);
+  if (!found) return { error: `the checkpointed worker's log (pod ${pod}) has no warm-up checksum:\n${log.trim()}` };
+  return { pod, ...found };
 }
 
 /** Ask the CPU sample worker for its checksum over 127.0.0.1:`port`. */

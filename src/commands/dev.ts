@@ -4,6 +4,10 @@
  * so `down` can stop every process and remove every file it made, and nothing else:
  * the directory carries a marker (src/dev/ownership.ts) and the recorded server
  * process is checked by command line and start time, not by PID alone.
+ *
+ * Each verb is an export of the shape every command module has (`up`, `serve`,
+ * `status`, `down`: complete → validate → run, returning a result); src/cli/dev.ts
+ * prints the results and picks the exit codes.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -52,8 +56,8 @@ export interface DevUpOptions {
 export interface DevDeps {
   now: () => number;
   /**
-   * Start node with `args` detached from this process (inheriting its environment),
-   * stdout and stderr appended to `logPath`; `onExit` hears its exit code.
+   * Start this CLI with `args` (`dev serve ...`) detached from this process (inheriting
+   * its environment), stdout and stderr appended to `logPath`; `onExit` hears its exit code.
    */
   startServer: (args: string[], logPath: string) => { pid: number; onExit: (listener: (code: number | null) => void) => void };
   /** Send `signal` to process `pid`. */
@@ -89,8 +93,8 @@ function whole(flag: string, value: unknown, min: number, max: number): number {
   return n;
 }
 
-/** Typed `dev up` options from commander's raw ones. */
-export function parseDevUpOptions(raw: Record<string, unknown>, env: Record<string, string | undefined>): DevUpOptions {
+/** Typed `dev up` (and `dev serve`) options from commander's raw ones; each flag is checked as it is read. */
+function parseDevUpOptions(raw: Record<string, unknown>, env: Record<string, string | undefined>): DevUpOptions {
   const nodes = whole('--nodes', raw['nodes'] ?? 2, 1, 50);
   const gpuNodes = raw['gpuNodes'] === undefined ? nodes : whole('--gpu-nodes', raw['gpuNodes'], 1, nodes);
   const port = whole('--port', raw['port'] ?? 0, 0, 65535);
@@ -231,7 +235,7 @@ function lastError(log: string): { message?: string; hint?: string } {
  * already running cluster in the same state directory is reported, not duplicated; a
  * stale record (its process gone, or its PID now another program's) is cleared.
  */
-export async function devUp(opts: DevUpOptions, entry: string, deps: DevDeps): Promise<{ state: DevState; already: boolean; stale?: number }> {
+async function devUp(opts: DevUpOptions, deps: DevDeps): Promise<DevUpResult> {
   const existing = await readState(opts.stateDir);
   if (existing && isRunning(existing)) {
     assertSameCluster(existing, opts);
@@ -240,7 +244,7 @@ export async function devUp(opts: DevUpOptions, entry: string, deps: DevDeps): P
   await assertPortFree(opts.port);
   await claimStateDir(opts.stateDir);
   const logPath = join(opts.stateDir, LOG_FILE);
-  const args = [entry, 'dev', 'serve', '--state-dir', opts.stateDir, '--nodes', String(opts.nodes), '--gpu-nodes', String(opts.gpuNodes), '--port', String(opts.port), '--runtime', opts.runtime];
+  const args = ['dev', 'serve', '--state-dir', opts.stateDir, '--nodes', String(opts.nodes), '--gpu-nodes', String(opts.gpuNodes), '--port', String(opts.port), '--runtime', opts.runtime];
   if (opts.engine) args.push('--engine', opts.engine);
   const child = deps.startServer(args, logPath);
   let exited: number | null | undefined;
@@ -268,7 +272,8 @@ export async function devUp(opts: DevUpOptions, entry: string, deps: DevDeps): P
 }
 
 /** Run the cluster in this process until SIGTERM/SIGINT; then stop it and remove the state directory. */
-export async function devServe(opts: DevUpOptions, signal: AbortSignal, deps: Pick<DevDeps, 'log' | 'now'>): Promise<void> {
+async function devServe(opts: DevUpOptions, deps: DevServeDeps): Promise<void> {
+  const { signal } = deps;
   // `dev up` made the directory with its marker; run by hand, serve claims it the same way.
   if (!(await readMarker(opts.stateDir))) await claimStateDir(opts.stateDir);
   const { startDevCluster, describeEngine } = await import('../dev/cluster.js');
@@ -341,7 +346,7 @@ async function leftoverTempDirs(base: string): Promise<string[]> {
   return out;
 }
 
-export async function devStatus(stateDir: string, deps: Pick<DevDeps, 'tmpdir'>): Promise<DevStatus> {
+async function devStatus(stateDir: string, deps: Pick<DevDeps, 'tmpdir'>): Promise<DevStatus> {
   const state = await readState(stateDir);
   const leftovers = await leftoverTempDirs(deps.tmpdir);
   if (state && isRunning(state)) {
@@ -359,8 +364,8 @@ export async function devStatus(stateDir: string, deps: Pick<DevDeps, 'tmpdir'>)
  * directory. Refuses a directory without the marker; signals only a process whose
  * command line and start time match the record (a stale record is just removed).
  */
-export async function devDown(stateDir: string, deps: Pick<DevDeps, 'kill' | 'now'>): Promise<{ stopped?: number; stale?: number; removed: boolean }> {
-  if (!existsSync(stateDir)) return { removed: false };
+async function devDown(stateDir: string, deps: Pick<DevDeps, 'kill' | 'now'>): Promise<DevDownResult> {
+  if (!existsSync(stateDir)) return { stateDir, removed: false };
   if (!(await readMarker(stateDir))) throw notOurs(stateDir, 'stop anything or remove it');
   const state = await readState(stateDir);
   let stopped: number | undefined;
@@ -373,5 +378,79 @@ export async function devDown(stateDir: string, deps: Pick<DevDeps, 'kill' | 'no
     stopped = state.pid;
   }
   const removed = await removeOwnedDir(stateDir);
-  return { ...(stopped !== undefined ? { stopped } : {}), ...(state && stopped === undefined ? { stale: state.pid } : {}), removed };
+  return { stateDir, ...(stopped !== undefined ? { stopped } : {}), ...(state && stopped === undefined ? { stale: state.pid } : {}), removed };
 }
+
+type Env = Record<string, string | undefined>;
+
+/** One dev verb: the shape of every command module (complete → validate → run, returning a result). */
+export interface DevVerb<O, D, R> {
+  /** Typed options from commander's raw ones and the environment (the default state directory). */
+  complete: (raw: Record<string, unknown>, env: Env) => O;
+  /** Checks across options, before anything starts. */
+  validate: (opts: O) => void;
+  run: (opts: O, deps: D) => Promise<R>;
+}
+
+/** Every flag is checked as `complete` reads it: nothing is left across options. */
+const nothingAcross = (): void => {};
+
+/** `dev up`: the cluster started (or found running) and a stale record it cleared. */
+export interface DevUpResult {
+  state: DevState;
+  already: boolean;
+  /** The PID of a stale record that was removed. */
+  stale?: number;
+}
+
+/**
+ * `dev up`: start `dev serve` in the background and wait until it has written its
+ * state; a running cluster with the same settings is reported, not duplicated.
+ */
+export const up: DevVerb<DevUpOptions, DevDeps, DevUpResult> = {
+  complete: parseDevUpOptions,
+  validate: nothingAcross,
+  run: devUp,
+};
+
+/** What `dev serve` takes: its log lines, the clock, and the signal that stops it. */
+export type DevServeDeps = Pick<DevDeps, 'log' | 'now'> & { signal: AbortSignal };
+
+/** The hidden `dev serve`: the cluster in this process until `signal`; then it is stopped and its state removed. */
+export const serve: DevVerb<DevUpOptions, DevServeDeps, void> = {
+  complete: parseDevUpOptions,
+  validate: nothingAcross,
+  run: devServe,
+};
+
+export interface DevStatusOptions {
+  stateDir: string;
+  /** `-o json`; anything else prints key=value lines. */
+  output: 'kv' | 'json';
+}
+
+/** `dev status`: is the cluster of the state directory running, and what was left behind. */
+export const status: DevVerb<DevStatusOptions, Pick<DevDeps, 'tmpdir'>, DevStatus> = {
+  complete: (raw, env) => ({ stateDir: stateDirOf(raw, env), output: raw['output'] === 'json' ? 'json' : 'kv' }),
+  validate: nothingAcross,
+  run: (opts, deps) => devStatus(opts.stateDir, deps),
+};
+
+export interface DevDownOptions {
+  stateDir: string;
+}
+
+/** What `dev down` did: the process it stopped, or the stale record it found, and whether the directory was removed. */
+export interface DevDownResult {
+  stateDir: string;
+  stopped?: number;
+  stale?: number;
+  removed: boolean;
+}
+
+/** `dev down`: stop the cluster and remove its state directory. */
+export const down: DevVerb<DevDownOptions, Pick<DevDeps, 'kill' | 'now'>, DevDownResult> = {
+  complete: (raw, env) => ({ stateDir: stateDirOf(raw, env) }),
+  validate: nothingAcross,
+  run: (opts, deps) => devDown(opts.stateDir, deps),
+};

@@ -1,6 +1,6 @@
 /** Reading and checking the `--manifest` input (a file or `-` for stdin). */
 import { SnapshotError, UsageError, ValidationError, type Finding } from '../errors.js';
-import { MAX_INPUT_BYTES, RULES, parsePodManifest, tooLargePhrase, type Pod } from '../protocol/index.js';
+import { MAX_INPUT_BYTES, RULES, checkIdFindings, parsePodManifest, tooLargePhrase, type Pod } from '../protocol/index.js';
 import { loadImagePolicy, loadSchemaValidator, runRules } from '../validate/index.js';
 import type { CommandDeps } from './context.js';
 
@@ -97,6 +97,11 @@ export interface ManifestRuleOptions {
   skipImageCheck: boolean;
   /** --config; else ./.snapshotctl.yaml when present. */
   config?: string;
+  /**
+   * --checkpoint-id: checked on its own, so its findings come out beside the
+   * manifest's even when the manifest does not parse as a Pod.
+   */
+  checkpointId?: string;
 }
 
 /** The §3 rules that parsePodManifest and `extra` already ran. */
@@ -130,7 +135,8 @@ export async function checkManifestOrThrow(
         { skip: CHECKED_BY_PARSE },
       )
     : [];
-  const errors = [...findings, ...(pod ? extra(pod) : []), ...more.filter((f) => f.severity === 'error')];
+  const idFindings = rules.checkpointId !== undefined ? checkIdFindings(rules.checkpointId) : [];
+  const errors = [...findings, ...(pod ? extra(pod) : []), ...idFindings, ...more.filter((f) => f.severity === 'error')];
   for (const w of more.filter((f) => f.severity === 'warning')) deps.reporter.warn(`${w.rule} ${w.path ? `${w.path}: ` : ''}${w.message}`);
   if (errors.length > 0 || !pod) {
     const imageHint = errors.some((f) => f.rule === 'SNAP022' || f.rule === 'SNAP023') ? '; --skip-image-check accepts an image outside the policy' : '';

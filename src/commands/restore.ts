@@ -80,8 +80,8 @@ export async function complete(raw: RawRestoreOptions, deps: CommandDeps): Promi
   const pod = await checkManifestOrThrow(
     text,
     source,
-    () => checkIdFindings(id),
-    { purpose: 'restore-manifest', skipImageCheck: raw.skipImageCheck === true, ...(raw.config !== undefined ? { config: raw.config } : {}) },
+    () => [],
+    { purpose: 'restore-manifest', skipImageCheck: raw.skipImageCheck === true, checkpointId: id, ...(raw.config !== undefined ? { config: raw.config } : {}) },
     deps,
   );
   const contextNs = common.namespace || pod.metadata.namespace ? undefined : await deps.contextNamespace(common);

@@ -1,5 +1,5 @@
 /**
- * API errors and the one translator from them to sentences (style.md item 5). Every
+ * API errors and the one translator from them to sentences. Every
  * failed call of `client.ts` throws `ApiError`, whether the server answered with an
  * error status or no answer arrived at all (`status` 0 and a `code`).
  */

@@ -2,7 +2,8 @@
  * The README's main command runs `snapshotctl demo`: it must complete all three flows,
  * name its engine (and say plainly when it is simulated), and stop its cluster.
  * With `--engine criu` it must prove, through the restored worker itself, that the
- * warmed-up state survived.
+ * warmed-up state survived: the checksum the restored worker recomputes equals the
+ * original worker's from before the checkpoint, and both are printed.
  */
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ensureCriu } from '../../src/agent/criu/testing.js';
 import { parseCommandLine } from '../../src/cli/testing/parse-command.js';
+import { judgeRestoredWorker, originalWorkerFromLog, type WorkerAnswer } from '../../src/commands/demo.js';
 import { BIN } from './harness.js';
 
 const run = promisify(execFile);
@@ -25,6 +27,16 @@ async function demo(args: string[], env: Record<string, string> = {}): Promise<{
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/**
+ * The criu demo's proof lines: the original's checksum before the checkpoint, then each
+ * restored worker's with the original's beside it (16 hex digits each).
+ */
+function stateProofs(stdout: string): { before: string | undefined; restored: Array<[string, string]> } {
+  const before = /\n {9}the worker before the checkpoint \(its log, pod \S+\): checksum ([0-9a-f]{16})\.\.\., instance [0-9a-f]+, warm-ups 1\n/.exec(stdout)?.[1];
+  const restored = [...stdout.matchAll(/\n {9}restored worker: checksum ([0-9a-f]{16})\.\.\. over its 256 MiB state, warm-ups run: 1; before the checkpoint: checksum ([0-9a-f]{16})\.\.\. \(the state survived; warm-up did not run again\)\n/g)];
+  return { before, restored: restored.map((m) => [m[1]!, m[2]!]) };
 }
 
 const criu = await ensureCriu();
@@ -52,7 +64,9 @@ describe('snapshotctl demo', () => {
     const r = await demo([]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/engine criu \(real checkpoints\)\n.*engine criu chosen by default: CRIU works on this machine/);
-    expect(r.stdout.match(/restored worker: checksum [0-9a-f]{16}\.\.\. over its 256 MiB state, warm-ups run: 1 /g)).toHaveLength(2);
+    const { before, restored } = stateProofs(r.stdout);
+    expect(before, r.stdout).toMatch(/^[0-9a-f]{16}$/);
+    expect(restored).toEqual([[before, before], [before, before]]);
     expect(r.stdout).not.toMatch(/SIMULATED|for real checkpoints/);
   }, 180_000);
 
@@ -91,9 +105,53 @@ describe('snapshotctl demo', () => {
     const r = await demo(['--engine', 'criu']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/engine criu \(real checkpoints\)/);
-    const proofs = r.stdout.match(/restored worker: checksum [0-9a-f]{16}\.\.\. over its 256 MiB state, warm-ups run: 1 \(the state survived/g);
-    expect(proofs).toHaveLength(2);
+    // Both restored workers against the original's checksum from before the checkpoint.
+    const { before, restored } = stateProofs(r.stdout);
+    expect(before, r.stdout).toMatch(/^[0-9a-f]{16}$/);
+    expect(restored).toEqual([[before, before], [before, before]]);
   }, 180_000);
+
+  // The judgement the criu demo prints, on answers a worker could give (runs without CRIU).
+  describe('the restored worker is held to the original before the checkpoint', () => {
+    const ORIGINAL = { checksum: 'a'.repeat(64), instance: '5703c013aa00ff11' };
+    const answer = (o: Partial<WorkerAnswer>): WorkerAnswer => ({ checksum: ORIGINAL.checksum, warmupChecksum: ORIGINAL.checksum, warmups: 1, instance: ORIGINAL.instance, mb: 256, ...o });
+
+    it('the same checksum, instance and one warm-up: survived, with both checksums printed', () => {
+      // The restored warm-up checksum plays no part: only the original's is the reference.
+      expect(judgeRestoredWorker(ORIGINAL, answer({ warmupChecksum: 'c'.repeat(64) }))).toEqual({
+        survived: true,
+        lines: [`restored worker: checksum ${'a'.repeat(16)}... over its 256 MiB state, warm-ups run: 1; before the checkpoint: checksum ${'a'.repeat(16)}... (the state survived; warm-up did not run again)`],
+      });
+    });
+
+    it('a worker that agrees with itself but not with the original: STATE LOST, naming both checksums', () => {
+      const lost = answer({ checksum: 'b'.repeat(64), warmupChecksum: 'b'.repeat(64) });
+      expect(judgeRestoredWorker(ORIGINAL, lost)).toEqual({
+        survived: false,
+        lines: [
+          `restored worker: checksum ${'b'.repeat(16)}... over its 256 MiB state, warm-ups run: 1; before the checkpoint: checksum ${'a'.repeat(16)}...`,
+          `STATE LOST: checksum ${'b'.repeat(64)}, the original's ${'a'.repeat(64)}`,
+        ],
+      });
+    });
+
+    it('a cold start (new instance, a second warm-up) is STATE LOST even with the same checksum', () => {
+      const verdict = judgeRestoredWorker(ORIGINAL, answer({ instance: '0123456789abcdef', warmups: 2 }));
+      expect(verdict.survived).toBe(false);
+      expect(verdict.lines[1]).toBe(`STATE LOST: instance 0123456789abcdef, the original's ${ORIGINAL.instance} (a cold start); warm-ups 2, not 1`);
+    });
+
+    it("the original's checksum and instance come from its own log, written before it turned Ready", () => {
+      const log = [
+        `[cpu-worker 2026-12-04T18:00:00.000Z] warm-up 1 (instance ${ORIGINAL.instance}, pid 4242): building 256 MiB of state over 10 rounds`,
+        `[cpu-worker 2026-12-04T18:00:03.800Z] warm-up done in 3.8 s, checksum ${ORIGINAL.checksum}`,
+        '[cpu-worker 2026-12-04T18:00:03.801Z] listening on 127.0.0.1:18080',
+        '[cpu-worker 2026-12-04T18:00:04.000Z] SIGUSR1: exiting',
+      ].join('\n');
+      expect(originalWorkerFromLog(log)).toEqual(ORIGINAL);
+      expect(originalWorkerFromLog(log.split('\n')[0]!)).toBeUndefined();
+    });
+  });
 
   it.each([
     [['--cluster', 'k8s'], /^error: --cluster "k8s" is not a cluster kind\nhint: use --cluster dev .* or --cluster real\n$/],

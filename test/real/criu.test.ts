@@ -2,7 +2,7 @@
  * The criu engine on a real node: our agent (`--runtime containerd --engine criu`)
  * dumps the CPU sample worker (manifests/samples/cpu-worker-real.yaml) with CRIU run
  * inside its container's namespaces and restores it into placeholder pods, as
- * real-node.md §4 describes. What is checked goes through the restored process itself:
+ * docs/agent.md describes ("CRIU on a real node"). What is checked goes through the restored process itself:
  * `kubectl exec` into the placeholder asks the worker's TCP server for its checksum
  * (recomputed over its memory), which must equal the one taken before the checkpoint,
  * with warmups still 1 and the same instance ID; `kubectl logs` of the placeholder

@@ -155,7 +155,7 @@ export async function createPlaceholder(ns: string, name: string): Promise<void>
             name: 'worker',
             image: TEST_IMAGE,
             imagePullPolicy: 'Never',
-            // A reaping init, as a placeholder needs (real-node.md §4).
+            // A reaping init, as a placeholder needs (docs/agent.md, "CRIU on a real node").
             command: ['/bin/pause'],
             env: [{ name: 'DYN_READY_FOR_CHECKPOINT_FILE', value: '/tmp/ready-for-checkpoint' }],
             startupProbe: { exec: { command: ['cat', '/tmp/ready-for-checkpoint'] }, periodSeconds: 1, failureThreshold: 2147483647 },

@@ -2,10 +2,9 @@
  * `preflight` and `checkpoint` through a ServiceAccount token on a real API server whose
  * RBAC authorizer judges every request: one account holds exactly the Role and
  * RoleBinding of manifests/rbac-cli.yaml (applied as shipped), another a Role short of
- * some verbs. The cluster-scoped part of rbac-cli.yaml (nodes, SelfSubjectAccessReviews)
- * is left out on purpose: checkpoint and preflight never read nodes, and every
- * authenticated user may create SelfSubjectAccessReviews (system:basic-user), so the
- * namespaced Role alone must be enough.
+ * some verbs. The cluster-scoped part of rbac-cli.yaml (SelfSubjectAccessReviews) is
+ * left out on purpose: every authenticated user may create SelfSubjectAccessReviews
+ * (system:basic-user), so the namespaced Role alone must be enough.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 /**
  * The criu engine on a real node (`--runtime containerd`): CRIU run inside the worker
  * container's namespaces, and the restore inside the running placeholder container's,
- * the method of real-node.md §4.
+ * as docs/agent.md describes under "CRIU on a real node".
  *
  * Dump: `nsenter -t <source init> -m -p -n -i -u -- criu dump -t <worker> --leave-stopped
  * --tcp-close`, with criu taken from the container's own filesystem (placeholder images

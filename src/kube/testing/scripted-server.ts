@@ -1,5 +1,5 @@
 /**
- * A scripted API server for HTTP-level tests of the client (style.md item 10). A test
+ * A scripted API server for HTTP-level tests of the client. A test
  * lists the exact requests it expects, in order, each with its response; anything else
  * is answered `418` (which the client never retries) and recorded as a failure that
  * `assertDone()` reports together with any steps left unconsumed. Listens on 127.0.0.1.
