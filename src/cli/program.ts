@@ -196,7 +196,7 @@ Examples:
 
 const HASH_EXAMPLES = `
 Examples:
-  # The identity hash the Dynamo operator computes (protocol.md §8)
+  # The identity hash the Dynamo operator computes (docs/protocol.md §8)
   snapshotctl hash --model meta-llama/Llama-2-7b-hf --backend-framework vllm
 
   # All identity fields, JSON with the exact bytes that were hashed

@@ -74,21 +74,6 @@ function problemHeadline(source: string, findings: readonly Finding[]): string {
 /** How to fix an ID, when the findings include one about it. */
 const ID_HINT = 'a checkpoint ID is at most 63 characters of [A-Za-z0-9._-], a letter or digit at both ends, no `..`, e.g. --checkpoint-id llama-8b-v1';
 
-/** Parse the manifest; every problem at once as a ValidationError (exit 2). */
-export function parseManifestOrThrow(text: string, source: string, extra: (pod: Pod) => Finding[] = () => []): Pod {
-  const { pod, findings } = parsePodManifest(text);
-  const all = pod ? [...findings, ...extra(pod)] : findings;
-  if (all.length > 0 || !pod) {
-    const onlyId = all.length > 0 && all.every(isIdFinding);
-    throw new ValidationError(
-      problemHeadline(source, all),
-      all.map((f) => ({ ...f, file: source })),
-      onlyId ? ID_HINT : 'fix the fields named above; `snapshotctl checkpoint --help` shows an example manifest',
-    );
-  }
-  return pod;
-}
-
 /** How checkpoint/restore apply the `validate` rules to their manifest. */
 export interface ManifestRuleOptions {
   /** `restore-manifest`: restore --manifest, where snapshotctl adds the §6 pieces itself. */
@@ -108,7 +93,8 @@ export interface ManifestRuleOptions {
 const CHECKED_BY_PARSE: ReadonlySet<string> = new Set(Object.values(RULES));
 
 /**
- * parseManifestOrThrow plus every `validate` rule that is not lint-only, before any
+ * The manifest parsed (every problem at once as a ValidationError, exit 2), then every
+ * `validate` rule that is not lint-only, before any
  * request: errors (the image policy's included) fail at once with all findings;
  * warnings go to the reporter.
  */
