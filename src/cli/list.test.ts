@@ -170,6 +170,19 @@ describe('list', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('-A where agent DaemonSets cannot be listed across namespaces: the rows still show, and a warning says which volumes were not looked at', async () => {
+    const c = catalogueCluster();
+    c.failWith = (call) =>
+      call.resource === 'daemonsets' && call.namespace === undefined
+        ? new ApiError({ verb: 'list', resource: RESOURCES.daemonsets, status: 403, reason: 'Forbidden', message: 'daemonsets.apps is forbidden' })
+        : undefined;
+    const r = await runCli(['list', '-A'], { client: c });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('ck-other');
+    expect(r.stdout).toContain('old-run'); // default has checkpoint objects: its volume was still listed
+    expect(r.stderr).toMatch(/could not list snapshot agent DaemonSets in all namespaces \(.*forbidden.*\); the checkpoint volumes of namespaces without a checkpoint object are not listed \(list them with -n NAMESPACE\)/);
+  });
+
   it('usage errors: -n with -A, bad output, bad selector (exit 2, no cluster call)', async () => {
     expect((await runCli(['list', '-n', 'a', '-A'])).code).toBe(2);
     expect((await runCli(['list', '-o', 'kv'])).code).toBe(2);

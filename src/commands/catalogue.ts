@@ -21,6 +21,7 @@ import {
   checkCheckpointId,
   checkpointLocation,
   jobVerdict,
+  type DaemonSet,
   type Job,
   type KubeObject,
   type Pod,
@@ -362,7 +363,7 @@ export async function collectCatalogue(
   for (const o of [...jobs, ...(selector ? [] : restorePods), ...dynamoCheckpoints]) namespaces.add(o.metadata?.namespace ?? '');
   if (scan) {
     if (namespace !== undefined) namespaces.add(namespace);
-    else for (const ns of await agentNamespaces(client)) namespaces.add(ns);
+    else for (const ns of await agentNamespaces(client, scan.deps.reporter)) namespaces.add(ns);
   }
   const objs: CatalogueObjects = { jobs, checkpointPods, dynamoCheckpoints, restorePods, basePaths: new Map(), storage: new Map(), restoreOnlyRows: selector === undefined };
   for (const ns of [...namespaces].sort()) await addVolume(client, objs, ns, scan);
@@ -408,11 +409,23 @@ export interface StorageScanRequest {
   deps: Pick<CommandDeps, 'signal' | 'reporter' | 'leftovers'>;
 }
 
-/** Namespaces where a snapshot agent DaemonSet runs (for -A); none when they cannot be listed. */
-async function agentNamespaces(client: KubeClient): Promise<string[]> {
+/**
+ * Namespaces where a snapshot agent DaemonSet runs (for -A). Where they cannot be listed
+ * (a namespaced Role grants no list across namespaces), a warning says which volumes go
+ * unlisted: those of namespaces that have no checkpoint object.
+ */
+async function agentNamespaces(client: KubeClient, reporter: Pick<CommandDeps['reporter'], 'warn'>): Promise<string[]> {
   const out = new Set<string>();
   for (const selector of [AGENT_SELECTOR_COMPONENT, AGENT_SELECTOR_NAME]) {
-    const items = await client.list(RESOURCES.daemonsets, undefined, { labelSelector: selector }).then((r) => r.items).catch(() => []);
+    let items: DaemonSet[];
+    try {
+      items = (await client.list<DaemonSet>(RESOURCES.daemonsets, undefined, { labelSelector: selector })).items;
+    } catch (err) {
+      reporter.warn(
+        `could not list snapshot agent DaemonSets in all namespaces (${(err as Error).message}); the checkpoint volumes of namespaces without a checkpoint object are not listed (list them with -n NAMESPACE)`,
+      );
+      return [...out].filter((ns) => ns !== '');
+    }
     for (const d of items) out.add(d.metadata?.namespace ?? '');
   }
   out.delete('');
