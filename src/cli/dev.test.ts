@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DevDeps, DevState } from '../commands/dev.js';
+import type { KubeClient } from '../kube/types.js';
 import { MARKER_FILE, ownIdentity, writeMarker } from '../dev/ownership.js';
 import { tempDir } from '../testing/temp-dir.js';
 import { runDevDown, runDevStatus, runDevUp } from './dev.js';
@@ -28,11 +29,17 @@ function captureIO(): CliIO & { out: string; err: string } {
 }
 
 /** Deps whose every process call is recorded; `startServer` does what `dev serve` would: write `state`. */
-function fakeDeps(o: { state?: DevState; dir?: string; clockStepMs?: number } = {}): DevDeps & { started: string[][]; signals: Array<[number, string]> } {
+function fakeDeps(o: { state?: DevState; dir?: string; clockStepMs?: number } = {}): DevDeps & { started: string[][]; signals: Array<[number, string]>; clients: Array<Parameters<DevDeps['kube']>[0]> } {
   let clock = 1_000_000;
   const deps = {
     started: [] as string[][],
     signals: [] as Array<[number, string]>,
+    clients: [] as Array<Parameters<DevDeps['kube']>[0]>,
+    // A client whose every read answers: the cluster is reachable.
+    kube: async (opts: Parameters<DevDeps['kube']>[0]) => {
+      deps.clients.push(opts);
+      return { get: async () => ({ metadata: { name: 'default' } }) } as unknown as KubeClient;
+    },
     now: () => (clock += o.clockStepMs ?? 1),
     startServer: (args: string[]) => {
       deps.started.push(args);
@@ -92,6 +99,20 @@ describe('dev verbs as printed', () => {
     expect(await runDevStatus({ stateDir: dir }, io, fakeDeps())).toBe(1);
     expect(io.out).toBe('status=stopped\nleftovers=1\n');
     expect(io.err).toBe(`left behind: ${dir} (state of a dev cluster whose process ${2 ** 30} is gone, or is now another program)\n`);
+  });
+
+  it('dev status on a running cluster: asks its API through the client factory once, within 2 s', async () => {
+    const dir = join(tempDir('snapshotctl-devverb-'), 'dev');
+    mkdirSync(dir);
+    await writeMarker(dir, 'dev-state');
+    // The recorded server is this process, so the cluster counts as running.
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(stateIn(dir, ownIdentity())));
+    const deps = fakeDeps();
+    const io = captureIO();
+    expect(await runDevStatus({ stateDir: dir }, io, deps)).toBe(0);
+    expect(deps.clients).toEqual([{ kubeconfig: join(dir, 'kubeconfig'), retry: { maxAttempts: 1 }, requestTimeoutMs: 2000 }]);
+    expect(io.out).toContain('status=running\n');
+    expect(io.out).toContain('reachable=true\n');
   });
 
   it('dev status -o json: the same answer as one document, exit 0 when nothing is left', async () => {

@@ -28,6 +28,7 @@ export function processDevDeps(): DevDeps {
     kill: (pid, signal) => void process.kill(pid, signal),
     log: (line, level) => void process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`),
     tmpdir: tmpdir(),
+    kube: async (opts) => (await import('../kube/client.js')).createKubeClient(opts),
   };
 }
 

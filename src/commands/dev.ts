@@ -15,6 +15,8 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ClusterError, EnvironmentError, EXIT, UsageError } from '../errors.js';
+import type { CreateKubeClientOptions } from '../kube/client.js';
+import type { KubeClient } from '../kube/types.js';
 import { isRecordedProcess, isStillThere, MARKER_FILE, ownIdentity, readMarker, removeOwnedDir, writeMarker } from '../dev/ownership.js';
 
 export { isAlive } from '../dev/ownership.js';
@@ -66,6 +68,11 @@ export interface DevDeps {
   log: (line: string, level: string) => void;
   /** Where in-process dev clusters (tests, demo) make their temp directories. */
   tmpdir: string;
+  /**
+   * Builds a client for the cluster's kubeconfig with the retry policy and request
+   * timeout the verb picks (`dev status` asks once, within 2 s); src/cli passes the real one.
+   */
+  kube: (opts: Pick<CreateKubeClientOptions, 'kubeconfig' | 'retry' | 'requestTimeoutMs'>) => Promise<KubeClient>;
 }
 
 const STATE_FILE = 'state.json';
@@ -167,11 +174,10 @@ export async function readState(stateDir: string): Promise<DevState | undefined>
 }
 
 /** Does the cluster answer an authenticated request made with its own kubeconfig (within 2 s)? */
-async function answers(kubeconfig: string): Promise<boolean> {
+async function answers(kubeconfig: string, kube: DevDeps['kube']): Promise<boolean> {
   try {
-    const { createKubeClient } = await import('../kube/client.js');
     const { RESOURCES } = await import('../kube/types.js');
-    const client = await createKubeClient({ kubeconfig, retry: { maxAttempts: 1 }, requestTimeoutMs: 2000 });
+    const client = await kube({ kubeconfig, retry: { maxAttempts: 1 }, requestTimeoutMs: 2000 });
     await client.get(RESOURCES.namespaces, undefined, 'default');
     return true;
   } catch {
@@ -346,11 +352,11 @@ async function leftoverTempDirs(base: string): Promise<string[]> {
   return out;
 }
 
-async function devStatus(stateDir: string, deps: Pick<DevDeps, 'tmpdir'>): Promise<DevStatus> {
+async function devStatus(stateDir: string, deps: Pick<DevDeps, 'tmpdir' | 'kube'>): Promise<DevStatus> {
   const state = await readState(stateDir);
   const leftovers = await leftoverTempDirs(deps.tmpdir);
   if (state && isRunning(state)) {
-    return { status: 'running', stateDir, state, reachable: await answers(state.kubeconfig), leftovers };
+    return { status: 'running', stateDir, state, reachable: await answers(state.kubeconfig, deps.kube), leftovers };
   }
   const marker = existsSync(stateDir) ? await readMarker(stateDir) : undefined;
   if (state) leftovers.unshift(`${stateDir} (state of a dev cluster whose process ${state.pid} is gone, or is now another program)`);
@@ -430,7 +436,7 @@ export interface DevStatusOptions {
 }
 
 /** `dev status`: is the cluster of the state directory running, and what was left behind. */
-export const status: DevVerb<DevStatusOptions, Pick<DevDeps, 'tmpdir'>, DevStatus> = {
+export const status: DevVerb<DevStatusOptions, Pick<DevDeps, 'tmpdir' | 'kube'>, DevStatus> = {
   complete: (raw, env) => ({ stateDir: stateDirOf(raw, env), output: raw['output'] === 'json' ? 'json' : 'kv' }),
   validate: nothingAcross,
   run: (opts, deps) => devStatus(opts.stateDir, deps),
