@@ -118,6 +118,8 @@ export const VERBS: { readonly [N in CommandName]: Verb } = {
         return { code, stdout, stderr };
       },
       now: Date.now,
+      // The client main would build for a step (a test's fake, else ours), for the demo's own reads.
+      kube: io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) })),
       signal: io.signal,
       host: { platform: process.platform, isRoot: process.getuid?.() === 0, pid: process.pid },
     });

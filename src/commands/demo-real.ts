@@ -142,7 +142,7 @@ export async function runRealDemo(opts: RealDemoOptions, deps: DemoDeps): Promis
     await prove(workerPod);
 
     await real.applyObjects(kubeconfig, ns, [parse(await readFile(placeholderPath, 'utf8')) as Record<string, any>], signal);
-    await waitUntil(async () => (await real.kubectl(kubeconfig, ['get', 'pod', placeholder, '-n', ns, '-o', 'jsonpath={.status.phase}'], { signal })).stdout === 'Running', 90_000, `placeholder pod ${placeholder} to be Running`, signal);
+    await waitUntil(async () => (await real.kubectl(kubeconfig, ['get', 'pod', placeholder, '-n', ns, '-o', 'jsonpath={.status.phase}'], { signal })).stdout === 'Running', 90_000, `placeholder pod ${placeholder} to be Running`, signal, deps.now);
     say(`[${secs()}] created placeholder pod ${placeholder} from ${PLACEHOLDER_FILE} (Running, not Ready: its probe waits for the worker's ready file)`);
     await step(3, `restore it in place into placeholder pod ${placeholder}`, ['restore', '--pod', placeholder, '--checkpoint-id', id, '--helper-image', real.WORKER_IMAGE, ...common]);
     await prove(placeholder);
@@ -211,11 +211,11 @@ async function askWorker(kubeconfig: string, ns: string, pod: string, signal: Ab
   }
 }
 
-async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string, signal: AbortSignal, now: () => number): Promise<void> {
+  const deadline = now() + timeoutMs;
   while (!(await cond())) {
     signal.throwIfAborted();
-    if (Date.now() > deadline) throw new TimeoutError(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    if (now() > deadline) throw new TimeoutError(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

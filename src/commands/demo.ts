@@ -13,6 +13,7 @@ import type { EngineName } from '../agent/engines.js';
 import { CHECKPOINT_JOB_SUFFIX, LABEL_JOB_NAME_LEGACY } from '../protocol/constants.js';
 import type { KubeObject, Pod } from '../protocol/index.js';
 import type { KubeClient } from '../kube/types.js';
+import type { CommandDeps } from './context.js';
 import type { RealDemoOptions } from './demo-real.js';
 
 /** `demo` on the embedded dev cluster. */
@@ -34,6 +35,8 @@ export interface DemoDeps {
   /** Run one snapshotctl command line (a step) with its output captured. */
   runCli: (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
   now: () => number;
+  /** Builds the client the dev demo reads the cluster with (its pods, the worker's log); src/cli passes the real one. */
+  kube: CommandDeps['kube'];
   /** Aborted on Ctrl-C (the real demo stops its scripts and kubectl). */
   signal: AbortSignal;
   /** The machine: the real demo needs root on Linux, and names its namespace after the process. */
@@ -116,10 +119,7 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number
     const workerName = (parse(await readFile(worker, 'utf8')) as KubeObject).metadata?.name ?? '';
     const id = `demo-${deps.now()}`;
     let kube: KubeClient | undefined;
-    const client = async (): Promise<KubeClient> => {
-      const { createKubeClient } = await import('../kube/client.js');
-      return (kube ??= await createKubeClient({ kubeconfig: cluster.kubeconfigPath }));
-    };
+    const client = async (): Promise<KubeClient> => (kube ??= await deps.kube({ kubeconfig: cluster.kubeconfigPath }));
     // The CPU worker as it was before the checkpoint: what each restored worker must match.
     let original: OriginalWorker | undefined;
     const common = ['--kubeconfig', cluster.kubeconfigPath, '-n', ns, '--timeout', '90s', '--no-color'];
@@ -140,7 +140,7 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number
         if (samples) {
           // Without a PID namespace a second restore needs the same PIDs: end the first.
           await kc.delete(RESOURCES.pods, ns, workerName, { gracePeriodSeconds: 0 });
-          await waitUntil(async () => !(await askWorker(samples.port).then(() => true, () => false)), 20_000, 'the restored worker to exit');
+          await waitUntil(async () => !(await askWorker(samples.port).then(() => true, () => false)), 20_000, 'the restored worker to exit', deps.now);
           say(`[${secs()}] deleted the restored pod ${workerName} (the next restore reuses its process IDs)`);
         }
         // The placeholder a user would `kubectl apply`, and see Running, before restoring in
@@ -148,7 +148,7 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps): Promise<number
         // once restored: its probe looks for the worker's state.)
         await kc.create(RESOURCES.pods, ns, placeholder);
         const placeholderName = placeholder.metadata?.name ?? '';
-        await waitUntil(async () => (await kc.get<Pod>(RESOURCES.pods, ns, placeholderName)).status?.phase === 'Running', 60_000, `placeholder pod ${placeholderName} to be Running`);
+        await waitUntil(async () => (await kc.get<Pod>(RESOURCES.pods, ns, placeholderName)).status?.phase === 'Running', 60_000, `placeholder pod ${placeholderName} to be Running`, deps.now);
         say(`[${secs()}] created placeholder pod ${placeholder.metadata?.name ?? ''} from manifests/samples/${samples ? 'cpu-placeholder' : 'placeholder'}.yaml`);
       }
       const started = deps.now();
@@ -290,10 +290,10 @@ function askWorker(port: number): Promise<WorkerAnswer> {
   });
 }
 
-async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string, now: () => number): Promise<void> {
+  const deadline = now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new TimeoutError(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    if (now() > deadline) throw new TimeoutError(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
