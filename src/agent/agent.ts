@@ -858,16 +858,16 @@ class Agent {
 
   /**
    * Merge-patch annotations (a verdict). Retried by the client's one policy
-   * (`isTransient`: for a write, 429, 503 or a refused connection), with the longer
+   * (`isTransient` for a write: what certainly did not reach the server), with the longer
    * patience of `VERDICT_ATTEMPTS` so a short API outage does not lose the verdict.
    * Anything else is final: the patch names no resourceVersion, so a 409 is not a
    * stale read that trying again would cure (the server already re-applies such a
    * patch to the latest object itself), and 400/422/403/404/500 are not retried.
    */
   private async annotate(res: typeof RESOURCES.jobs | typeof RESOURCES.pods, ns: string, name: string, annotations: Record<string, string>): Promise<void> {
-    // A verdict written on the way out (stopped with a reason) gets one try; one being
-    // retried when the agent stops gives up with the stop, as the old loop did.
-    const opts = this.stopped ? { attempts: 1 } : { attempts: VERDICT_ATTEMPTS, signal: this.abort.signal };
+    // A verdict written on the way out (stopped with a reason) gets the client's default
+    // tries; one still being retried when the agent stops gives up with the stop.
+    const opts = this.stopped ? {} : { attempts: VERDICT_ATTEMPTS, signal: this.abort.signal };
     await this.client.patch(res, ns, name, { metadata: { annotations } }, 'merge', opts);
   }
 
