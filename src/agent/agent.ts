@@ -78,6 +78,14 @@ export interface AgentTiming {
   watchBackoffMs: number;
 }
 
+/**
+ * Tries in all for a verdict's patch, through the client's retry policy. With the
+ * client's default back-off (200 ms doubling to 5 s, half of it jitter) that is 8 to
+ * 16 s of waiting: about what the agent's own loop around the client gave before, now
+ * in one loop, and only after what the policy calls transient for a write.
+ */
+export const VERDICT_ATTEMPTS = 8;
+
 export const DEFAULT_TIMING: AgentTiming = {
   leaseDurationMs: 30_000,
   leaseRenewMs: 10_000,
@@ -848,22 +856,19 @@ class Agent {
     return ref;
   }
 
-  /** Merge-patch annotations, retrying transient failures (a verdict must land). */
+  /**
+   * Merge-patch annotations (a verdict). Retried by the client's one policy
+   * (`isTransient` for a write: what certainly did not reach the server), with the longer
+   * patience of `VERDICT_ATTEMPTS` so a short API outage does not lose the verdict.
+   * Anything else is final: the patch names no resourceVersion, so a 409 is not a
+   * stale read that trying again would cure (the server already re-applies such a
+   * patch to the latest object itself), and 400/422/403/404/500 are not retried.
+   */
   private async annotate(res: typeof RESOURCES.jobs | typeof RESOURCES.pods, ns: string, name: string, annotations: Record<string, string>): Promise<void> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await this.client.patch(res, ns, name, { metadata: { annotations } }, 'merge');
-        return;
-      } catch (err) {
-        lastError = err;
-        const status = apiStatus(err);
-        if (status === 404 || status === 403 || status === 422) break;
-        await sleep(200 * 2 ** attempt, this.abort.signal);
-        if (this.stopped) break;
-      }
-    }
-    throw lastError;
+    // A verdict written on the way out (stopped with a reason) gets the client's default
+    // tries; one still being retried when the agent stops gives up with the stop.
+    const opts = this.stopped ? {} : { attempts: VERDICT_ATTEMPTS, signal: this.abort.signal };
+    await this.client.patch(res, ns, name, { metadata: { annotations } }, 'merge', opts);
   }
 
   private async delayVerdict(): Promise<void> {

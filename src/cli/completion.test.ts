@@ -1,12 +1,28 @@
 /** Shell completion: the scripts and the candidates of `__complete`. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildHelperPod } from '../commands/helper-pod.js';
 import { FakeKubeClient } from '../kube/testing/fake-client.js';
 import { RESOURCES } from '../kube/types.js';
-import { runCli, seedCheckpoint, seedRestore } from './testing/run-cli.js';
+import { buildCheckpointJob, buildRestorePod, parsePodManifest, type Pod } from '../protocol/index.js';
+import { runCli, seedAgent, seedCheckpoint, seedRestore } from './testing/run-cli.js';
 
 const ROOT = join(import.meta.dirname, '../..');
+/** The checkpoint storage seedAgent's DaemonSet names. */
+const STORAGE = { pvcName: 'snapshot-pvc', basePath: '/checkpoints' };
+
+function sample(file: string): Pod {
+  const parsed = parsePodManifest(readFileSync(join(ROOT, 'manifests/samples', file), 'utf8'));
+  if (!parsed.pod) throw new Error(`${file}: ${JSON.stringify(parsed.findings)}`);
+  return parsed.pod;
+}
+
+/** `pod` as the cluster holds it: named, in "default", `metadata` merged in, in `phase`. */
+function seeded(pod: Pod, name: string, metadata: Record<string, unknown> = {}, phase = 'Running'): Pod {
+  return { ...pod, metadata: { ...pod.metadata, name, namespace: 'default', ...metadata }, status: { phase } };
+}
 
 function cluster(): FakeKubeClient {
   const c = new FakeKubeClient('default');
@@ -14,6 +30,14 @@ function cluster(): FakeKubeClient {
   seedCheckpoint(c, 'llama-v2', { pod: 'w2', verdict: 'completed', minutesAgo: 4 });
   seedCheckpoint(c, 'other', { ns: 'ml', pod: 'w3', verdict: 'completed', minutesAgo: 4 });
   seedRestore(c, 'llama-v1', 'placeholder-1', { status: 'completed', minutesAgo: 1 });
+  return c;
+}
+
+/** cluster() with the agent DaemonSet (the storage restore checks against) and the sample placeholder, running. */
+function podCluster(): FakeKubeClient {
+  const c = cluster();
+  seedAgent(c);
+  c.seed(RESOURCES.pods, seeded(sample('placeholder.yaml'), 'vllm-placeholder'));
   return c;
 }
 
@@ -47,31 +71,43 @@ describe('completion', () => {
   });
 
   it('pod names for restore --pod', async () => {
-    expect(await complete(['restore', '--pod', 'place'])).toBe('placeholder-1\n');
+    expect(await complete(['restore', '--pod', 'vllm'], podCluster())).toBe('vllm-placeholder\n');
   });
 
-  it('restore --pod offers only pods it could restore into: running, not ours, not being restored', async () => {
-    const c = cluster(); // also holds checkpoint Job pods (w1/w2-checkpoint-abcde, finished)
-    const pod = (name: string, meta: Record<string, unknown> = {}, phase = 'Running') =>
-      c.seed(RESOURCES.pods, { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', ...meta }, spec: { containers: [{ name: 'main' }] }, status: { phase } });
-    const owner = (kind: string) => ({ ownerReferences: [{ apiVersion: 'apps/v1', kind, name: 'x', uid: 'u', controller: true }] });
-    pod('placeholder-2');
-    pod('agent-by-label', { labels: { 'app.kubernetes.io/component': 'snapshot-agent' } }, 'Running');
-    pod('agent-by-owner', owner('DaemonSet'));
-    pod('seccomp-installer-abc', { labels: { 'app.kubernetes.io/component': 'seccomp-installer' }, ...owner('DaemonSet') });
-    pod('running-checkpoint-pod', { labels: { 'batch.kubernetes.io/job-name': 'w9-checkpoint', 'nvidia.com/snapshot-is-checkpoint-source': 'true' } });
-    pod('legacy-job-pod', { labels: { 'job-name': 'other' }, ...owner('Job') });
-    pod('snapshotctl-read-abc', { labels: { 'app.kubernetes.io/managed-by': 'snapshotctl', 'app.kubernetes.io/component': 'snapshot-helper' } });
-    pod('being-restored', { labels: { 'nvidia.com/snapshot-is-restore-target': 'true' }, annotations: { 'nvidia.com/snapshot-restore-status': 'in_progress' } });
-    pod('pending-placeholder', {}, 'Pending');
-    pod('deleting-placeholder', { deletionTimestamp: new Date(0).toISOString() });
-    expect(await complete(['restore', '--pod', ''], c)).toBe('placeholder-1\nplaceholder-2\n');
+  it('restore --pod offers only the running pods restore would take (its own preconditions), not app pods nor ours', async () => {
+    const c = podCluster(); // also: finished checkpoint Job pods, a bare restore pod (placeholder-1), the agent's pod
+    const add = (pod: Pod) => c.seed(RESOURCES.pods, pod);
+    const placeholder = sample('placeholder.yaml');
+    // Compatible: a pod restore --manifest made (restorable again once done).
+    add(seeded(buildRestorePod(sample('worker.yaml'), { namespace: 'default', checkpointId: 'llama-v1', ...STORAGE }), 'restored-worker', { annotations: { 'nvidia.com/snapshot-restore-status': 'completed' } }));
+    // An ordinary app pod: running, one container, but no checkpoint volume and no seccomp profile.
+    add({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'placeholder-2', namespace: 'default' }, spec: { containers: [{ name: 'main', image: 'app:1' }] }, status: { phase: 'Running' } });
+    // Ours: a running checkpoint Job's pod (the sample worker), a helper pod (the PVC, no seccomp profile), an installer.
+    const ckpt = buildCheckpointJob(sample('worker.yaml'), { namespace: 'default', checkpointId: 'llama-v3', wrapCudaCheckpoint: true });
+    add({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'w9-checkpoint-abcde', namespace: 'default', labels: ckpt.spec.template.metadata?.labels ?? {} }, spec: ckpt.spec.template.spec, status: { phase: 'Running' } });
+    const helper = buildHelperPod({ namespace: 'default', storage: STORAGE, image: 'busybox', purpose: 'reader', command: ['true'] });
+    add(seeded(helper, 'snapshotctl-reader-abc'));
+    add({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'seccomp-installer-abc', namespace: 'default', labels: { 'app.kubernetes.io/component': 'seccomp-installer' } }, spec: { containers: [{ name: 'install', image: 'busybox' }] }, status: { phase: 'Running' } });
+    // Placeholders restore refuses now: being restored, being deleted, the PVC at another path; and one not running.
+    add(seeded(placeholder, 'being-restored', { annotations: { 'nvidia.com/snapshot-restore-status': 'in_progress' } }));
+    add(seeded(placeholder, 'deleting-placeholder', { deletionTimestamp: new Date(0).toISOString() }));
+    const elsewhere = structuredClone(placeholder);
+    elsewhere.spec.containers[0]!.volumeMounts = [{ name: 'checkpoint-storage', mountPath: '/ckpt' }];
+    add(seeded(elsewhere, 'mounted-elsewhere'));
+    add(seeded(placeholder, 'pending-placeholder', {}, 'Pending'));
+    expect(await complete(['restore', '--pod', ''], c)).toBe('restored-worker\nvllm-placeholder\n');
+  });
+
+  it('restore --pod with no agent DaemonSet to name the storage: nothing offered (restore would refuse)', async () => {
+    const c = cluster();
+    c.seed(RESOURCES.pods, seeded(sample('placeholder.yaml'), 'vllm-placeholder'));
+    expect(await complete(['restore', '--pod', ''], c)).toBe('');
   });
 
   it('--cobra (kubectl_complete-snapshot): candidates, then :4; none: :0 so the shell completes files', async () => {
-    const cobra = async (words: string[]) => (await runCli(['__complete', '--cobra', '--', ...words], { client: cluster() })).stdout;
+    const cobra = async (words: string[]) => (await runCli(['__complete', '--cobra', '--', ...words], { client: podCluster() })).stdout;
     expect(await cobra(['l'])).toBe('list\n:4\n');
-    expect(await cobra(['restore', '--pod', ''])).toBe('placeholder-1\n:4\n');
+    expect(await cobra(['restore', '--pod', ''])).toBe('vllm-placeholder\n:4\n');
     expect(await cobra(['validate', ''])).toBe(':0\n');
   });
 

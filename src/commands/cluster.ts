@@ -25,10 +25,11 @@ const INSTALL_HINT = 'install the agent with `kubectl apply -f manifests/ -n <na
 export async function findStorage(
   client: KubeClient,
   namespace: string,
+  signal?: AbortSignal,
 ): Promise<{ storage: CheckpointStorage; daemonSet: DaemonSet }> {
   const list = async (selector: string) => {
     try {
-      return (await client.list<DaemonSet>(RESOURCES.daemonsets, namespace, { labelSelector: selector })).items;
+      return (await client.list<DaemonSet>(RESOURCES.daemonsets, namespace, { labelSelector: selector, ...(signal ? { signal } : {}) })).items;
     } catch (err) {
       throw toClusterError(err);
     }

@@ -288,10 +288,6 @@ async function restoreInPlace(
 /** Throws SNAP020 with every reason `pod` cannot be a restore target now. */
 function assertRestorableInPlace(pod: Pod, storage: { pvcName: string; basePath: string }, opts: Extract<RestoreOptions, { mode: 'pod' }>): void {
   const problems = checkRestoreInPlace(pod, storage);
-  if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
-    problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
-  }
-  if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
   if (problems.length > 0) {
     throw new ValidationError(
       `pod "${opts.podName}" in namespace "${opts.namespace}" cannot be restored in place (${problems.length} problem${problems.length === 1 ? '' : 's'})`,

@@ -19,6 +19,7 @@ import {
   RESTORE_COMMAND,
   RESTORE_PROBE_FAILURE_THRESHOLD,
   RESTORE_PROBE_SUCCESS_THRESHOLD,
+  RESTORE_STATUS_IN_PROGRESS,
   RESTORE_VOLUME_NAME,
   SECCOMP_PROFILE,
   SECCOMP_TYPE,
@@ -159,7 +160,11 @@ export function buildRestorePod(pod: Pod, opts: RestorePodOptions): Pod {
   };
 }
 
-/** Unmet preconditions of restore in place (§6), all at once; empty when it may go ahead. */
+/**
+ * Unmet preconditions of restore in place (§6), all at once; empty when it may go
+ * ahead. The one predicate: `restore --pod` refuses on it, and its completion offers
+ * only the running pods it passes.
+ */
 export function checkRestoreInPlace(pod: Pod, storage: { pvcName: string; basePath: string }): string[] {
   const problems: string[] = [];
   const containers = pod.spec?.containers ?? [];
@@ -191,6 +196,10 @@ export function checkRestoreInPlace(pod: Pod, storage: { pvcName: string; basePa
   if (seccomp?.type !== SECCOMP_TYPE || seccomp.localhostProfile !== SECCOMP_PROFILE) {
     problems.push(`pod securityContext.seccompProfile must be {type: ${SECCOMP_TYPE}, localhostProfile: ${SECCOMP_PROFILE}}`);
   }
+  if (pod.metadata.annotations?.[ANNOTATION_RESTORE_STATUS] === RESTORE_STATUS_IN_PROGRESS) {
+    problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
+  }
+  if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
   return problems;
 }
 

@@ -57,6 +57,8 @@ describe('checkRestoreInPlace: preconditions', () => {
       /\/checkpoints/,
     ],
     ['no seccomp profile', (p) => delete p.spec.securityContext, /seccomp/i],
+    ['being restored right now', (p) => (p.metadata.annotations = { 'nvidia.com/snapshot-restore-status': 'in_progress' }), /being restored right now/],
+    ['being deleted', (p) => (p.metadata.deletionTimestamp = new Date(0).toISOString()), /being deleted/],
     [
       'seccomp RuntimeDefault',
       (p) => (p.spec.securityContext = { seccompProfile: { type: 'RuntimeDefault' } }),
