@@ -200,6 +200,11 @@ export function checkRestoreInPlace(pod: Pod, storage: { pvcName: string; basePa
     problems.push(`the pod is being restored right now (${ANNOTATION_RESTORE_STATUS}=${RESTORE_STATUS_IN_PROGRESS}); wait for that restore to finish`);
   }
   if (pod.metadata.deletionTimestamp) problems.push('the pod is being deleted');
+  // A checkpoint Job's worker pod is a source, not a placeholder: the restore patch would
+  // strip the label that marks it and the agent would restore over the worker it dumps.
+  if (pod.metadata.labels?.[LABEL_IS_CHECKPOINT_SOURCE] === LABEL_TRUE) {
+    problems.push(`the pod is a checkpoint source (${LABEL_IS_CHECKPOINT_SOURCE}=${LABEL_TRUE}), not a placeholder; restore into a placeholder pod`);
+  }
   return problems;
 }
 

@@ -59,6 +59,7 @@ describe('checkRestoreInPlace: preconditions', () => {
     ['no seccomp profile', (p) => delete p.spec.securityContext, /seccomp/i],
     ['being restored right now', (p) => (p.metadata.annotations = { 'nvidia.com/snapshot-restore-status': 'in_progress' }), /being restored right now/],
     ['being deleted', (p) => (p.metadata.deletionTimestamp = new Date(0).toISOString()), /being deleted/],
+    ['a checkpoint Job\'s worker (is-checkpoint-source)', (p) => (p.metadata.labels = { ...p.metadata.labels, 'nvidia.com/snapshot-is-checkpoint-source': 'true' }), /checkpoint source/],
     [
       'seccomp RuntimeDefault',
       (p) => (p.spec.securityContext = { seccompProfile: { type: 'RuntimeDefault' } }),
