@@ -25,6 +25,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { TestProject } from 'vitest/node';
+import { CRIU_ENV, CRIU_ROOT_ENV } from '../agent/criu/locate.js';
 import { ensureCriu, type CriuAvailability } from '../agent/criu/testing.js';
 
 /** A kubectl to run (`bin`: a path, or `kubectl` from PATH), or why there is none. */
@@ -130,8 +131,11 @@ export async function findKubectl(env: NodeJS.ProcessEnv = process.env): Promise
 export async function prepareMachine(env: NodeJS.ProcessEnv = process.env): Promise<MachineSetup> {
   // The two CRIU roots are separate (each with its own lock), so they build side by side.
   const [debian, parallel, kubectl] = await Promise.all([ensureCriu(env, 'debian'), ensureCriu(env, 'parallel'), findKubectl(env)]);
-  // After both: the default root is the patched one once it exists.
-  const dflt = await ensureCriu(env);
+  // After both: the default root is the patched one once it exists. Unless the environment
+  // names a CRIU, the default goes through Debian's set-up again (cached by now); when that
+  // just failed, it fails the same way, so it is not run a second time.
+  const named = Boolean(env[CRIU_ENV] || env[CRIU_ROOT_ENV]);
+  const dflt = !named && !debian.ok ? debian : await ensureCriu(env);
   return { criu: { debian, parallel, default: dflt }, kubectl };
 }
 
