@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test` after install and build: a typecheck of the sources and every test folder
 // (the build compiles src/ without its tests), the default suite (vitest.config.ts: unit, the
-// embedded dev cluster, chaos), then the real-cluster lane (scripts/test-real.sh: a real
+// embedded dev cluster, chaos; its globalSetup src/testing/machine.ts is the one machine set-up
+// step, CRIU and kubectl), then the real-cluster lane (scripts/test-real.sh: a real
 // Kubernetes on 127.0.0.1). Arguments go to both vitest runs; an --outputFile=F becomes
 // F for the first and F with `.real` before its extension for the second, so a report of
 // each lane survives. When the real lane is skipped (SNAPSHOTCTL_SKIP_REAL=1, or not root
