@@ -7,7 +7,8 @@ export default defineConfig({
     exclude: ['test/real/**', '**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Builds dist/ when stale: test/e2e spawns bin/snapshotctl.js.
-    globalSetup: ['test/e2e/setup.ts'],
+    // Builds dist/ when stale (test/e2e spawns bin/snapshotctl.js), then the one machine
+    // set-up step: CRIU and kubectl prepared once, the result handed to the test files.
+    globalSetup: ['test/e2e/setup.ts', 'src/testing/machine.ts'],
   },
 });

@@ -18,14 +18,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CRIU_ROOT_ENV } from '../../src/agent/criu/locate.js';
 import { isAlive } from '../../src/agent/criu/proc.js';
-import { ensureCriu, type CriuAvailability } from '../../src/agent/criu/testing.js';
+import type { CriuAvailability } from '../../src/agent/criu/testing.js';
 import type { KubeObject } from '../../src/dev/api/index.js';
+import { machineSetup } from '../../src/testing/machine.js';
 import { closedPort, kvLines, ROOT, runCli, useCluster, waitFor, writeManifest } from './harness.js';
 
 const READ_THREADS = 4;
 const builds: Array<{ label: string; criu: CriuAvailability; env: Record<string, string> }> = [];
 for (const build of ['debian', 'parallel'] as const) {
-  const criu = await ensureCriu(process.env, build);
+  const criu = machineSetup().criu[build]; // set up by the globalSetup (src/testing/machine.ts)
   const label = build === 'debian' ? "Debian's CRIU" : 'patched CRIU (parallel restore)';
   if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU end-to-end test with ${label}: ${criu.reason}\n`);
   const env: Record<string, string> = criu.ok && criu.root ? { [CRIU_ROOT_ENV]: criu.root } : {};

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ensureCriu } from '../../src/agent/criu/testing.js';
 import { parseCommandLine } from '../../src/cli/testing/parse-command.js';
 import { judgeRestoredWorker, originalWorkerFromLog, type WorkerAnswer } from '../../src/commands/demo.js';
+import { machineSetup } from '../../src/testing/machine.js';
 import { BIN } from './harness.js';
 
 const run = promisify(execFile);
@@ -39,7 +39,7 @@ function stateProofs(stdout: string): { before: string | undefined; restored: Ar
   return { before, restored: restored.map((m) => [m[1]!, m[2]!]) };
 }
 
-const criu = await ensureCriu();
+const criu = machineSetup().criu.default; // set up by the globalSetup (src/testing/machine.ts)
 if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU demo: ${criu.reason}\n`);
 
 describe('snapshotctl demo', () => {

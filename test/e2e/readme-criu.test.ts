@@ -9,14 +9,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ensureCriu } from '../../src/agent/criu/testing.js';
+import { machineSetup } from '../../src/testing/machine.js';
 import { tempDir } from '../../src/testing/temp-dir.js';
 import { BIN, ROOT } from './harness.js';
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const shellBlocks = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
 
-const criu = await ensureCriu();
+const criu = machineSetup().criu.default; // set up by the globalSetup (src/testing/machine.ts)
 const hasKubectl = (() => {
   try {
     execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
@@ -56,7 +56,7 @@ describe('README commands', () => {
     const manifest = join(dir, 'cpu-worker.yaml');
     const script = block
       .split('\n')
-      // CRIU is already set up (ensureCriu above ran the same script).
+      // CRIU is already set up (the globalSetup ran the same script).
       .filter((l) => !l.startsWith('scripts/setup-criu.sh'))
       .map((l) => l.replaceAll('/tmp/cpu-worker.yaml', manifest).replaceAll('18080', port))
       .map((l) => (l.startsWith('sed ') ? `${l}\nsed -i 's/"18080"/"${port}"/' ${manifest}` : l))

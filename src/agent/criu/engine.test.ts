@@ -14,11 +14,11 @@ import type { CheckpointContext, ContainerProcess, ContainerRef, NodeRuntime, Re
 import { createCriuEngine, IMAGES_DIR, META_FILE } from './engine.js';
 import { locateNoIoUring } from './locate.js';
 import { isAlive } from './proc.js';
-import { ensureCriu } from './testing.js';
+import { machineSetup } from '../../testing/machine.js';
 
-const criu = await ensureCriu(process.env, 'debian');
+// Set up once for the run by vitest.config.ts's globalSetup (src/testing/machine.ts).
+const { debian: criu, parallel } = machineSetup().criu;
 if (!criu.ok) console.warn(`\n!!! SKIPPING the real-CRIU engine tests: ${criu.reason}\n`);
-const parallel = await ensureCriu(process.env, 'parallel');
 if (!parallel.ok) console.warn(`\n!!! SKIPPING the parallel page restore engine tests: ${parallel.reason}\n`);
 /** Node's libuv opens an io_uring CRIU cannot dump; refuse it as the seccomp profile does. */
 const noIoUring = locateNoIoUring();

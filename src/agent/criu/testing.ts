@@ -1,7 +1,8 @@
 /**
  * For tests: make CRIU available the way a user would (scripts/setup-criu.sh builds
  * and caches Debian trixie's CRIU), or say exactly why it cannot run here, so tests
- * skip loudly with that reason instead of failing or passing silently.
+ * skip loudly with that reason instead of failing or passing silently. Called once per test
+ * run by the machine set-up step (src/testing/machine.ts), never from a test file.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';

@@ -1,86 +1,27 @@
 /**
- * Fidelity tests with a real kubectl. The binary comes from $KUBECTL; else a Debian
- * kubectl already unpacked by an earlier run; else a kubectl on PATH of a usable version
- * (1.20 or newer: no download when one is installed); else Debian's kubernetes-client,
- * installed with apt when no kubectl is on PATH, or else downloaded and unpacked under
- * the cache directory (${XDG_CACHE_HOME:-~/.cache}/snapshotctl/kubectl-deb, the .deb
- * removed). If none can be had the suite fails (it never skips).
+ * Fidelity tests with a real kubectl. Which one is the machine set-up step's choice
+ * (vitest.config.ts's globalSetup, src/testing/machine.ts: $KUBECTL, else a Debian kubectl
+ * unpacked earlier, else a kubectl 1.20+ on PATH, else Debian's kubernetes-client installed
+ * or downloaded); this file only reads it. Where none could be had, the kubectl tests skip
+ * and say why; a $KUBECTL that does not run fails them (it was asked for by name).
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isUsableKubectl, machineSetup } from '../../testing/machine.js';
 import { startApiServer, type DevApiServer } from './index.js';
 import { podManifest, waitFor } from './testutil.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../../test/fixtures/kubectl');
-const CACHE = join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'snapshotctl', 'kubectl-deb');
-/** Where a Debian kubectl may be unpacked already: ours, then older runs' places. */
-const EXTRACTED = [join(CACHE, 'usr/bin/kubectl'), '/opt/kubectl-1.20/usr/bin/kubectl', join(tmpdir(), 'snapshotctl-kubectl-deb/usr/bin/kubectl')];
-/** The oldest kubectl the tests accept from PATH (the real lane's cluster is v1.20). */
-const MIN_MINOR = 20;
-
-function works(bin: string): boolean {
-  try {
-    execFileSync(bin, ['version', '--client'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True when `bin` runs and is kubectl 1.MIN_MINOR or newer (`minor` may read "32+"). */
-function isUsableKubectl(bin: string): boolean {
-  try {
-    const out = execFileSync(bin, ['version', '--client', '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const v = (JSON.parse(out) as { clientVersion?: { major?: string; minor?: string } }).clientVersion;
-    return v?.major === '1' && Number.parseInt(v.minor ?? '', 10) >= MIN_MINOR;
-  } catch {
-    return false;
-  }
-}
-
-/** Find or install kubectl; throws (failing the suite) when impossible. */
-function findKubectl(): string {
-  const env = process.env['KUBECTL'];
-  if (env) {
-    if (!works(env)) throw new Error(`$KUBECTL=${env} does not run`);
-    return env;
-  }
-  for (const p of EXTRACTED) if (existsSync(p) && works(p)) return p;
-  if (isUsableKubectl('kubectl')) return 'kubectl';
-  const onPath = works('kubectl');
-  const errors: string[] = [];
-  if (!onPath) {
-    try {
-      execFileSync('apt-get', ['update'], { stdio: 'ignore' });
-      execFileSync('apt-get', ['install', '-y', 'kubernetes-client'], { stdio: 'ignore' });
-      if (works('kubectl')) return 'kubectl';
-    } catch (e) {
-      errors.push(`apt-get install kubernetes-client: ${(e as Error).message}`);
-    }
-  }
-  // A kubectl too old to use occupies /usr/bin/kubectl: unpack Debian's in the cache.
-  mkdirSync(CACHE, { recursive: true });
-  const dir = mkdtempSync(join(CACHE, 'download-'));
-  try {
-    execFileSync('apt-get', ['download', 'kubernetes-client'], { cwd: dir, stdio: 'ignore' });
-    const deb = execFileSync('sh', ['-c', 'ls *.deb'], { cwd: dir }).toString().trim();
-    execFileSync('dpkg-deb', ['-x', join(dir, deb), CACHE]);
-    if (works(EXTRACTED[0]!)) return EXTRACTED[0]!;
-  } catch (e) {
-    errors.push(`apt-get download kubernetes-client: ${(e as Error).message}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  if (onPath) return 'kubectl';
-  throw new Error(`no kubectl available and installing Debian's kubernetes-client failed:\n${errors.join('\n')}`);
-}
+const found = machineSetup().kubectl;
+if (!found.ok && process.env['KUBECTL']) throw new Error(found.reason);
+if (!found.ok) console.warn(`\n!!! SKIPPING the kubectl fidelity tests: ${found.reason}\n`);
+const kubectlBin = found.ok ? found.bin : 'kubectl';
 
 let api: DevApiServer;
-let kubectlBin: string;
 let dir: string;
 let kubeconfig: string;
 
@@ -99,7 +40,6 @@ function kubectl(...args: string[]): Promise<Run> {
 }
 
 beforeAll(async () => {
-  kubectlBin = findKubectl();
   api = await startApiServer({ nodes: [{ labels: { 'nvidia.com/gpu.present': 'true' }, gpus: 1 }, {}], readyDelayMs: 50 });
   dir = mkdtempSync(join(tmpdir(), 'kubectl-test-'));
   kubeconfig = join(dir, 'kubeconfig');
@@ -112,21 +52,21 @@ afterAll(async () => {
 });
 
 describe('which kubectl the fidelity tests take', () => {
-  it('a kubectl on PATH of 1.20 or newer is used as it is (no Debian download); an older one or a non-kubectl is not', () => {
+  it('a kubectl on PATH of 1.20 or newer is used as it is (no Debian download); an older one or a non-kubectl is not', async () => {
     const fake = (name: string, json: string) => {
       const bin = join(dir, name);
       writeFileSync(bin, `#!/bin/sh\ncat <<'EOF'\n${json}\nEOF\n`, { mode: 0o755 });
       return bin;
     };
-    expect(isUsableKubectl(fake('k132', '{"clientVersion":{"major":"1","minor":"32+","gitVersion":"v1.32.4-dispatcher"}}'))).toBe(true);
-    expect(isUsableKubectl(fake('k120', '{"clientVersion":{"major":"1","minor":"20","gitVersion":"v1.20.2"}}'))).toBe(true);
-    expect(isUsableKubectl(fake('k119', '{"clientVersion":{"major":"1","minor":"19","gitVersion":"v1.19.0"}}'))).toBe(false);
-    expect(isUsableKubectl(fake('notkubectl', 'hello'))).toBe(false);
-    expect(isUsableKubectl(join(dir, 'missing'))).toBe(false);
+    expect(await isUsableKubectl(fake('k132', '{"clientVersion":{"major":"1","minor":"32+","gitVersion":"v1.32.4-dispatcher"}}'))).toBe(true);
+    expect(await isUsableKubectl(fake('k120', '{"clientVersion":{"major":"1","minor":"20","gitVersion":"v1.20.2"}}'))).toBe(true);
+    expect(await isUsableKubectl(fake('k119', '{"clientVersion":{"major":"1","minor":"19","gitVersion":"v1.19.0"}}'))).toBe(false);
+    expect(await isUsableKubectl(fake('notkubectl', 'hello'))).toBe(false);
+    expect(await isUsableKubectl(join(dir, 'missing'))).toBe(false);
   });
 });
 
-describe(`kubectl`, () => {
+describe.skipIf(!found.ok)(`kubectl`, () => {
   it('get pods prints a table (server-side printing)', async () => {
     api.store.create('pods', { ...podManifest('kp1'), metadata: { name: 'kp1', namespace: 'default' } });
     await waitFor(() => api.store.get('pods', 'default', 'kp1')?.status?.containerStatuses?.[0]?.ready);
