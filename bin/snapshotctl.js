@@ -12,7 +12,7 @@ for (const stream of [process.stdout, process.stderr]) {
 const code = await main(process.argv.slice(2));
 // Exit as soon as the result is out: an aborted watch's socket or a cleared deadline
 // must not hold the process (CI scripts wait on our exit). Output still in a stream's
-// buffer (a slow pipe) is written first.
-const drained = (s) => new Promise((resolve) => (s.writableNeedDrain ? s.once('drain', resolve).once('error', resolve) : resolve()));
-await Promise.all([drained(process.stdout), drained(process.stderr)]);
+// buffer (a slow pipe) is written first; with none (the usual case), at once.
+const pending = [process.stdout, process.stderr].filter((s) => s.writableNeedDrain);
+if (pending.length > 0) await Promise.all(pending.map((s) => new Promise((resolve) => s.once('drain', resolve).once('error', resolve))));
 process.exit(code);

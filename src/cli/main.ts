@@ -55,6 +55,17 @@ function packageVersion(): string {
   }
 }
 
+/**
+ * The result printer, loaded once. Checkpoint and restore start it before they wait
+ * (`VerbContext.preloadOutput`); the result is then printed from the module already in
+ * hand, with no module resolution between the verdict and the exit. Nothing else loads
+ * it before there is a result, which keeps `--help` start-up light.
+ */
+let outputModule: Promise<typeof import('./output.js')> | undefined;
+function loadOutput(): Promise<typeof import('./output.js')> {
+  return (outputModule ??= import('./output.js'));
+}
+
 /** Print a typed error: message, findings, hint; values from input or the cluster are escaped. */
 function printError(err: SnapshotError, io: CliIO): void {
   io.stderr(`error: ${escapeControls(err.message, { multiline: true })}\n`);
@@ -83,6 +94,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     const ctx = {
       io,
       main,
+      // A failed load is reported where the result is printed (it awaits the same promise).
+      preloadOutput: () => void loadOutput().catch(() => undefined),
       // Read only by the verbs that print it (validate's SARIF).
       get version() {
         return packageVersion();
@@ -169,8 +182,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     reporter?.stop();
     if (exitCode !== undefined) return exitCode;
     if (outcome) {
-      // Loaded only when there is a result to print: keeps `--help` start-up light.
-      const { formatDryRun, formatResult } = await import('./output.js');
+      const { formatDryRun, formatResult } = await loadOutput();
       io.stdout('dryRun' in outcome ? formatDryRun(outcome, format) : formatResult(outcome, format));
     }
     return EXIT.ok;
@@ -191,7 +203,7 @@ async function reportFailure(err: unknown, io: CliIO, format: OutputFormat, prog
   }
   if (err instanceof SnapshotError) {
     const result = err.result as OperationResult | undefined;
-    if (result && typeof result === 'object' && 'status' in result) io.stdout((await import('./output.js')).formatResult(result, format));
+    if (result && typeof result === 'object' && 'status' in result) io.stdout((await loadOutput()).formatResult(result, format));
     printError(err, io);
     return err.exitCode;
   }

@@ -24,6 +24,11 @@ export interface VerbContext {
   version: string;
   /** The CLI itself: `demo` runs its steps through it. */
   main: (argv: string[], io: CliIO) => Promise<number>;
+  /**
+   * Start loading the result printer now: checkpoint and restore call it before they
+   * wait, so that printing the verdict resolves and loads no module after it arrives.
+   */
+  preloadOutput: () => void;
 }
 
 /** What the cluster verbs print with, beyond `CommandDeps`. */
@@ -66,10 +71,10 @@ const printed = (run: (raw: Record<string, unknown>, session: ClusterSession, ct
 export const VERBS: { readonly [N in CommandName]: Verb } = {
   checkpoint: {
     kind: 'cluster',
-    run: async (raw, { deps }) => {
+    run: async (raw, { deps }, { preloadOutput }) => {
       // Loaded while the command waits, so printing the result adds no import to the
       // time between the verdict and the exit.
-      import('./output.js').catch(() => undefined);
+      preloadOutput();
       const dckpt = await import('../commands/dynamo-checkpoint.js');
       if (dckpt.usesIdentity(raw)) {
         const opts = await dckpt.complete(raw, deps);
@@ -84,8 +89,8 @@ export const VERBS: { readonly [N in CommandName]: Verb } = {
   },
   restore: {
     kind: 'cluster',
-    run: async (raw, { deps, reporter, io }) => {
-      import('./output.js').catch(() => undefined);
+    run: async (raw, { deps, reporter, io }, { preloadOutput }) => {
+      preloadOutput();
       const restore = await import('../commands/restore.js');
       const opts = await restore.complete(raw, deps);
       restore.validate(opts);
