@@ -260,14 +260,35 @@ async function devCluster() {
       return t;
     },
   };
-  // A pod for `__complete` to offer.
-  cluster.api.store.create('pods', {
+  // A placeholder for `__complete` to offer (it offers only pods restore --pod would take).
+  cluster.api.store.create('pods', benchPlaceholder('default', 'placeholder', ['sleep', 'infinity']));
+  return { target, close: () => cluster.close() };
+}
+
+/**
+ * A placeholder pod (docs/protocol.md §6: one container mounting the checkpoint PVC at the
+ * base path, the seccomp profile), never Ready: `__complete` offers only such pods.
+ */
+function benchPlaceholder(namespace, image, command) {
+  return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: 'bench-placeholder', namespace: 'default' },
-    spec: { containers: [{ name: 'main', image: 'placeholder', command: ['sleep', 'infinity'] }] },
-  });
-  return { target, close: () => cluster.close() };
+    metadata: { name: 'bench-placeholder', namespace },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/block-iouring.json' } },
+      containers: [
+        {
+          name: 'main',
+          image,
+          imagePullPolicy: 'Never',
+          command,
+          volumeMounts: [{ name: 'checkpoint-storage', mountPath: '/checkpoints' }],
+        },
+      ],
+      volumes: [{ name: 'checkpoint-storage', persistentVolumeClaim: { claimName: 'snapshot-pvc' } }],
+    },
+  };
 }
 
 /** The tools image (static busybox) scripts/real-cluster.sh imports into the node's containerd. */
@@ -279,16 +300,9 @@ async function realCluster(kubeconfig) {
   const { RESOURCES } = await import(join(root, 'dist/kube/types.js'));
   const ns = `bench-startup-${process.pid}`;
   await real.installAgent({ kubeconfig, namespace: ns, partOf: 'snapshotctl-bench' });
-  // A running pod for `__complete` to offer (it leaves out agent and Job pods).
-  await real.kubectlOk(kubeconfig, ['apply', '-n', ns, '-f', '-'], {
-    stdin: stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'bench-placeholder' },
-      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: TOOLS_IMAGE, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
-    }),
-  });
-  await real.kubectlOk(kubeconfig, ['wait', '-n', ns, '--for=condition=Ready', 'pod/bench-placeholder', '--timeout=90s'], { timeoutMs: 100_000 });
+  // A running placeholder for `__complete` to offer.
+  await real.kubectlOk(kubeconfig, ['apply', '-n', ns, '-f', '-'], { stdin: stringify(benchPlaceholder(ns, TOOLS_IMAGE, ['sleep', '3600'])) });
+  await real.kubectlOk(kubeconfig, ['wait', '-n', ns, '--for=jsonpath={.status.phase}=Running', 'pod/bench-placeholder', '--timeout=90s'], { timeoutMs: 100_000 });
   const client = await createKubeClient({ kubeconfig });
   const dir = await mkdtemp(join(tmpdir(), 'snapshotctl-bench-real-'));
   const target = {
