@@ -21,6 +21,11 @@ from pathlib import Path
 GiB = 2**30
 
 
+# Fields of a combined row taken as they are from either path's row.
+SHARED = ("compile", "coldSeconds", "compileSeconds", "checkpointSeconds", "cudaCheckpointSeconds", "criuDumpSeconds",
+          "imageGiB", "restoreSeconds", "criuRestoreSeconds", "cudaRestoreSeconds", "outputEqual", "error")
+
+
 def floors(bw: dict, image_bytes: float | None, gpu_bytes: float | None, warm: bool) -> dict:
     pc = bw.get("pageCacheReadParallelGBps") or bw.get("pageCacheReadGBps")
     sto = bw.get("storageReadParallelGBps") or bw.get("storageReadGBps")
@@ -39,31 +44,20 @@ def rows(out: Path) -> tuple[list[dict], dict, dict]:
     bw = eng.get("bandwidths", {})
     res: list[dict] = []
     preset = (eng.get("presets") or [{}])[-1]
+    def row(r: dict, path: str, variant: str, warm: bool, gpu_gib, extra: tuple[str, ...]) -> dict:
+        """One combined row: the fields both paths share, copied from the path's own row, then its own."""
+        out = {"model": r.get("model"), "gib": r.get("gib"), "path": path, "criu": r.get("criu"), "thp": r.get("thp"),
+               "pageCache": "warm" if warm else "dropped", "variant": variant, "gpuGiB": gpu_gib}
+        out.update({k: r.get(k) for k in SHARED + extra})
+        out.update(floors(bw, (r.get("imageGiB") or 0) * GiB, (gpu_gib or 0) * GiB, warm))
+        return out
+
     for r in eng.get("rows", []):
-        warm = r.get("pageCache", "warm") == "warm"
-        row = {"model": r["model"], "gib": r["gib"], "path": "engine", "criu": r["criu"], "thp": r["thp"],
-               "pageCache": r.get("pageCache", "warm"), "variant": r["variant"], "compile": r.get("compile"),
-               "coldSeconds": r["coldSeconds"], "coldColdCacheSeconds": r.get("coldColdCacheSeconds"),
-               "coldWarmCompileCacheSeconds": r.get("coldWarmCompileCacheSeconds"), "compileSeconds": r.get("compileSeconds"),
-               "checkpointSeconds": r.get("checkpointSeconds"), "cudaCheckpointSeconds": r.get("cudaCheckpointSeconds"),
-               "criuDumpSeconds": r.get("criuDumpSeconds"), "imageGiB": r.get("imageGiB"), "gpuGiB": r.get("gpuUsedGiB"),
-               "restoreSeconds": r.get("restoreSeconds"), "criuRestoreSeconds": r.get("criuRestoreSeconds"),
-               "cudaRestoreSeconds": r.get("cudaRestoreSeconds"), "cudaRestoreCpu": r.get("cudaRestoreCpu"),
-               "outputEqual": r.get("outputEqual"), "error": r.get("error")}
-        row.update(floors(bw, (r.get("imageGiB") or 0) * GiB, (r.get("gpuUsedGiB") or 0) * GiB, warm))
-        res.append(row)
+        res.append(row(r, "engine", r["variant"], r.get("pageCache", "warm") == "warm", r.get("gpuUsedGiB"),
+                       ("coldColdCacheSeconds", "coldWarmCompileCacheSeconds", "cudaRestoreCpu")))
     for r in cli.get("rows", []):
-        warm = "cold-cache" not in r.get("restore", "")
-        row = {"model": r.get("model"), "gib": r.get("gib"), "path": "cli", "criu": r.get("criu"), "thp": r.get("thp"),
-               "pageCache": "warm" if warm else "dropped", "variant": f"restore --{'pod' if r.get('restore') == 'in-place' else 'manifest'}",
-               "compile": r.get("compile"), "coldSeconds": r.get("coldSeconds"), "compileSeconds": r.get("compileSeconds"),
-               "checkpointSeconds": r.get("checkpointSeconds"), "cudaCheckpointSeconds": r.get("cudaCheckpointSeconds"),
-               "criuDumpSeconds": r.get("criuDumpSeconds"), "imageGiB": r.get("imageGiB"), "gpuGiB": r.get("gpuGiB"),
-               "restoreSeconds": r.get("restoreSeconds"), "restoreCliSeconds": r.get("restoreCliSeconds"),
-               "criuRestoreSeconds": r.get("criuRestoreSeconds"), "cudaRestoreSeconds": r.get("cudaRestoreSeconds"),
-               "outputEqual": r.get("outputEqual"), "error": r.get("error")}
-        row.update(floors(bw, (r.get("imageGiB") or 0) * GiB, (r.get("gpuGiB") or 0) * GiB, warm))
-        res.append(row)
+        res.append(row(r, "cli", f"restore --{'pod' if r.get('restore') == 'in-place' else 'manifest'}",
+                       "cold-cache" not in r.get("restore", ""), r.get("gpuGiB"), ("restoreCliSeconds",)))
     for row in res:
         c, rs, fl = row.get("coldSeconds"), row.get("restoreSeconds"), row.get("floorSeconds")
         row["speedup"] = c / rs if c and rs else None

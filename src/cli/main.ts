@@ -12,7 +12,7 @@ import type { KubeClient, RequestLogger } from '../kube/types.js';
 import { normalizeGoFlags } from './args.js';
 import { buildProgram, flagNames, type CommandName } from './program.js';
 import { createReporter, type CliReporter } from './reporter.js';
-import { VERBS, type ClusterVerbIO } from './verbs.js';
+import { clientFactory, VERBS, type ClusterVerbIO } from './verbs.js';
 import { escapeControls, oneLine } from './terminal-text.js';
 import { readBoundedStream, readInputFile } from './input-file.js';
 import { Leftovers, leftBehindLines } from '../commands/leftovers.js';
@@ -126,7 +126,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
         }
       : undefined;
     const deps: CommandDeps = {
-      kube: io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) })),
+      kube: clientFactory(io),
       agentLogFile:
         io.agentLogFile ??
         (async (target) => {

@@ -18,6 +18,11 @@ import type { CliIO } from './main.js';
 import type { CommandName } from './program.js';
 import type { CliReporter } from './reporter.js';
 
+/** The Kubernetes client a command gets: a test's fake (`io.kube`), else ours, loaded on first use. */
+export function clientFactory(io: Pick<CliIO, 'kube'>): CommandDeps['kube'] {
+  return io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) }));
+}
+
 /** What every verb gets from `main`. */
 export interface VerbContext {
   io: CliIO;
@@ -124,7 +129,7 @@ export const VERBS: { readonly [N in CommandName]: Verb } = {
       },
       now: Date.now,
       // The client main would build for a step (a test's fake, else ours), for the demo's own reads.
-      kube: io.kube ?? (async (target, log) => (await import('../kube/client.js')).createKubeClient({ ...target, ...(log ? { logger: log } : {}) })),
+      kube: clientFactory(io),
       signal: io.signal,
       host: { platform: process.platform, isRoot: process.getuid?.() === 0, pid: process.pid },
     });
