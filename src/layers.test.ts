@@ -243,7 +243,7 @@ describe('layers', () => {
     expect(namesClientBuilder('src/commands/x.ts', "const { createKubeClientFromConfig } = await import('../kube/client.js');")).toBe(true);
     expect(namesClientBuilder('src/commands/x.ts', "import * as k from '../kube/client.js'; k.createKubeClient({});")).toBe(true);
     expect(namesClientBuilder('src/commands/x.ts', "// createKubeClient is built by src/cli\nconst s = 'createKubeClient';")).toBe(false);
-    expect(namesClientBuilder('src/cli/main.ts')).toBe(true); // (await import(...)).createKubeClient(...)
+    expect(namesClientBuilder('src/cli/verbs.ts')).toBe(true); // clientFactory: (await import(...)).createKubeClient(...)
   });
 
   it('sees static, type-only, re-export and dynamic imports', () => {
